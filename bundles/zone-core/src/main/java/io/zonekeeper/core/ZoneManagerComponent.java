@@ -1,0 +1,78 @@
+package io.zonekeeper.core;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.ServiceReference;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
+import org.osgi.service.metatype.annotations.Designate;
+
+import io.zonekeeper.api.ZoneListener;
+import io.zonekeeper.api.ZoneManager;
+import io.zonekeeper.spi.HypervisorDriver;
+
+/**
+ * The registry as an OSGi component. Driver references are dynamic, greedy and multiple: a driver that goes away
+ * (an upgrade, an uninstall) never deactivates this component, and so never stops a zone.
+ */
+@Component(service = { ZoneManager.class, ZoneRegistry.class }, immediate = true,
+        configurationPid = "io.zonekeeper.core")
+@Designate(ocd = CoreConfig.class)
+public class ZoneManagerComponent extends ZoneRegistry {
+
+    @Activate
+    void activate(BundleContext context, CoreConfig config) throws IOException {
+        Path state = stateDirectory(context, config);
+        Path declared = config.declaredZonesDir().isEmpty() ? etcDirectory(context).resolve("zones")
+                : Path.of(config.declaredZonesDir());
+        open(state, declared, Duration.ofSeconds(config.driverWaitSeconds()),
+                Duration.ofSeconds(config.stopGraceSeconds()));
+    }
+
+    @Deactivate
+    void deactivate() {
+        close();
+    }
+
+    static Path stateDirectory(BundleContext context, CoreConfig config) {
+        if (!config.stateDir().isEmpty()) {
+            return Path.of(config.stateDir());
+        }
+        String p = context.getProperty("zonekeeper.state");
+        return Path.of(p == null || p.isEmpty() ? "/var/lib/zonekeeper" : p);
+    }
+
+    static Path etcDirectory(BundleContext context) {
+        String p = context.getProperty("zonekeeper.etc");
+        return Path.of(p == null || p.isEmpty() ? "/etc/zonekeeper" : p);
+    }
+
+    @Reference(service = HypervisorDriver.class, cardinality = ReferenceCardinality.MULTIPLE,
+            policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
+    void bindDriver(ServiceReference<HypervisorDriver> ref, HypervisorDriver driver, Map<String, Object> props) {
+        addDriver(new DriverBinding(driver, ref, props));
+    }
+
+    void unbindDriver(HypervisorDriver driver) {
+        removeDriver(driver);
+    }
+
+    @Reference(service = ZoneListener.class, cardinality = ReferenceCardinality.MULTIPLE,
+            policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
+    void bindListener(ZoneListener listener) {
+        addListener(listener);
+    }
+
+    void unbindListener(ZoneListener listener) {
+        removeListener(listener);
+    }
+}

@@ -1,0 +1,854 @@
+package io.zonekeeper.core;
+
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.stream.Collectors;
+
+import io.zonekeeper.api.InvalidSpecException;
+import io.zonekeeper.api.ZoneEvent;
+import io.zonekeeper.api.ZoneException;
+import io.zonekeeper.api.ZoneInfo;
+import io.zonekeeper.api.ZoneListener;
+import io.zonekeeper.api.ZoneManager;
+import io.zonekeeper.api.ZoneSpec;
+import io.zonekeeper.api.ZoneState;
+import io.zonekeeper.core.json.SpecJson;
+import io.zonekeeper.core.store.ZoneRecord;
+import io.zonekeeper.core.store.ZoneStore;
+import io.zonekeeper.spi.Adoption;
+import io.zonekeeper.spi.Capabilities;
+import io.zonekeeper.spi.ConsoleAccess;
+import io.zonekeeper.spi.DriverException;
+import io.zonekeeper.spi.Feature;
+import io.zonekeeper.spi.HypervisorDriver;
+import io.zonekeeper.spi.RuntimeRecord;
+import io.zonekeeper.spi.ZoneContext;
+
+/**
+ * The zone registry: zones in memory backed by the {@link ZoneStore}, the bound drivers, and the reconciler that
+ * hands zones to a driver whenever one (re)appears. Plain Java so that its logic is testable without a framework;
+ * {@link ZoneManagerComponent} wires it into OSGi.
+ *
+ * <p>Locking: each zone has an operation lock, held for a whole start/stop/destroy/adoption so that a driver
+ * never sees two calls for one zone at once, and its own monitor, held only to change its record, so that a
+ * driver's {@link ZoneContext#report} from a watcher thread never waits for a long operation.
+ */
+public class ZoneRegistry implements ZoneManager {
+    private static final System.Logger LOG = System.getLogger("io.zonekeeper.core");
+    private static final Set<ZoneState> STARTABLE = EnumSet.of(ZoneState.DEFINED, ZoneState.STOPPED,
+            ZoneState.CRASHED);
+
+    private final Map<String, Zone> zones = new ConcurrentHashMap<>();
+    private final Map<String, List<DriverBinding>> drivers = new TreeMap<>();
+    private final List<ZoneListener> listeners = new CopyOnWriteArrayList<>();
+    private final List<ZoneStore.Quarantined> quarantined = new CopyOnWriteArrayList<>();
+    private final Object createLock = new Object();
+    private ZoneStore store;
+    private Path declaredZonesDir;
+    private Duration driverWait = Duration.ofSeconds(15);
+    private Duration defaultGrace = Duration.ofSeconds(30);
+    private ExecutorService reconciler;
+    private ExecutorService events;
+    private volatile boolean open;
+
+    /** One zone in memory. */
+    final class Zone {
+        final ReentrantLock operation = new ReentrantLock();
+        private ZoneRecord record;
+        /** The driver binding that adopted or started this zone's guest, or null while none has. */
+        private DriverBinding attachedTo;
+
+        Zone(ZoneRecord record) {
+            this.record = record;
+        }
+
+        synchronized ZoneRecord record() {
+            return record;
+        }
+
+        synchronized DriverBinding attachedTo() {
+            return attachedTo;
+        }
+
+        synchronized void attach(DriverBinding binding) {
+            attachedTo = binding;
+        }
+
+        String name() {
+            return record().spec().name();
+        }
+
+        /** Changes the record durably, then tells listeners. */
+        void change(java.util.function.UnaryOperator<ZoneRecord> how) {
+            ZoneRecord before;
+            ZoneRecord after;
+            synchronized (this) {
+                before = record;
+                after = how.apply(before);
+                if (after.equals(before)) {
+                    return;
+                }
+                try {
+                    store.update(after);
+                } catch (IOException e) {
+                    LOG.log(Level.ERROR, "could not store zone " + after.spec().name() + ": " + e.getMessage());
+                }
+                record = after;
+                notifyAll();
+            }
+            if (before.state() != after.state()) {
+                publish(new ZoneEvent(after.spec().name(), before.state(), after.state(), after.reason(),
+                        Instant.now()));
+            }
+        }
+
+        void setState(ZoneState state, String reason) {
+            change(r -> r.withState(state, reason));
+        }
+
+        ZoneContext context(DriverBinding binding) {
+            return new Context(this, binding);
+        }
+    }
+
+    /** What a driver sees of a zone; reports from a driver that no longer holds the zone are ignored. */
+    private final class Context implements ZoneContext {
+        private final Zone zone;
+        private final DriverBinding binding;
+
+        Context(Zone zone, DriverBinding binding) {
+            this.zone = zone;
+            this.binding = binding;
+        }
+
+        @Override
+        public UUID id() {
+            return zone.record().id();
+        }
+
+        @Override
+        public String name() {
+            return zone.name();
+        }
+
+        @Override
+        public ZoneSpec spec() {
+            return zone.record().spec();
+        }
+
+        @Override
+        public Path directory() {
+            return store.zoneDirectory(zone.name());
+        }
+
+        @Override
+        public Optional<RuntimeRecord> runtime() {
+            try {
+                return store.loadRuntime(zone.name());
+            } catch (IOException | RuntimeException e) {
+                LOG.log(Level.WARNING, "runtime record of zone " + zone.name() + " is unreadable: " + e.getMessage());
+                return Optional.empty();
+            }
+        }
+
+        @Override
+        public void saveRuntime(RuntimeRecord record) {
+            try {
+                store.saveRuntime(zone.name(), record);
+            } catch (IOException e) {
+                throw new IllegalStateException("could not store the runtime record of zone " + zone.name()
+                        + ": " + e.getMessage(), e);
+            }
+        }
+
+        @Override
+        public void report(ZoneState state, String reason) {
+            DriverBinding holder = zone.attachedTo();
+            if (holder != null && holder != binding) {
+                return;
+            }
+            ZoneState current = zone.record().state();
+            if (current == state || (!current.isActive() && state.isActive())) {
+                // A stale "running" from a watcher after the zone stopped must not resurrect it.
+                return;
+            }
+            LOG.log(Level.INFO, "zone " + zone.name() + " is " + state + (reason.isEmpty() ? "" : ": " + reason));
+            zone.setState(state, reason);
+        }
+    }
+
+    // ---- life of the registry ----
+
+    /** Loads the store and starts reconciling. Drivers bound before this call are reconciled now. */
+    public void open(Path stateDir, Path declaredZonesDir, Duration driverWait, Duration defaultGrace)
+            throws IOException {
+        this.store = new ZoneStore(stateDir);
+        this.declaredZonesDir = declaredZonesDir;
+        this.driverWait = driverWait;
+        this.defaultGrace = defaultGrace;
+        this.reconciler = Executors.newSingleThreadExecutor(r -> daemon(r, "zonekeeper-reconciler"));
+        this.events = Executors.newSingleThreadExecutor(r -> daemon(r, "zonekeeper-events"));
+        List<ZoneStore.Quarantined> bad = new ArrayList<>();
+        for (ZoneRecord r : store.loadAll(bad)) {
+            zones.put(r.spec().name(), new Zone(r));
+        }
+        for (ZoneStore.Quarantined q : bad) {
+            LOG.log(Level.ERROR, "zone " + q.name() + " could not be read (" + q.problem() + "); moved to "
+                    + q.movedTo());
+        }
+        quarantined.addAll(bad);
+        loadDeclaredZones();
+        open = true;
+        for (String type : driverTypes()) {
+            scheduleReconcile(type);
+        }
+    }
+
+    /** Stops reconciling. Guests keep running: nothing is stopped here. */
+    public void close() {
+        open = false;
+        if (reconciler != null) {
+            reconciler.shutdownNow();
+            events.shutdown();
+            try {
+                reconciler.awaitTermination(5, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private static Thread daemon(Runnable r, String name) {
+        Thread t = new Thread(r, name);
+        t.setDaemon(true);
+        return t;
+    }
+
+    // ---- drivers come and go ----
+
+    public void addDriver(DriverBinding binding) {
+        synchronized (drivers) {
+            List<DriverBinding> list = drivers.computeIfAbsent(binding.type, t -> new ArrayList<>());
+            list.add(binding);
+            list.sort(Comparator.comparingInt((DriverBinding b) -> -b.ranking).thenComparingLong(b -> b.serviceId));
+            drivers.notifyAll();
+        }
+        LOG.log(Level.INFO, "driver " + binding.type + " bound (" + binding.describe() + ")");
+        if (open) {
+            scheduleReconcile(binding.type);
+        }
+    }
+
+    public void removeDriver(HypervisorDriver driver) {
+        DriverBinding gone = null;
+        synchronized (drivers) {
+            for (List<DriverBinding> list : drivers.values()) {
+                for (DriverBinding b : list) {
+                    if (b.driver == driver) {
+                        gone = b;
+                    }
+                }
+                list.removeIf(b -> b.driver == driver);
+            }
+            drivers.values().removeIf(List::isEmpty);
+        }
+        if (gone == null) {
+            return;
+        }
+        // The zones stay as they are (RUNNING stays RUNNING); they are only detached until a driver comes back.
+        for (Zone z : zones.values()) {
+            synchronized (z) {
+                if (z.attachedTo == gone) {
+                    z.attachedTo = null;
+                }
+            }
+        }
+        LOG.log(Level.INFO, "driver " + gone.type + " (" + gone.describe() + ") left; its zones keep running");
+        if (open) {
+            scheduleReconcile(gone.type);
+        }
+    }
+
+    List<String> driverTypes() {
+        synchronized (drivers) {
+            return new ArrayList<>(drivers.keySet());
+        }
+    }
+
+    DriverBinding activeDriver(String type) {
+        synchronized (drivers) {
+            List<DriverBinding> list = drivers.get(type);
+            return list == null || list.isEmpty() ? null : list.get(0);
+        }
+    }
+
+    /** What the shell shows about a bound driver. */
+    public record DriverView(String type, String bundle, String version, boolean active,
+            Capabilities capabilities) {
+    }
+
+    /** Every bound driver, the active one of each type first. */
+    public List<DriverView> drivers() {
+        List<DriverBinding> all;
+        synchronized (drivers) {
+            all = drivers.values().stream().flatMap(List::stream).collect(Collectors.toList());
+        }
+        List<DriverView> views = new ArrayList<>();
+        for (DriverBinding b : all) {
+            Capabilities caps;
+            try {
+                caps = b.driver.capabilities();
+            } catch (RuntimeException e) {
+                caps = new Capabilities(Set.of(), 0, 0, Map.of("error", e.toString()));
+            }
+            views.add(new DriverView(b.type, b.bundle, b.version, b == activeDriver(b.type), caps));
+        }
+        return views;
+    }
+
+    private DriverBinding awaitDriver(String type, String why) throws ZoneException {
+        long deadline = System.nanoTime() + driverWait.toNanos();
+        synchronized (drivers) {
+            while (true) {
+                DriverBinding b = activeDriver(type);
+                if (b != null) {
+                    return b;
+                }
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    throw new ZoneException(why + ": no '" + type + "' driver is bound (waited "
+                            + driverWait.toSeconds() + " s). Check driver:list; if the driver is being upgraded, "
+                            + "try again in a moment");
+                }
+                try {
+                    drivers.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new ZoneException(why + ": interrupted while waiting for driver " + type);
+                }
+            }
+        }
+    }
+
+    // ---- the reconciler ----
+
+    private void scheduleReconcile(String type) {
+        try {
+            reconciler.execute(() -> reconcile(type));
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // Closing: the next open reconciles everything anyway.
+        }
+    }
+
+    /** Hands the zones of {@code type} to its active driver, and starts declared zones that should run. */
+    void reconcile(String type) {
+        DriverBinding binding = activeDriver(type);
+        if (binding == null) {
+            return;
+        }
+        for (Zone z : zones.values()) {
+            ZoneRecord r = z.record();
+            boolean mine = type.equals(r.driver()) || (r.driver() == null && type.equals(r.spec().hypervisor()));
+            try {
+                if (mine && r.state().isActive()) {
+                    z.operation.lock();
+                    try {
+                        ensureAttached(z);
+                    } finally {
+                        z.operation.unlock();
+                    }
+                } else if (r.desiredRunning() && STARTABLE.contains(r.state()) && r.state() != ZoneState.CRASHED
+                        && (mine || r.spec().hypervisor() == null)) {
+                    LOG.log(Level.INFO, "starting declared zone " + r.spec().name() + " on " + type);
+                    start(r.spec().name());
+                }
+            } catch (ZoneException | RuntimeException e) {
+                LOG.log(Level.WARNING, "reconciling zone " + r.spec().name() + ": " + e.getMessage());
+            }
+        }
+    }
+
+    /**
+     * Makes sure the zone's guest is held by its driver's active binding: adopts it by proof if another binding
+     * (or none) held it. Call with the zone's operation lock held. Returns the binding, or null for a zone with
+     * no active guest.
+     */
+    private DriverBinding ensureAttached(Zone z) throws ZoneException {
+        ZoneRecord r = z.record();
+        if (!r.state().isActive() || r.driver() == null) {
+            return null;
+        }
+        DriverBinding binding = awaitDriver(r.driver(), "zone " + r.spec().name() + " runs under driver "
+                + r.driver());
+        if (z.attachedTo() == binding) {
+            return binding;
+        }
+        Adoption a;
+        try {
+            a = binding.driver.adopt(z.context(binding));
+        } catch (RuntimeException e) {
+            a = Adoption.refused("the driver failed while adopting: " + e);
+        }
+        if (a.adopted()) {
+            z.attach(binding);
+            z.setState(a.state(), "adopted by " + binding.describe());
+            LOG.log(Level.INFO, "zone " + r.spec().name() + " adopted by " + binding.describe());
+            return binding;
+        }
+        z.attach(null);
+        z.setState(ZoneState.CRASHED, "not adopted: " + a.reason());
+        LOG.log(Level.WARNING, "zone " + r.spec().name() + " was not adopted: " + a.reason());
+        return null;
+    }
+
+    // ---- declared zones (firmware: etc/zones/*.json) ----
+
+    private void loadDeclaredZones() {
+        if (declaredZonesDir == null || !Files.isDirectory(declaredZonesDir)) {
+            return;
+        }
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(declaredZonesDir, "*.json")) {
+            for (Path f : files) {
+                try {
+                    ZoneSpec spec = SpecJson.parse(Files.readString(f, StandardCharsets.UTF_8));
+                    Zone existing = zones.get(spec.name());
+                    if (existing == null) {
+                        createZone(spec, true);
+                        LOG.log(Level.INFO, "declared zone " + spec.name() + " created from " + f);
+                    } else if (!existing.record().spec().equals(spec)) {
+                        LOG.log(Level.WARNING, "declared zone " + spec.name() + " in " + f + " differs from the "
+                                + "stored one; the stored spec is kept (destroy the zone to take the new one)");
+                    }
+                } catch (InvalidSpecException e) {
+                    LOG.log(Level.ERROR, "declared zone file " + f + " is refused: " + e.getMessage());
+                } catch (IOException | ZoneException e) {
+                    LOG.log(Level.ERROR, "declared zone file " + f + ": " + e.getMessage());
+                }
+            }
+        } catch (IOException e) {
+            LOG.log(Level.ERROR, "cannot read declared zones in " + declaredZonesDir + ": " + e.getMessage());
+        }
+    }
+
+    // ---- ZoneManager ----
+
+    @Override
+    public ZoneInfo create(ZoneSpec spec) throws ZoneException {
+        spec.requireValid();
+        return info(createZone(spec, false));
+    }
+
+    private Zone createZone(ZoneSpec spec, boolean desiredRunning) throws ZoneException {
+        synchronized (createLock) {
+            if (zones.containsKey(spec.name())) {
+                throw new ZoneException("zone " + spec.name() + " exists already; pick another name or destroy it "
+                        + "first");
+            }
+            ZoneRecord record = new ZoneRecord(UUID.randomUUID(), spec, ZoneState.DEFINED, "created",
+                    Instant.now(), null, desiredRunning);
+            try {
+                store.create(record);
+            } catch (IOException e) {
+                throw new ZoneException("could not store zone " + spec.name() + ": " + e.getMessage(), e);
+            }
+            Zone z = new Zone(record);
+            zones.put(spec.name(), z);
+            publish(new ZoneEvent(spec.name(), null, ZoneState.DEFINED, "created", Instant.now()));
+            return z;
+        }
+    }
+
+    @Override
+    public ZoneInfo start(String name) throws ZoneException {
+        Zone z = zone(name);
+        lock(z, "start");
+        try {
+            ZoneRecord r = z.record();
+            if (!STARTABLE.contains(r.state())) {
+                throw new ZoneException("zone " + name + " is " + r.state() + "; only a DEFINED, STOPPED or "
+                        + "CRASHED zone can be started");
+            }
+            DriverBinding binding = chooseDriver(r.spec());
+            checkFits(r.spec(), binding);
+            ZoneState before = r.state();
+            String beforeReason = r.reason();
+            z.change(x -> x.withDriver(binding.type).withDesiredRunning(true).withState(ZoneState.STARTING,
+                    "starting on " + binding.describe()));
+            z.attach(binding);
+            try {
+                binding.driver.start(z.context(binding));
+            } catch (DriverException | RuntimeException e) {
+                z.attach(null);
+                // The driver left nothing behind: the zone is as it was before the attempt.
+                z.change(x -> x.withDriver(r.driver()).withDesiredRunning(r.desiredRunning()).withState(before,
+                        beforeReason));
+                try {
+                    store.clearRuntime(name);
+                } catch (IOException ignored) {
+                    // Nothing ran, so a stale runtime record is harmless.
+                }
+                throw new ZoneException("zone " + name + " did not start on " + binding.type + ": "
+                        + e.getMessage(), e);
+            }
+            if (z.record().state() == ZoneState.STARTING) {
+                z.setState(ZoneState.RUNNING, "started on " + binding.describe());
+            }
+            return info(z);
+        } finally {
+            z.operation.unlock();
+        }
+    }
+
+    @Override
+    public ZoneInfo stop(String name, Duration grace) throws ZoneException {
+        Zone z = zone(name);
+        lock(z, "stop");
+        try {
+            ZoneRecord r = z.record();
+            if (!r.state().isActive()) {
+                throw new ZoneException("zone " + name + " is " + r.state() + "; there is nothing to stop");
+            }
+            DriverBinding binding = ensureAttached(z);
+            if (binding == null) {
+                return info(z);
+            }
+            z.change(x -> x.withDesiredRunning(false).withState(ZoneState.STOPPING, "stop requested"));
+            try {
+                binding.driver.stop(z.context(binding), grace == null ? defaultGrace : grace);
+            } catch (DriverException | RuntimeException e) {
+                ZoneState seen = safeObserve(binding, z);
+                z.setState(seen, "stop failed: " + e.getMessage());
+                throw new ZoneException("zone " + name + " did not stop: " + e.getMessage(), e);
+            }
+            z.setState(ZoneState.STOPPED, "stopped");
+            clearRuntime(name);
+            return info(z);
+        } finally {
+            z.operation.unlock();
+        }
+    }
+
+    @Override
+    public void destroy(String name) throws ZoneException {
+        Zone z = zone(name);
+        lock(z, "destroy");
+        try {
+            ZoneRecord r = z.record();
+            if (r.state().isActive()) {
+                DriverBinding binding = ensureAttached(z);
+                if (binding != null) {
+                    try {
+                        binding.driver.kill(z.context(binding));
+                    } catch (DriverException | RuntimeException e) {
+                        throw new ZoneException("zone " + name + " could not be ended, so it was kept: "
+                                + e.getMessage(), e);
+                    }
+                }
+            } else if (r.driver() != null && activeDriver(r.driver()) != null) {
+                // Let the driver remove sockets and files a crashed guest may have left.
+                DriverBinding binding = activeDriver(r.driver());
+                try {
+                    binding.driver.kill(z.context(binding));
+                } catch (DriverException | RuntimeException e) {
+                    LOG.log(Level.WARNING, "cleanup of zone " + name + ": " + e.getMessage());
+                }
+            }
+            try {
+                store.delete(name);
+            } catch (IOException e) {
+                throw new ZoneException("zone " + name + " was ended but its folder could not be removed: "
+                        + e.getMessage(), e);
+            }
+            zones.remove(name);
+            z.attach(null);
+            publish(new ZoneEvent(name, r.state(), null, "destroyed", Instant.now()));
+        } finally {
+            z.operation.unlock();
+        }
+    }
+
+    /** Pauses or resumes a zone, for drivers that can. */
+    public ZoneInfo pause(String name, boolean pause) throws ZoneException {
+        Zone z = zone(name);
+        lock(z, pause ? "pause" : "resume");
+        try {
+            ZoneState want = pause ? ZoneState.RUNNING : ZoneState.PAUSED;
+            if (z.record().state() != want) {
+                throw new ZoneException("zone " + name + " is " + z.record().state() + "; only a " + want
+                        + " zone can be " + (pause ? "paused" : "resumed"));
+            }
+            DriverBinding binding = ensureAttached(z);
+            if (!(binding.driver instanceof io.zonekeeper.spi.PausableDriver p)) {
+                throw new ZoneException("driver " + binding.describe() + " cannot pause zones");
+            }
+            if (pause) {
+                p.pause(z.context(binding));
+            } else {
+                p.resume(z.context(binding));
+            }
+            z.setState(pause ? ZoneState.PAUSED : ZoneState.RUNNING, pause ? "paused" : "resumed");
+            return info(z);
+        } finally {
+            z.operation.unlock();
+        }
+    }
+
+    @Override
+    public Optional<ZoneInfo> get(String name) {
+        Zone z = zones.get(name);
+        return z == null ? Optional.empty() : Optional.of(info(z));
+    }
+
+    @Override
+    public List<ZoneInfo> list() {
+        return zones.values().stream().map(this::info).sorted(Comparator.comparing(ZoneInfo::name))
+                .collect(Collectors.toList());
+    }
+
+    @Override
+    public ZoneInfo await(String name, Set<ZoneState> states, Duration timeout) throws ZoneException {
+        Zone z = zone(name);
+        long deadline = System.nanoTime() + timeout.toNanos();
+        synchronized (z) {
+            while (!states.contains(z.record.state())) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    throw new ZoneException("zone " + name + " is still " + z.record.state() + " after "
+                            + timeout.toSeconds() + " s (waited for " + states + ")");
+                }
+                if (!zones.containsKey(name)) {
+                    throw new ZoneException("zone " + name + " was destroyed while waiting");
+                }
+                try {
+                    z.wait(Math.max(1, Math.min(500, TimeUnit.NANOSECONDS.toMillis(left))));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new ZoneException("interrupted while waiting for zone " + name);
+                }
+            }
+        }
+        return info(z);
+    }
+
+    @Override
+    public Path consoleLog(String name) throws ZoneException {
+        Zone z = zone(name);
+        String type = z.record().driver();
+        DriverBinding binding = type == null ? null : activeDriver(type);
+        if (binding != null && binding.driver instanceof ConsoleAccess c) {
+            return c.consoleLog(z.context(binding));
+        }
+        // With the driver away the log is still where the driver recorded it.
+        Optional<RuntimeRecord> rt = z.context(null).runtime();
+        if (rt.isPresent() && rt.get().get("consoleLog").isPresent()) {
+            return Path.of(rt.get().get("consoleLog").get());
+        }
+        return store.zoneDirectory(name).resolve("console.log");
+    }
+
+    /** Opens an interactive console on a running zone. */
+    public java.nio.channels.ByteChannel attachConsole(String name) throws ZoneException {
+        Zone z = zone(name);
+        lock(z, "attach to the console of");
+        try {
+            if (!z.record().state().isActive()) {
+                throw new ZoneException("zone " + name + " is " + z.record().state() + "; zone:logs " + name
+                        + " shows what it printed");
+            }
+            DriverBinding binding = ensureAttached(z);
+            if (binding == null || !(binding.driver instanceof ConsoleAccess c)) {
+                throw new ZoneException("the driver of zone " + name + " has no interactive console");
+            }
+            return c.attachConsole(z.context(binding));
+        } finally {
+            z.operation.unlock();
+        }
+    }
+
+    /** Zone folders that could not be read at start-up and were set aside. */
+    public List<ZoneStore.Quarantined> quarantined() {
+        return List.copyOf(quarantined);
+    }
+
+    /** The directory of a zone (its spec, runtime record and console log). */
+    public Path zoneDirectory(String name) throws ZoneException {
+        zone(name);
+        return store.zoneDirectory(name);
+    }
+
+    // ---- helpers ----
+
+    ZoneInfo info(Zone z) {
+        ZoneRecord r;
+        DriverBinding attached;
+        synchronized (z) {
+            r = z.record;
+            attached = z.attachedTo;
+        }
+        Map<String, String> runtime = Map.of();
+        if (r.state().isActive()) {
+            runtime = z.context(null).runtime().map(RuntimeRecord::properties).orElse(Map.of());
+        }
+        boolean isAttached = attached != null && attached == activeDriver(attached.type);
+        return new ZoneInfo(r.id(), r.spec(), r.state(), r.reason(), r.driver(), isAttached, runtime, r.since());
+    }
+
+    private Zone zone(String name) throws ZoneException {
+        if (name == null || name.isEmpty()) {
+            throw new ZoneException("a zone name is required");
+        }
+        Zone z = zones.get(name);
+        if (z == null) {
+            throw new ZoneException("no zone named '" + name + "'; zone:list shows the zones there are");
+        }
+        return z;
+    }
+
+    private void lock(Zone z, String what) throws ZoneException {
+        try {
+            if (!z.operation.tryLock(driverWait.toMillis() + defaultGrace.toMillis(), TimeUnit.MILLISECONDS)) {
+                throw new ZoneException("cannot " + what + " zone " + z.name() + ": another operation on it is "
+                        + "still running");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ZoneException("interrupted while waiting to " + what + " zone " + z.name());
+        }
+        if (!zones.containsKey(z.name()) || zones.get(z.name()) != z) {
+            z.operation.unlock();
+            throw new ZoneException("zone " + z.name() + " was destroyed meanwhile");
+        }
+    }
+
+    private DriverBinding chooseDriver(ZoneSpec spec) throws ZoneException {
+        if (spec.hypervisor() != null) {
+            return awaitDriver(spec.hypervisor(), "zone " + spec.name() + " asks for hypervisor "
+                    + spec.hypervisor());
+        }
+        List<String> why = new ArrayList<>();
+        long deadline = System.nanoTime() + driverWait.toNanos();
+        do {
+            why.clear();
+            for (String type : driverTypes()) {
+                DriverBinding b = activeDriver(type);
+                if (b == null) {
+                    continue;
+                }
+                String misfit = misfit(spec, b.driver.capabilities());
+                if (misfit == null) {
+                    return b;
+                }
+                why.add(type + ": " + misfit);
+            }
+            if (!why.isEmpty()) {
+                break;
+            }
+            synchronized (drivers) {
+                try {
+                    drivers.wait(200);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+        } while (System.nanoTime() < deadline);
+        if (why.isEmpty()) {
+            throw new ZoneException("no hypervisor driver is bound; install one (driver:list shows what is there)");
+        }
+        throw new ZoneException("no bound driver can run zone " + spec.name() + ": " + String.join("; ", why));
+    }
+
+    private static void checkFits(ZoneSpec spec, DriverBinding b) throws ZoneException {
+        String misfit = misfit(spec, b.driver.capabilities());
+        if (misfit != null) {
+            throw new ZoneException("driver " + b.describe() + " cannot run zone " + spec.name() + ": " + misfit);
+        }
+    }
+
+    /** Why the driver cannot run the spec, or null when it can. */
+    static String misfit(ZoneSpec spec, Capabilities caps) {
+        List<String> problems = new ArrayList<>();
+        if (spec.vcpus() > caps.maxVcpus()) {
+            problems.add("vcpus " + spec.vcpus() + " exceeds its maximum of " + caps.maxVcpus());
+        }
+        if (spec.memoryMiB() > caps.maxMemoryMiB()) {
+            problems.add("memoryMiB " + spec.memoryMiB() + " exceeds the " + caps.maxMemoryMiB()
+                    + " MiB it can give");
+        }
+        need(problems, caps, Feature.CHANNELS, !spec.channels().isEmpty(), "channels");
+        need(problems, caps, Feature.PCI_PASSTHROUGH, !spec.devices().isEmpty(), "devices");
+        need(problems, caps, Feature.NETWORK, !spec.networks().isEmpty(), "networks");
+        need(problems, caps, Feature.DISK, !spec.disks().isEmpty(), "disks");
+        return problems.isEmpty() ? null : String.join(", ", problems);
+    }
+
+    private static void need(List<String> problems, Capabilities caps, Feature f, boolean wanted, String field) {
+        if (wanted && !caps.supports(f)) {
+            problems.add("it does not support " + field);
+        }
+    }
+
+    private ZoneState safeObserve(DriverBinding b, Zone z) {
+        try {
+            return b.driver.observe(z.context(b));
+        } catch (RuntimeException e) {
+            return z.record().state();
+        }
+    }
+
+    private void clearRuntime(String name) {
+        try {
+            store.clearRuntime(name);
+        } catch (IOException e) {
+            LOG.log(Level.WARNING, "could not remove the runtime record of zone " + name + ": " + e.getMessage());
+        }
+    }
+
+    void addListener(ZoneListener l) {
+        listeners.add(l);
+    }
+
+    void removeListener(ZoneListener l) {
+        listeners.remove(l);
+    }
+
+    private void publish(ZoneEvent event) {
+        if (events == null || listeners.isEmpty()) {
+            return;
+        }
+        try {
+            events.execute(() -> {
+                for (ZoneListener l : listeners) {
+                    try {
+                        l.zoneChanged(event);
+                    } catch (RuntimeException e) {
+                        LOG.log(Level.WARNING, "zone listener " + l + " failed: " + e);
+                    }
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // Closing.
+        }
+    }
+}

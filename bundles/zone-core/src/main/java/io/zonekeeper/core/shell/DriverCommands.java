@@ -1,0 +1,89 @@
+package io.zonekeeper.core.shell;
+
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+import org.apache.felix.service.command.Descriptor;
+import org.apache.felix.service.command.Parameter;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Reference;
+
+import io.zonekeeper.api.ZoneException;
+import io.zonekeeper.api.ZoneInfo;
+import io.zonekeeper.core.ZoneRegistry;
+import io.zonekeeper.spi.Capabilities;
+import jakarta.json.Json;
+import jakarta.json.JsonArrayBuilder;
+import jakarta.json.JsonObject;
+import jakarta.json.JsonObjectBuilder;
+
+/** The {@code driver:} shell commands. */
+@Component(service = DriverCommands.class, property = { "osgi.command.scope=driver",
+        "osgi.command.function=list", "osgi.command.function=info" })
+public class DriverCommands {
+
+    @Reference
+    ZoneRegistry zones;
+
+    @Descriptor("List the bound hypervisor drivers")
+    public String list(@Descriptor("print JSON") @Parameter(names = "--json", presentValue = "true", absentValue = "false") boolean json) {
+        List<ZoneRegistry.DriverView> drivers = zones.drivers();
+        if (json) {
+            JsonArrayBuilder a = Json.createArrayBuilder();
+            drivers.forEach(d -> a.add(toJson(d)));
+            return a.build().toString();
+        }
+        if (drivers.isEmpty()) {
+            return "no hypervisor driver is bound";
+        }
+        Table t = new Table("TYPE", "BUNDLE", "VERSION", "ACTIVE", "ZONES", "FEATURES");
+        for (ZoneRegistry.DriverView d : drivers) {
+            t.row(d.type(), d.bundle(), d.version(), d.active() ? "yes" : "standby", zonesOf(d.type()).size(),
+                    d.capabilities().features().stream().map(Enum::name).sorted().collect(Collectors.joining(",")));
+        }
+        return t.toString().stripTrailing();
+    }
+
+    @Descriptor("Show a driver: its version, capabilities, self-test results and zones")
+    public String info(@Descriptor("print JSON") @Parameter(names = "--json", presentValue = "true", absentValue = "false") boolean json,
+            @Descriptor("driver type, e.g. kvm") String type) throws ZoneException {
+        ZoneRegistry.DriverView d = zones.drivers().stream().filter(x -> x.type().equals(type) && x.active())
+                .findFirst().orElseThrow(() -> new ZoneException("no driver of type '" + type
+                        + "' is bound; driver:list shows the bound drivers"));
+        if (json) {
+            return toJson(d).toString();
+        }
+        StringBuilder sb = new StringBuilder();
+        Capabilities c = d.capabilities();
+        sb.append(String.format("%-20s %s%n", "type", d.type()));
+        sb.append(String.format("%-20s %s %s%n", "bundle", d.bundle(), d.version()));
+        sb.append(String.format("%-20s %s%n", "features", c.features().stream().map(Enum::name).sorted()
+                .collect(Collectors.joining(", "))));
+        sb.append(String.format("%-20s %d%n", "max vcpus", c.maxVcpus()));
+        sb.append(String.format("%-20s %d MiB%n", "max memory", c.maxMemoryMiB()));
+        for (Map.Entry<String, String> e : c.details().entrySet()) {
+            sb.append(String.format("%-20s %s%n", e.getKey(), e.getValue()));
+        }
+        sb.append(String.format("%-20s %s%n", "zones", zonesOf(type).stream().map(ZoneInfo::name)
+                .collect(Collectors.joining(", "))));
+        return sb.toString().stripTrailing();
+    }
+
+    private List<ZoneInfo> zonesOf(String type) {
+        return zones.list().stream().filter(z -> type.equals(z.driver()) && z.state().isActive()).toList();
+    }
+
+    private JsonObject toJson(ZoneRegistry.DriverView d) {
+        JsonArrayBuilder features = Json.createArrayBuilder();
+        d.capabilities().features().stream().map(Enum::name).sorted().forEach(features::add);
+        JsonObjectBuilder details = Json.createObjectBuilder();
+        d.capabilities().details().forEach(details::add);
+        JsonArrayBuilder zs = Json.createArrayBuilder();
+        zonesOf(d.type()).forEach(z -> zs.add(z.name()));
+        return Json.createObjectBuilder().add("type", d.type()).add("bundle", d.bundle()).add("version", d.version())
+                .add("active", d.active()).add("features", features).add("maxVcpus", d.capabilities().maxVcpus())
+                .add("maxMemoryMiB", d.capabilities().maxMemoryMiB()).add("details", details).add("zones", zs)
+                .build();
+    }
+}

@@ -1,0 +1,303 @@
+package io.zonekeeper.core.shell;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.ByteChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.stream.Stream;
+
+import org.apache.felix.service.command.Descriptor;
+import org.apache.felix.service.command.Parameter;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Reference;
+
+import io.zonekeeper.api.ChannelSpec;
+import io.zonekeeper.api.InvalidSpecException;
+import io.zonekeeper.api.ZoneException;
+import io.zonekeeper.api.ZoneInfo;
+import io.zonekeeper.api.ZoneSpec;
+import io.zonekeeper.api.ZoneState;
+import io.zonekeeper.core.ZoneRegistry;
+import io.zonekeeper.core.json.SpecJson;
+import jakarta.json.Json;
+import jakarta.json.JsonArrayBuilder;
+
+/** The {@code zone:} shell commands. Each failure says what was wrong and changes nothing. */
+@Component(service = ZoneCommands.class, property = { "osgi.command.scope=zone",
+        "osgi.command.function=create", "osgi.command.function=start", "osgi.command.function=stop",
+        "osgi.command.function=destroy", "osgi.command.function=list", "osgi.command.function=info",
+        "osgi.command.function=console", "osgi.command.function=logs", "osgi.command.function=wait",
+        "osgi.command.function=pause", "osgi.command.function=resume" })
+public class ZoneCommands {
+    private static final int ESCAPE = 0x1d; // Ctrl-]
+
+    @Reference
+    ZoneRegistry zones;
+
+    @Descriptor("Create a zone from a spec file or from options; it is stored DEFINED and not started unless --start")
+    public String create(
+            @Descriptor("zone spec file (JSON)") @Parameter(names = { "-f", "--spec" }, absentValue = "") String specFile,
+            @Descriptor("kernel image path (default: the driver's)") @Parameter(names = "--kernel", absentValue = "") String kernel,
+            @Descriptor("initramfs path (default: the driver's zone image)") @Parameter(names = "--initramfs", absentValue = "") String initramfs,
+            @Descriptor("extra kernel command line") @Parameter(names = "--cmdline", absentValue = "") String cmdline,
+            @Descriptor("number of vCPUs") @Parameter(names = "--vcpus", absentValue = "0") int vcpus,
+            @Descriptor("memory in MiB") @Parameter(names = "--memory", absentValue = "0") int memory,
+            @Descriptor("hypervisor type: kvm, xen, ...") @Parameter(names = "--hypervisor", absentValue = "") String hypervisor,
+            @Descriptor("comma-separated channel names, each NAME or NAME@PEERZONE") @Parameter(names = "--channels", absentValue = "") String channels,
+            @Descriptor("comma-separated labels KEY=VALUE") @Parameter(names = "--labels", absentValue = "") String labels,
+            @Descriptor("start it right away") @Parameter(names = "--start", presentValue = "true", absentValue = "false") boolean start,
+            @Descriptor("print the zone as JSON") @Parameter(names = "--json", presentValue = "true", absentValue = "false") boolean json,
+            @Descriptor("zone name (optional with --spec)") String... name) throws Exception {
+        ZoneSpec.Builder b;
+        if (!specFile.isEmpty()) {
+            Path file = Path.of(specFile);
+            if (!Files.isRegularFile(file)) {
+                throw new ZoneException("spec file " + specFile + " does not exist or is not a file");
+            }
+            ZoneSpec fromFile = SpecJson.parse(Files.readString(file, StandardCharsets.UTF_8));
+            b = fromFile.toBuilder();
+        } else {
+            if (name.length == 0) {
+                throw new ZoneException("usage: zone:create [--spec FILE] [options] NAME (a name or a spec file is "
+                        + "required; zone:create --help lists the options)");
+            }
+            b = ZoneSpec.builder(name[0]);
+        }
+        if (name.length > 1) {
+            throw new ZoneException("zone:create takes one zone name, got " + String.join(" ", name));
+        }
+        if (name.length == 1) {
+            b.name(name[0]);
+        }
+        if (!kernel.isEmpty()) {
+            b.kernel(kernel);
+        }
+        if (!initramfs.isEmpty()) {
+            b.initramfs(initramfs);
+        }
+        if (!cmdline.isEmpty()) {
+            b.cmdline(cmdline);
+        }
+        if (vcpus != 0) {
+            b.vcpus(vcpus);
+        }
+        if (memory != 0) {
+            b.memoryMiB(memory);
+        }
+        if (!hypervisor.isEmpty()) {
+            b.hypervisor(hypervisor);
+        }
+        for (String c : split(channels)) {
+            int at = c.indexOf('@');
+            b.channel(at < 0 ? ChannelSpec.toHost(c) : new ChannelSpec(c.substring(0, at), c.substring(at + 1)));
+        }
+        for (String l : split(labels)) {
+            int eq = l.indexOf('=');
+            if (eq <= 0) {
+                throw new ZoneException("label '" + l + "' must be KEY=VALUE");
+            }
+            b.label(l.substring(0, eq), l.substring(eq + 1));
+        }
+        ZoneInfo info = zones.create(b.build());
+        if (start) {
+            info = zones.start(info.name());
+        }
+        return json ? ZoneJson.of(info).toString() : "zone " + info.name() + " " + info.state() + " (id "
+                + info.id() + ")";
+    }
+
+    @Descriptor("Start a zone")
+    public String start(@Descriptor("zone name") String name) throws ZoneException {
+        ZoneInfo z = zones.start(name);
+        return "zone " + z.name() + " " + z.state() + " on " + z.driver();
+    }
+
+    @Descriptor("Stop a zone: ask its guest to power off, and end it after the grace period")
+    public String stop(
+            @Descriptor("seconds to wait for the guest to power off") @Parameter(names = "--grace", absentValue = "-1") int grace,
+            @Descriptor("zone name") String name) throws ZoneException {
+        ZoneInfo z = zones.stop(name, grace < 0 ? null : Duration.ofSeconds(grace));
+        return "zone " + z.name() + " " + z.state();
+    }
+
+    @Descriptor("End a zone by force if it runs, and remove it with everything stored for it")
+    public String destroy(@Descriptor("zone name") String name) throws ZoneException {
+        zones.destroy(name);
+        return "zone " + name + " destroyed";
+    }
+
+    @Descriptor("Pause a running zone's vCPUs")
+    public String pause(@Descriptor("zone name") String name) throws ZoneException {
+        return "zone " + name + " " + zones.pause(name, true).state();
+    }
+
+    @Descriptor("Resume a paused zone")
+    public String resume(@Descriptor("zone name") String name) throws ZoneException {
+        return "zone " + name + " " + zones.pause(name, false).state();
+    }
+
+    @Descriptor("List zones")
+    public String list(@Descriptor("print JSON") @Parameter(names = "--json", presentValue = "true", absentValue = "false") boolean json) {
+        List<ZoneInfo> all = zones.list();
+        if (json) {
+            JsonArrayBuilder a = Json.createArrayBuilder();
+            all.forEach(z -> a.add(ZoneJson.of(z)));
+            return a.build().toString();
+        }
+        Table t = new Table("NAME", "STATE", "DRIVER", "VCPUS", "MEMORY", "SINCE", "REASON");
+        for (ZoneInfo z : all) {
+            String driver = z.driver() == null ? "-" : z.driver() + (z.state().isActive() && !z.driverAttached()
+                    ? " (detached)" : "");
+            t.row(z.name(), z.state(), driver, z.spec().vcpus(), z.spec().memoryMiB() + " MiB", z.since()
+                    .toString().replaceFirst("\\.\\d+Z$", "Z"), z.reason());
+        }
+        StringBuilder out = new StringBuilder(all.isEmpty() ? "no zones; zone:create makes one\n" : t.toString());
+        zones.quarantined().forEach(q -> out.append("warning: zone ").append(q.name())
+                .append(" could not be read and was moved to ").append(q.movedTo()).append(": ")
+                .append(q.problem()).append('\n'));
+        return out.toString().stripTrailing();
+    }
+
+    @Descriptor("Show a zone: its spec, state and runtime")
+    public String info(
+            @Descriptor("print JSON") @Parameter(names = "--json", presentValue = "true", absentValue = "false") boolean json,
+            @Descriptor("zone name") String name) throws ZoneException {
+        ZoneInfo z = zones.get(name).orElseThrow(() -> new ZoneException("no zone named '" + name
+                + "'; zone:list shows the zones there are"));
+        if (json) {
+            return ZoneJson.of(z).toString();
+        }
+        StringBuilder sb = new StringBuilder();
+        line(sb, "name", z.name());
+        line(sb, "id", z.id());
+        line(sb, "state", z.state() + (z.reason().isEmpty() ? "" : " (" + z.reason() + ")"));
+        line(sb, "since", z.since());
+        line(sb, "driver", z.driver() == null ? "-" : z.driver() + (z.driverAttached() ? "" : " (detached)"));
+        ZoneSpec s = z.spec();
+        line(sb, "vcpus", s.vcpus());
+        line(sb, "memory", s.memoryMiB() + " MiB");
+        line(sb, "kernel", s.kernel() == null ? "(driver default)" : s.kernel());
+        line(sb, "initramfs", s.initramfs() == null ? "(driver default)" : s.initramfs());
+        line(sb, "cmdline", s.cmdline());
+        line(sb, "hypervisor", s.hypervisor() == null ? "(any)" : s.hypervisor());
+        line(sb, "channels", s.channels().isEmpty() ? "-" : s.channels());
+        line(sb, "devices", s.devices().isEmpty() ? "-" : s.devices());
+        line(sb, "networks", s.networks().isEmpty() ? "-" : s.networks());
+        line(sb, "disks", s.disks().isEmpty() ? "-" : s.disks());
+        line(sb, "labels", s.labels().isEmpty() ? "-" : s.labels());
+        new java.util.TreeMap<>(z.runtime()).forEach((k, v) -> line(sb, "runtime." + k, v));
+        line(sb, "folder", zones.zoneDirectory(name));
+        return sb.toString().stripTrailing();
+    }
+
+    @Descriptor("Print a zone's console log")
+    public String logs(
+            @Descriptor("only the last N lines (0: all)") @Parameter(names = { "-n", "--lines" }, absentValue = "0") int lines,
+            @Descriptor("zone name") String name) throws ZoneException, IOException {
+        Path log = zones.consoleLog(name);
+        if (!Files.exists(log)) {
+            return "(zone " + name + " has printed nothing yet)";
+        }
+        String text = new String(Files.readAllBytes(log), StandardCharsets.UTF_8);
+        if (lines > 0) {
+            Deque<String> tail = new ArrayDeque<>();
+            for (String l : text.split("\n", -1)) {
+                tail.addLast(l);
+                if (tail.size() > lines + 1) {
+                    tail.removeFirst();
+                }
+            }
+            text = String.join("\n", tail);
+        }
+        return text.stripTrailing();
+    }
+
+    @Descriptor("Wait until a zone is in a state (RUNNING, STOPPED, ...), or until its console shows a text")
+    public String wait(
+            @Descriptor("give up after this many seconds") @Parameter(names = "--timeout", absentValue = "60") int timeout,
+            @Descriptor("wait for this text on the console instead of a state") @Parameter(names = "--console", absentValue = "") String text,
+            @Descriptor("zone name, then the state(s) to wait for, comma-separated") String name,
+            @Descriptor("states") String... states) throws ZoneException, IOException, InterruptedException {
+        Duration limit = Duration.ofSeconds(timeout);
+        if (!text.isEmpty()) {
+            long deadline = System.nanoTime() + limit.toNanos();
+            while (System.nanoTime() < deadline) {
+                Path log = zones.consoleLog(name);
+                if (Files.exists(log) && Files.readString(log, StandardCharsets.ISO_8859_1).contains(text)) {
+                    return "zone " + name + " printed '" + text + "'";
+                }
+                ZoneState s = zones.get(name).map(ZoneInfo::state).orElse(ZoneState.STOPPED);
+                if (!s.isActive()) {
+                    throw new ZoneException("zone " + name + " is " + s + " and never printed '" + text + "'");
+                }
+                Thread.sleep(100);
+            }
+            throw new ZoneException("zone " + name + " did not print '" + text + "' within " + timeout + " s");
+        }
+        if (states.length == 0) {
+            throw new ZoneException("usage: zone:wait [--timeout S] NAME STATE[,STATE] or zone:wait --console TEXT NAME");
+        }
+        Set<ZoneState> want = EnumSet.noneOf(ZoneState.class);
+        for (String s : String.join(",", states).split(",")) {
+            try {
+                want.add(ZoneState.valueOf(s.trim().toUpperCase(Locale.ROOT)));
+            } catch (IllegalArgumentException e) {
+                throw new ZoneException("'" + s + "' is not a zone state; states are " + EnumSet.allOf(ZoneState.class));
+            }
+        }
+        return "zone " + name + " " + zones.await(name, want, limit).state();
+    }
+
+    @Descriptor("Attach to a running zone's console; Ctrl-] detaches and leaves the zone running")
+    public void console(@Descriptor("zone name") String name) throws ZoneException, IOException, InterruptedException {
+        PrintStream out = System.out;
+        InputStream in = System.in;
+        try (ByteChannel console = zones.attachConsole(name)) {
+            out.println("attached to zone " + name + "; press Ctrl-] to detach");
+            out.flush();
+            Thread pump = new Thread(() -> {
+                ByteBuffer buf = ByteBuffer.allocate(4096);
+                try {
+                    while (console.read(buf) >= 0) {
+                        out.write(buf.array(), 0, buf.position());
+                        out.flush();
+                        buf.clear();
+                    }
+                } catch (IOException e) {
+                    // Closed by detach.
+                }
+            }, "zone-console-" + name);
+            pump.setDaemon(true);
+            pump.start();
+            int c;
+            while ((c = in.read()) >= 0 && c != ESCAPE) {
+                console.write(ByteBuffer.wrap(new byte[] { (byte) c }));
+            }
+        }
+        out.println();
+        out.println("detached from zone " + name + "; it keeps running");
+    }
+
+    private static void line(StringBuilder sb, String key, Object value) {
+        sb.append(String.format("%-16s %s%n", key, value));
+    }
+
+    private static List<String> split(String csv) {
+        return csv.isBlank() ? List.of() : Stream.of(csv.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
+    }
+
+    static String errors(InvalidSpecException e) {
+        return e.getMessage();
+    }
+}
