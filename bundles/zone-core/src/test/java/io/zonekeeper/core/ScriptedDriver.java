@@ -1,0 +1,100 @@
+package io.zonekeeper.core;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+
+import io.zonekeeper.api.ZoneState;
+import io.zonekeeper.spi.Adoption;
+import io.zonekeeper.spi.Capabilities;
+import io.zonekeeper.spi.DriverException;
+import io.zonekeeper.spi.Feature;
+import io.zonekeeper.spi.HypervisorDriver;
+import io.zonekeeper.spi.RuntimeRecord;
+import io.zonekeeper.spi.ZoneContext;
+
+/**
+ * A driver for unit tests of the registry's own logic: "guests" are entries in a shared map that outlives a
+ * driver instance, as real QEMU processes outlive a driver revision.
+ */
+final class ScriptedDriver implements HypervisorDriver {
+    /** The "host": zone id to a fake pid, shared by every instance like real processes are. */
+    static final Map<UUID, Integer> HOST = new ConcurrentHashMap<>();
+    final String type;
+    final List<String> calls = Collections.synchronizedList(new ArrayList<>());
+    volatile String failStartWith;
+    volatile int maxMemory = 4096;
+    volatile Set<Feature> features = EnumSet.of(Feature.ADOPTION, Feature.CHANNELS);
+    private static int nextPid = 1000;
+
+    ScriptedDriver(String type) {
+        this.type = type;
+    }
+
+    @Override
+    public String type() {
+        return type;
+    }
+
+    @Override
+    public Capabilities capabilities() {
+        return new Capabilities(features, 4, maxMemory, Map.of("kind", "test"));
+    }
+
+    @Override
+    public RuntimeRecord start(ZoneContext zone) throws DriverException {
+        calls.add("start " + zone.name());
+        if (failStartWith != null) {
+            throw new DriverException(failStartWith);
+        }
+        int pid;
+        synchronized (ScriptedDriver.class) {
+            pid = nextPid++;
+        }
+        HOST.put(zone.id(), pid);
+        RuntimeRecord r = new RuntimeRecord(type, Map.of("pid", Integer.toString(pid), "uuid", zone.id().toString()));
+        zone.saveRuntime(r);
+        return r;
+    }
+
+    @Override
+    public Adoption adopt(ZoneContext zone) {
+        calls.add("adopt " + zone.name());
+        RuntimeRecord r = zone.runtime().orElse(null);
+        if (r == null) {
+            return Adoption.refused("no runtime record");
+        }
+        Integer pid = HOST.get(zone.id());
+        if (pid == null || !r.get("pid").orElse("").equals(pid.toString())) {
+            return Adoption.refused("process " + r.get("pid").orElse("?") + " is gone");
+        }
+        return Adoption.adopted(ZoneState.RUNNING);
+    }
+
+    @Override
+    public void stop(ZoneContext zone, Duration grace) {
+        calls.add("stop " + zone.name());
+        HOST.remove(zone.id());
+    }
+
+    @Override
+    public void kill(ZoneContext zone) {
+        calls.add("kill " + zone.name());
+        HOST.remove(zone.id());
+    }
+
+    @Override
+    public ZoneState observe(ZoneContext zone) {
+        return HOST.containsKey(zone.id()) ? ZoneState.RUNNING : ZoneState.STOPPED;
+    }
+
+    static Set<UUID> running() {
+        return HOST.keySet();
+    }
+}
