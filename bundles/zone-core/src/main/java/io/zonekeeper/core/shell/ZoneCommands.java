@@ -51,8 +51,8 @@ public class ZoneCommands {
             @Descriptor("kernel image path (default: the driver's)") @Parameter(names = "--kernel", absentValue = "") String kernel,
             @Descriptor("initramfs path (default: the driver's zone image)") @Parameter(names = "--initramfs", absentValue = "") String initramfs,
             @Descriptor("extra kernel command line") @Parameter(names = "--cmdline", absentValue = "") String cmdline,
-            @Descriptor("number of vCPUs") @Parameter(names = "--vcpus", absentValue = "0") int vcpus,
-            @Descriptor("memory in MiB") @Parameter(names = "--memory", absentValue = "0") int memory,
+            @Descriptor("number of vCPUs") @Parameter(names = "--vcpus", absentValue = "") String vcpus,
+            @Descriptor("memory in MiB") @Parameter(names = "--memory", absentValue = "") String memory,
             @Descriptor("hypervisor type: kvm, xen, ...") @Parameter(names = "--hypervisor", absentValue = "") String hypervisor,
             @Descriptor("comma-separated channel names, each NAME or NAME@PEERZONE") @Parameter(names = "--channels", absentValue = "") String channels,
             @Descriptor("comma-separated labels KEY=VALUE") @Parameter(names = "--labels", absentValue = "") String labels,
@@ -89,11 +89,11 @@ public class ZoneCommands {
         if (!cmdline.isEmpty()) {
             b.cmdline(cmdline);
         }
-        if (vcpus != 0) {
-            b.vcpus(vcpus);
+        if (!vcpus.isEmpty()) {
+            b.vcpus(number("--vcpus", vcpus));
         }
-        if (memory != 0) {
-            b.memoryMiB(memory);
+        if (!memory.isEmpty()) {
+            b.memoryMiB(number("--memory", memory));
         }
         if (!hypervisor.isEmpty()) {
             b.hypervisor(hypervisor);
@@ -287,6 +287,14 @@ public class ZoneCommands {
         }
         out.println();
         out.println("detached from zone " + name + "; it keeps running");
+    }
+
+    private static int number(String option, String value) throws ZoneException {
+        try {
+            return Integer.parseInt(value.trim());
+        } catch (NumberFormatException e) {
+            throw new ZoneException(option + " takes a whole number, not '" + value + "'");
+        }
     }
 
     private static void line(StringBuilder sb, String key, Object value) {

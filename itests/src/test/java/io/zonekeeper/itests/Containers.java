@@ -1,0 +1,116 @@
+package io.zonekeeper.itests;
+
+import static org.ops4j.pax.exam.CoreOptions.bundle;
+import static org.ops4j.pax.exam.CoreOptions.cleanCaches;
+import static org.ops4j.pax.exam.CoreOptions.composite;
+import static org.ops4j.pax.exam.CoreOptions.frameworkProperty;
+import static org.ops4j.pax.exam.CoreOptions.junitBundles;
+import static org.ops4j.pax.exam.CoreOptions.mavenBundle;
+import static org.ops4j.pax.exam.CoreOptions.systemProperty;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import org.apache.felix.service.command.CommandProcessor;
+import org.apache.felix.service.command.CommandSession;
+import org.ops4j.pax.exam.Option;
+
+/** The bundle sets of the in-container tests: the same third-party bundles the appliance runs, and ours. */
+final class Containers {
+    private Containers() {
+    }
+
+    static String version(String key) {
+        String v = System.getProperty("zk.version." + key);
+        if (v == null) {
+            throw new IllegalStateException("system property zk.version." + key + " is not set; run through Maven");
+        }
+        return v;
+    }
+
+    /** A bundle of this reactor, from its module's target folder. */
+    static Option ours(String module) {
+        Path root = Path.of(System.getProperty("zk.repo.root", ".."));
+        String jar = module + "-" + System.getProperty("zk.project.version") + ".jar";
+        Path p = Files.exists(root.resolve("bundles").resolve(module)) ? root.resolve("bundles").resolve(module)
+                : root.resolve(module);
+        return bundle(p.resolve("target").resolve(jar).toAbsolutePath().toUri().toString());
+    }
+
+    /** Felix SCR, ConfigAdmin, Gogo, JSON, our API and core, with a fresh state directory. */
+    static Option core(Path stateDir) {
+        return composite(
+                cleanCaches(true),
+                systemProperty("org.ops4j.pax.logging.DefaultServiceLog.level").value("WARN"),
+                frameworkProperty("zonekeeper.state").value(stateDir.toString()),
+                frameworkProperty("zonekeeper.etc").value(stateDir.resolve("etc").toString()),
+                mavenBundle("org.osgi", "org.osgi.util.function", "1.2.0"),
+                mavenBundle("org.osgi", "org.osgi.util.promise", "1.3.0"),
+                mavenBundle("org.osgi", "org.osgi.service.component", "1.5.1"),
+                mavenBundle("org.apache.felix", "org.apache.felix.scr", version("scr")),
+                mavenBundle("org.apache.felix", "org.apache.felix.configadmin", version("configadmin")),
+                mavenBundle("org.apache.felix", "org.apache.felix.gogo.runtime", version("gogo.runtime")),
+                mavenBundle("org.apache.felix", "org.apache.felix.gogo.command", version("gogo.command")),
+                mavenBundle("org.glassfish", "jakarta.json", version("jakarta.json")),
+                ours("zone-api"),
+                ours("zone-core"),
+                junitBundles());
+    }
+
+    /**
+     * A fresh state directory for one test class. The native container loads the test class twice (once outside,
+     * once in the probe bundle) in one JVM, so the choice is kept in a system property that both see.
+     */
+    static synchronized Path newStateDir(String name) {
+        String key = "zk.it.state." + name;
+        String existing = System.getProperty(key);
+        if (existing != null) {
+            return Path.of(existing);
+        }
+        try {
+            Path dir = Files.createTempDirectory("zk-it-" + name);
+            System.setProperty(key, dir.toString());
+            return dir;
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Runs a command line through the real Gogo CommandProcessor, as the shell and the control socket do. */
+    static Result run(CommandProcessor processor, String commandLine) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        InputStream in = new java.io.ByteArrayInputStream(new byte[0]);
+        try (PrintStream o = new PrintStream(out, true, StandardCharsets.UTF_8);
+                PrintStream e = new PrintStream(err, true, StandardCharsets.UTF_8);
+                CommandSession session = processor.createSession(in, o, e)) {
+            Object value = session.execute(commandLine);
+            String text = out.toString(StandardCharsets.UTF_8) + (value == null ? "" : session.format(value,
+                    org.apache.felix.service.command.Converter.INSPECT).toString());
+            return new Result(text, null);
+        } catch (Exception ex) {
+            return new Result(out.toString(StandardCharsets.UTF_8), ex);
+        }
+    }
+
+    record Result(String output, Exception failure) {
+        String ok() {
+            if (failure != null) {
+                throw new AssertionError("command failed: " + failure.getMessage(), failure);
+            }
+            return output;
+        }
+
+        String error() {
+            if (failure == null) {
+                throw new AssertionError("command should have failed but printed: " + output);
+            }
+            return failure.getMessage();
+        }
+    }
+}
