@@ -1,0 +1,284 @@
+package io.zonekeeper.kvm.qmp;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.StringReader;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+
+import jakarta.json.Json;
+import jakarta.json.JsonException;
+import jakarta.json.JsonObject;
+import jakarta.json.JsonReader;
+import jakarta.json.JsonValue;
+
+/**
+ * A QMP connection to one QEMU over its Unix socket. Commands carry an id, so replies are matched even when events
+ * arrive in between; events go to the listener on the reader thread, which must not block. When QEMU goes away
+ * every pending command fails and {@code onClose} runs once.
+ */
+public final class QmpClient implements AutoCloseable {
+    public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(5);
+
+    private final SocketChannel channel;
+    private final Consumer<QmpEvent> listener;
+    private final Runnable onClose;
+    private final Map<String, CompletableFuture<JsonObject>> pending = new ConcurrentHashMap<>();
+    private final CompletableFuture<JsonObject> greeting = new CompletableFuture<>();
+    private final AtomicLong ids = new AtomicLong();
+    private final Thread reader;
+    private volatile boolean closed;
+
+    private QmpClient(SocketChannel channel, String name, Consumer<QmpEvent> listener, Runnable onClose) {
+        this.channel = channel;
+        this.listener = listener;
+        this.onClose = onClose;
+        this.reader = new Thread(this::readLoop, "qmp-" + name);
+        this.reader.setDaemon(true);
+    }
+
+    /**
+     * Connects, reads the greeting and negotiates capabilities. Retries the connection until {@code timeout},
+     * since QEMU may not listen yet right after it started.
+     */
+    public static QmpClient connect(Path socket, Duration timeout, Consumer<QmpEvent> listener, Runnable onClose)
+            throws QmpException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        SocketChannel ch = null;
+        while (ch == null) {
+            try {
+                ch = SocketChannel.open(UnixDomainSocketAddress.of(socket));
+            } catch (IOException e) {
+                if (System.nanoTime() > deadline) {
+                    throw new QmpException("cannot connect to QMP at " + socket + ": " + e.getMessage(), e);
+                }
+                sleep(10);
+            }
+        }
+        QmpClient c = new QmpClient(ch, String.valueOf(socket.getParent().getFileName()),
+                listener == null ? e -> { } : listener, onClose == null ? () -> { } : onClose);
+        c.reader.start();
+        try {
+            long left = Math.max(1, deadline - System.nanoTime());
+            c.greeting.get(Math.max(left, TimeUnit.SECONDS.toNanos(1)), TimeUnit.NANOSECONDS);
+            c.execute("qmp_capabilities", null, timeout);
+            return c;
+        } catch (TimeoutException e) {
+            c.close();
+            throw new QmpException("QMP at " + socket + " sent no greeting within " + timeout.toMillis() + " ms");
+        } catch (ExecutionException e) {
+            c.close();
+            throw new QmpException("QMP at " + socket + " closed before its greeting", e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            c.close();
+            throw new QmpException("interrupted while connecting to QMP at " + socket, e);
+        } catch (QmpException e) {
+            c.close();
+            throw e;
+        }
+    }
+
+    /** The greeting QEMU sent (it carries the QEMU version). */
+    public JsonObject greeting() {
+        return greeting.getNow(JsonValue.EMPTY_JSON_OBJECT);
+    }
+
+    public boolean isOpen() {
+        return !closed;
+    }
+
+    /** Runs a command and returns its {@code return} value as an object (empty for commands that return none). */
+    public JsonObject execute(String command, JsonObject arguments, Duration timeout) throws QmpException {
+        JsonValue v = executeValue(command, arguments, timeout);
+        return v instanceof JsonObject o ? o : JsonValue.EMPTY_JSON_OBJECT;
+    }
+
+    public JsonValue executeValue(String command, JsonObject arguments, Duration timeout) throws QmpException {
+        if (closed) {
+            throw new QmpException("QMP connection is closed; cannot run " + command);
+        }
+        String id = "zk-" + ids.incrementAndGet();
+        var req = Json.createObjectBuilder().add("execute", command).add("id", id);
+        if (arguments != null && !arguments.isEmpty()) {
+            req.add("arguments", arguments);
+        }
+        CompletableFuture<JsonObject> reply = new CompletableFuture<>();
+        pending.put(id, reply);
+        try {
+            byte[] line = (req.build().toString() + "\n").getBytes(StandardCharsets.UTF_8);
+            synchronized (channel) {
+                ByteBuffer buf = ByteBuffer.wrap(line);
+                while (buf.hasRemaining()) {
+                    channel.write(buf);
+                }
+            }
+            JsonObject r = reply.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            if (r.containsKey("error")) {
+                JsonObject err = r.getJsonObject("error");
+                throw new QmpException(command + " failed: " + err.getString("class", "Error") + ": "
+                        + err.getString("desc", err.toString()));
+            }
+            return r.getOrDefault("return", JsonValue.EMPTY_JSON_OBJECT);
+        } catch (IOException e) {
+            throw e instanceof QmpException q ? q : new QmpException(command + ": " + e.getMessage(), e);
+        } catch (TimeoutException e) {
+            throw new QmpException(command + " got no answer within " + timeout.toMillis() + " ms");
+        } catch (ExecutionException e) {
+            throw new QmpException(command + ": " + e.getCause().getMessage(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new QmpException("interrupted while waiting for " + command, e);
+        } finally {
+            pending.remove(id);
+        }
+    }
+
+    /** {@code running}, {@code paused}, {@code shutdown}, {@code internal-error}, ... */
+    public String queryStatus() throws QmpException {
+        return execute("query-status", null, DEFAULT_TIMEOUT).getString("status", "");
+    }
+
+    public UUID queryUuid() throws QmpException {
+        String u = execute("query-uuid", null, DEFAULT_TIMEOUT).getString("UUID", "");
+        try {
+            return UUID.fromString(u);
+        } catch (IllegalArgumentException e) {
+            throw new QmpException("query-uuid answered '" + u + "', not a UUID");
+        }
+    }
+
+    /** Presses the power button; the guest decides what to do. */
+    public void systemPowerdown() throws QmpException {
+        execute("system_powerdown", null, DEFAULT_TIMEOUT);
+    }
+
+    /** Ends QEMU at once. The connection usually closes before or right after the reply, which counts as done. */
+    public void quit() throws QmpException {
+        try {
+            execute("quit", null, DEFAULT_TIMEOUT);
+        } catch (QmpException e) {
+            if (!closed) {
+                throw e;
+            }
+        }
+    }
+
+    public void stop() throws QmpException {
+        execute("stop", null, DEFAULT_TIMEOUT);
+    }
+
+    public void cont() throws QmpException {
+        execute("cont", null, DEFAULT_TIMEOUT);
+    }
+
+    /** Closes the connection only; QEMU keeps running. */
+    @Override
+    public void close() {
+        shutdown(new QmpException("QMP connection closed"));
+        if (Thread.currentThread() != reader) {
+            try {
+                reader.join(1000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private void shutdown(QmpException cause) {
+        boolean first;
+        synchronized (this) {
+            first = !closed;
+            closed = true;
+        }
+        try {
+            channel.close();
+        } catch (IOException ignored) {
+            // closing anyway
+        }
+        greeting.completeExceptionally(cause);
+        pending.values().forEach(f -> f.completeExceptionally(cause));
+        if (first) {
+            try {
+                onClose.run();
+            } catch (RuntimeException ignored) {
+                // a listener's failure must not break the shutdown of the connection
+            }
+        }
+    }
+
+    private void readLoop() {
+        ByteBuffer buf = ByteBuffer.allocate(8192);
+        ByteArrayOutputStream line = new ByteArrayOutputStream();
+        try {
+            while (true) {
+                buf.clear();
+                int n = channel.read(buf);
+                if (n < 0) {
+                    break;
+                }
+                byte[] a = buf.array();
+                for (int i = 0; i < n; i++) {
+                    if (a[i] == '\n') {
+                        handle(line.toString(StandardCharsets.UTF_8).trim());
+                        line.reset();
+                    } else {
+                        line.write(a[i]);
+                    }
+                }
+            }
+            shutdown(new QmpException("QEMU closed the QMP connection"));
+        } catch (IOException e) {
+            shutdown(new QmpException("QMP connection lost: " + e.getMessage(), e));
+        }
+    }
+
+    private void handle(String text) {
+        if (text.isEmpty()) {
+            return;
+        }
+        JsonObject msg;
+        try (JsonReader r = Json.createReader(new StringReader(text))) {
+            msg = r.readObject();
+        } catch (JsonException | IllegalStateException e) {
+            return; // not a QMP message; nothing waits for it
+        }
+        if (msg.containsKey("QMP")) {
+            greeting.complete(msg.getJsonObject("QMP"));
+        } else if (msg.containsKey("event")) {
+            JsonObject data = msg.get("data") instanceof JsonObject d ? d : JsonValue.EMPTY_JSON_OBJECT;
+            try {
+                listener.accept(new QmpEvent(msg.getString("event"), data));
+            } catch (RuntimeException ignored) {
+                // a listener's failure must not stop the reader
+            }
+        } else if (msg.get("id") instanceof jakarta.json.JsonString id) {
+            CompletableFuture<JsonObject> f = pending.get(id.getString());
+            if (f != null) {
+                f.complete(msg);
+            }
+        }
+    }
+
+    private static void sleep(long ms) throws QmpException {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new QmpException("interrupted", e);
+        }
+    }
+}

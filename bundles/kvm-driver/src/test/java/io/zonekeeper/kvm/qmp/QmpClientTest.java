@@ -1,0 +1,179 @@
+package io.zonekeeper.kvm.qmp;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.Channels;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+import jakarta.json.Json;
+import jakarta.json.JsonObject;
+
+import org.junit.After;
+import org.junit.Before;
+import org.junit.Test;
+
+/** Talks to a fake QEMU that speaks QMP the way QEMU 7.2 does, including events between a command and its reply. */
+public class QmpClientTest {
+    private static final UUID VM = UUID.fromString("11111111-2222-3333-4444-555555555555");
+    private Path dir;
+    private Path socket;
+    private ServerSocketChannel server;
+    private Thread fake;
+    private final List<String> received = new CopyOnWriteArrayList<>();
+
+    @Before
+    public void startFakeQemu() throws IOException {
+        dir = Files.createTempDirectory(Path.of("/tmp"), "qmp");
+        socket = dir.resolve("qmp.sock");
+        server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        server.bind(UnixDomainSocketAddress.of(socket));
+        fake = new Thread(this::serve, "fake-qemu");
+        fake.setDaemon(true);
+        fake.start();
+    }
+
+    @After
+    public void stopFakeQemu() throws IOException, InterruptedException {
+        server.close();
+        fake.join(2000);
+        Files.deleteIfExists(socket);
+        Files.deleteIfExists(dir);
+    }
+
+    private void serve() {
+        try (SocketChannel ch = server.accept()) {
+            BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(ch),
+                    StandardCharsets.UTF_8));
+            PrintWriter out = new PrintWriter(Channels.newOutputStream(ch), true, StandardCharsets.UTF_8);
+            out.print("{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 22, \"minor\": 2, \"major\": 7}}, "
+                    + "\"capabilities\": [\"oob\"]}}\r\n");
+            out.flush();
+            String line;
+            while ((line = in.readLine()) != null) {
+                JsonObject req = Json.createReader(new java.io.StringReader(line)).readObject();
+                String cmd = req.getString("execute");
+                received.add(cmd);
+                String id = req.getString("id");
+                switch (cmd) {
+                    case "qmp_capabilities", "stop", "cont" -> reply(out, id, "{}");
+                    case "query-uuid" -> reply(out, id, "{\"UUID\": \"" + VM + "\"}");
+                    case "system_powerdown" -> {
+                        out.print("{\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}, \"event\": \"POWERDOWN\"}\r\n");
+                        reply(out, id, "{}");
+                        out.print("{\"timestamp\": {\"seconds\": 1, \"microseconds\": 3}, \"event\": \"SHUTDOWN\", "
+                                + "\"data\": {\"guest\": true, \"reason\": \"guest-shutdown\"}}\r\n");
+                        out.flush();
+                    }
+                    case "slow" -> { }
+                    case "hangup" -> {
+                        return;
+                    }
+                    default -> {
+                        out.print("{\"id\": \"" + id + "\", \"error\": {\"class\": \"CommandNotFound\", "
+                                + "\"desc\": \"The command " + cmd + " has not been found\"}}\r\n");
+                        out.flush();
+                    }
+                }
+            }
+        } catch (IOException e) {
+            // the test closed the server
+        }
+    }
+
+    private static void reply(PrintWriter out, String id, String ret) {
+        out.print("{\"return\": " + ret + ", \"id\": \"" + id + "\"}\r\n");
+        out.flush();
+    }
+
+    @Test
+    public void negotiatesAndMatchesRepliesAcrossEvents() throws Exception {
+        List<QmpEvent> events = new CopyOnWriteArrayList<>();
+        CountDownLatch shutdown = new CountDownLatch(1);
+        try (QmpClient qmp = QmpClient.connect(socket, Duration.ofSeconds(2), e -> {
+            events.add(e);
+            if (e.name().equals(QmpEvent.SHUTDOWN)) {
+                shutdown.countDown();
+            }
+        }, null)) {
+            assertEquals(7, qmp.greeting().getJsonObject("version").getJsonObject("qemu").getInt("major"));
+            assertEquals("qmp_capabilities", received.get(0));
+            assertEquals(VM, qmp.queryUuid());
+            qmp.systemPowerdown();
+            assertTrue(shutdown.await(2, TimeUnit.SECONDS));
+            assertEquals(List.of("POWERDOWN", "SHUTDOWN"), events.stream().map(QmpEvent::name).toList());
+            assertEquals("guest-shutdown", events.get(1).reason());
+        }
+    }
+
+    @Test
+    public void errorReplyBecomesExceptionWithQemusWords() throws Exception {
+        try (QmpClient qmp = QmpClient.connect(socket, Duration.ofSeconds(2), null, null)) {
+            qmp.execute("bogus", null, Duration.ofSeconds(2));
+            fail();
+        } catch (QmpException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("CommandNotFound"));
+        }
+    }
+
+    @Test
+    public void unansweredCommandTimesOutAndConnectionStaysUsable() throws Exception {
+        try (QmpClient qmp = QmpClient.connect(socket, Duration.ofSeconds(2), null, null)) {
+            long t0 = System.nanoTime();
+            try {
+                qmp.execute("slow", null, Duration.ofMillis(200));
+                fail();
+            } catch (QmpException e) {
+                assertTrue(e.getMessage(), e.getMessage().contains("no answer"));
+            }
+            assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(2));
+            qmp.stop();
+            qmp.cont();
+        }
+    }
+
+    @Test
+    public void hangupFailsPendingCommandAndCallsOnCloseOnce() throws Exception {
+        CountDownLatch closed = new CountDownLatch(2);
+        QmpClient qmp = QmpClient.connect(socket, Duration.ofSeconds(2), null, closed::countDown);
+        try {
+            qmp.execute("hangup", null, Duration.ofSeconds(2));
+            fail();
+        } catch (QmpException e) {
+            assertFalse(qmp.isOpen());
+        }
+        qmp.close();
+        assertFalse("onClose ran once", closed.await(300, TimeUnit.MILLISECONDS));
+        assertEquals(1, closed.getCount());
+    }
+
+    @Test
+    public void connectGivesUpWhenNobodyListens() throws Exception {
+        long t0 = System.nanoTime();
+        try {
+            QmpClient.connect(dir.resolve("nothing.sock"), Duration.ofMillis(300), null, null);
+            fail();
+        } catch (QmpException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("nothing.sock"));
+        }
+        assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(2));
+    }
+}
