@@ -16,6 +16,10 @@ public @interface CoreConfig {
     @AttributeDefinition(description = "How long a command on a zone whose driver is away waits for it, seconds")
     int driverWaitSeconds() default 15;
 
+    @AttributeDefinition(description = "Maven-layout repository where driver:upgrade finds group:artifact:version; "
+            + "empty means ~/.m2/repository")
+    String driverRepository() default "";
+
     @AttributeDefinition(description = "How long a stop waits for the guest to power off before ending it, seconds")
     int stopGraceSeconds() default 30;
 }

@@ -16,6 +16,8 @@ final class DriverBinding {
     final int ranking;
     final String bundle;
     final String version;
+    /** The bundle that registered the driver, or null outside a framework. */
+    final Bundle source;
 
     DriverBinding(HypervisorDriver driver, ServiceReference<?> ref, Map<String, Object> props) {
         this.driver = driver;
@@ -27,6 +29,7 @@ final class DriverBinding {
         Bundle b = ref == null ? null : ref.getBundle();
         this.bundle = b == null ? "?" : b.getSymbolicName();
         this.version = b == null ? "?" : b.getVersion().toString();
+        this.source = b;
     }
 
     /** For tests and embedders that bind drivers without a framework. */
@@ -37,6 +40,7 @@ final class DriverBinding {
         this.ranking = 0;
         this.bundle = bundle;
         this.version = version;
+        this.source = null;
     }
 
     String describe() {

@@ -34,6 +34,9 @@ public class ZoneManagerComponent extends ZoneRegistry {
         Path state = stateDirectory(context, config);
         Path declared = config.declaredZonesDir().isEmpty() ? etcDirectory(context).resolve("zones")
                 : Path.of(config.declaredZonesDir());
+        if (!config.driverRepository().isEmpty()) {
+            setDriverRepository(Path.of(config.driverRepository()));
+        }
         open(state, declared, Duration.ofSeconds(config.driverWaitSeconds()),
                 Duration.ofSeconds(config.stopGraceSeconds()));
     }

@@ -66,11 +66,16 @@ public class ZoneRegistry implements ZoneManager {
     private final Object createLock = new Object();
     private ZoneStore store;
     private Path declaredZonesDir;
+    private Path stateDir;
+    private Path driverRepository = Path.of(System.getProperty("user.home"), ".m2", "repository");
     private Duration driverWait = Duration.ofSeconds(15);
     private Duration defaultGrace = Duration.ofSeconds(30);
     private ExecutorService reconciler;
     private ExecutorService events;
     private volatile boolean open;
+    /** Driver types under a trial (an upgrade): a refused adoption leaves the zone as it is, for a rollback. */
+    private final Set<String> trials = ConcurrentHashMap.newKeySet();
+    private final Map<String, String> trialRefusals = new ConcurrentHashMap<>();
 
     /** One zone in memory. */
     final class Zone {
@@ -203,6 +208,7 @@ public class ZoneRegistry implements ZoneManager {
     /** Loads the store and starts reconciling. Drivers bound before this call are reconciled now. */
     public void open(Path stateDir, Path declaredZonesDir, Duration driverWait, Duration defaultGrace)
             throws IOException {
+        this.stateDir = stateDir;
         this.store = new ZoneStore(stateDir);
         this.declaredZonesDir = declaredZonesDir;
         this.driverWait = driverWait;
@@ -417,9 +423,107 @@ public class ZoneRegistry implements ZoneManager {
             return binding;
         }
         z.attach(null);
+        if (trials.contains(r.driver())) {
+            trialRefusals.put(r.spec().name(), a.reason());
+            LOG.log(Level.WARNING, "zone " + r.spec().name() + " was not adopted by " + binding.describe() + ": "
+                    + a.reason() + " (left as it is: the driver is on trial)");
+            return null;
+        }
         z.setState(ZoneState.CRASHED, "not adopted: " + a.reason());
         LOG.log(Level.WARNING, "zone " + r.spec().name() + " was not adopted: " + a.reason());
         return null;
+    }
+
+    /**
+     * Puts a driver type on trial: until {@link #endTrial}, a zone its driver refuses to adopt keeps its state,
+     * so that the previous driver can take it back.
+     */
+    void beginTrial(String type) {
+        trials.add(type);
+        trialRefusals.clear();
+    }
+
+    void endTrial(String type) {
+        trials.remove(type);
+    }
+
+    /**
+     * Hands every active zone of {@code type} to the driver's active binding now, on the caller's thread, and
+     * returns the zones that were refused with the reasons (only meaningful during a trial).
+     */
+    Map<String, String> adoptAllNow(String type) {
+        Map<String, String> refused = new TreeMap<>();
+        for (Zone z : zones.values()) {
+            ZoneRecord r = z.record();
+            if (!type.equals(r.driver()) || !r.state().isActive()) {
+                continue;
+            }
+            trialRefusals.remove(r.spec().name());
+            try {
+                if (!z.operation.tryLock(driverWait.toMillis(), TimeUnit.MILLISECONDS)) {
+                    refused.put(r.spec().name(), "another operation on the zone did not finish");
+                    continue;
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                refused.put(r.spec().name(), "interrupted");
+                continue;
+            }
+            try {
+                if (ensureAttached(z) == null && trialRefusals.containsKey(r.spec().name())) {
+                    refused.put(r.spec().name(), trialRefusals.get(r.spec().name()));
+                }
+            } catch (ZoneException | RuntimeException e) {
+                refused.put(r.spec().name(), e.getMessage());
+            } finally {
+                z.operation.unlock();
+            }
+        }
+        return refused;
+    }
+
+    /** Waits until a binding of {@code type} from a bundle of {@code version} is bound; null on timeout. */
+    DriverBinding awaitBinding(String type, java.util.function.Predicate<DriverBinding> which, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        synchronized (drivers) {
+            while (true) {
+                DriverBinding b = activeDriver(type);
+                if (b != null && which.test(b)) {
+                    return b;
+                }
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return null;
+                }
+                try {
+                    drivers.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return null;
+                }
+            }
+        }
+    }
+
+    /** Where driver:upgrade finds group:artifact:version coordinates (a Maven repository layout). */
+    public void setDriverRepository(Path repository) {
+        this.driverRepository = repository;
+    }
+
+    /** Replaces driver {@code type}'s bundle with {@code source} while its zones run; see {@link DriverUpgrader}. */
+    public DriverUpgrader.Outcome upgradeDriver(org.osgi.framework.BundleContext context, String type, String source,
+            Duration timeout, java.util.function.Consumer<String> progress) throws ZoneException {
+        synchronized (trials) {
+            return new DriverUpgrader(context, this, stateDir, driverRepository, timeout).upgrade(type, source,
+                    progress);
+        }
+    }
+
+    public DriverUpgrader.Outcome rollbackDriver(org.osgi.framework.BundleContext context, String type,
+            Duration timeout, java.util.function.Consumer<String> progress) throws ZoneException {
+        synchronized (trials) {
+            return new DriverUpgrader(context, this, stateDir, driverRepository, timeout).rollback(type, progress);
+        }
     }
 
     // ---- declared zones (firmware: etc/zones/*.json) ----

@@ -6,6 +6,10 @@ import java.util.stream.Collectors;
 
 import org.apache.felix.service.command.Descriptor;
 import org.apache.felix.service.command.Parameter;
+import java.time.Duration;
+
+import org.osgi.framework.BundleContext;
+import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Reference;
 
@@ -20,11 +24,35 @@ import jakarta.json.JsonObjectBuilder;
 
 /** The {@code driver:} shell commands. */
 @Component(service = DriverCommands.class, property = { "osgi.command.scope=driver",
-        "osgi.command.function=list", "osgi.command.function=info" })
+        "osgi.command.function=list", "osgi.command.function=info", "osgi.command.function=upgrade",
+        "osgi.command.function=rollback" })
 public class DriverCommands {
 
     @Reference
     ZoneRegistry zones;
+    private BundleContext context;
+
+    @Activate
+    void activate(BundleContext context) {
+        this.context = context;
+    }
+
+    @Descriptor("Replace a driver bundle in place while its zones keep running; rolls back if the new one fails")
+    public String upgrade(
+            @Descriptor("seconds to wait for the new driver") @Parameter(names = "--timeout", absentValue = "30") int timeout,
+            @Descriptor("driver type, e.g. kvm") String type,
+            @Descriptor("bundle jar path, or group:artifact:version from the driver repository") String source)
+            throws ZoneException {
+        return zones.upgradeDriver(context, type, source, Duration.ofSeconds(timeout), System.out::println)
+                .describe();
+    }
+
+    @Descriptor("Go back to the driver version before the last upgrade")
+    public String rollback(
+            @Descriptor("seconds to wait for the old driver") @Parameter(names = "--timeout", absentValue = "30") int timeout,
+            @Descriptor("driver type, e.g. kvm") String type) throws ZoneException {
+        return zones.rollbackDriver(context, type, Duration.ofSeconds(timeout), System.out::println).describe();
+    }
 
     @Descriptor("List the bound hypervisor drivers")
     public String list(@Descriptor("print JSON") @Parameter(names = "--json", presentValue = "true", absentValue = "false") boolean json) {

@@ -1,0 +1,340 @@
+package io.zonekeeper.core;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import java.util.jar.JarFile;
+import java.util.jar.Manifest;
+
+import org.osgi.framework.Bundle;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.BundleException;
+import org.osgi.framework.Version;
+import org.osgi.framework.VersionRange;
+import org.osgi.framework.wiring.BundleCapability;
+import org.osgi.framework.wiring.BundleRevision;
+
+import io.zonekeeper.api.ZoneException;
+
+/**
+ * Replaces a driver bundle in place while its zones run. The new revision must adopt every running zone of the
+ * driver, by proof; if it fails to activate or to adopt one, the previous jar is put back and the zones stay
+ * with it. Only the driver bundle is updated: nothing is refreshed, so zone-api, zone-core and other drivers
+ * keep their class loaders (a driver bundle exports nothing, so nothing depends on it).
+ *
+ * <p>The jars are kept under {@code <state>/drivers/<symbolic name>/}: {@code current.jar} (what runs) and
+ * {@code previous.jar} (what {@code driver:rollback} goes back to).
+ */
+public final class DriverUpgrader {
+    static final List<String> API_PACKAGES = List.of("io.zonekeeper.api", "io.zonekeeper.spi");
+    private final BundleContext context;
+    private final ZoneRegistry registry;
+    private final Path driversDir;
+    private final Path mavenRepository;
+    private final Duration timeout;
+
+    /** What an upgrade or a rollback did. */
+    public record Outcome(String type, String from, String to, long unavailableMillis, List<String> zones) {
+        public String describe() {
+            return "driver " + type + ": " + from + " -> " + to + ", " + zones.size() + " zone(s) adopted, "
+                    + unavailableMillis + " ms unavailable";
+        }
+    }
+
+    DriverUpgrader(BundleContext context, ZoneRegistry registry, Path stateDir, Path mavenRepository,
+            Duration timeout) {
+        this.context = context;
+        this.registry = registry;
+        this.driversDir = stateDir.resolve("drivers");
+        this.mavenRepository = mavenRepository;
+        this.timeout = timeout;
+    }
+
+    Outcome upgrade(String type, String source, Consumer<String> progress) throws ZoneException {
+        DriverBinding current = current(type);
+        Bundle bundle = current.source;
+        Path jar = resolve(source);
+        Manifest mf = manifest(jar);
+        String bsn = symbolicName(mf);
+        if (!bundle.getSymbolicName().equals(bsn)) {
+            throw new ZoneException(jar + " is bundle " + bsn + ", not " + bundle.getSymbolicName()
+                    + " which provides driver " + type + "; nothing was changed");
+        }
+        Version newVersion = Version.parseVersion(mf.getMainAttributes().getValue("Bundle-Version"));
+        checkImports(jar, mf);
+        Path dir = driversDir.resolve(bsn);
+        Path currentJar = dir.resolve("current.jar");
+        Path previousJar = dir.resolve("previous.jar");
+        try {
+            Files.createDirectories(dir);
+            if (!Files.exists(currentJar)) {
+                Path installed = installedJar(bundle);
+                Files.copy(installed, currentJar, StandardCopyOption.REPLACE_EXISTING);
+            }
+            Files.copy(currentJar, dir.resolve("previous.jar.tmp"), StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new ZoneException("cannot keep a copy of the running driver for a rollback: " + e.getMessage()
+                    + "; nothing was changed", e);
+        }
+        progress.accept("upgrading driver " + type + " from " + current.describe() + " to " + bsn + " "
+                + newVersion + " (" + registry.list().stream().filter(z -> type.equals(z.driver())
+                        && z.state().isActive()).count() + " running zones stay up)");
+        Outcome o;
+        try {
+            o = swap(type, bundle, jar, newVersion, current.version, dir.resolve("previous.jar.tmp"), progress);
+        } catch (ZoneException e) {
+            try {
+                Files.deleteIfExists(dir.resolve("previous.jar.tmp"));
+            } catch (IOException ignored) {
+                // Only a stale copy; the next upgrade overwrites it.
+            }
+            throw e;
+        }
+        try {
+            Files.move(dir.resolve("previous.jar.tmp"), previousJar, StandardCopyOption.REPLACE_EXISTING);
+            Files.copy(jar, currentJar, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            progress.accept("warning: the upgrade worked but the rollback copy could not be kept: " + e.getMessage());
+        }
+        return o;
+    }
+
+    Outcome rollback(String type, Consumer<String> progress) throws ZoneException {
+        DriverBinding current = current(type);
+        Path dir = driversDir.resolve(current.source.getSymbolicName());
+        Path previousJar = dir.resolve("previous.jar");
+        if (!Files.exists(previousJar)) {
+            throw new ZoneException("driver " + type + " has not been upgraded here, so there is no earlier "
+                    + "version to go back to");
+        }
+        Manifest mf = manifest(previousJar);
+        Version version = Version.parseVersion(mf.getMainAttributes().getValue("Bundle-Version"));
+        progress.accept("rolling driver " + type + " back from " + current.describe() + " to " + version);
+        Outcome o = swap(type, current.source, previousJar, version, current.version, dir.resolve("current.jar"),
+                progress);
+        try {
+            Path tmp = dir.resolve("swap.tmp");
+            Files.copy(dir.resolve("current.jar"), tmp, StandardCopyOption.REPLACE_EXISTING);
+            Files.move(previousJar, dir.resolve("current.jar"), StandardCopyOption.REPLACE_EXISTING);
+            Files.move(tmp, previousJar, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            progress.accept("warning: rolled back, but the kept jars could not be swapped: " + e.getMessage());
+        }
+        return o;
+    }
+
+    /** Updates {@code bundle} to {@code jar}; on any failure updates it back to {@code backup}, the running jar. */
+    private Outcome swap(String type, Bundle bundle, Path jar, Version newVersion, String oldVersion, Path backup,
+            Consumer<String> progress) throws ZoneException {
+        registry.beginTrial(type);
+        try {
+            long t0 = System.nanoTime();
+            String failure = null;
+            Map<String, String> refused = Map.of();
+            try (InputStream in = Files.newInputStream(jar)) {
+                bundle.update(in);
+            } catch (BundleException | IOException e) {
+                failure = "the new bundle did not start: " + e.getMessage();
+            }
+            if (failure == null) {
+                DriverBinding b = registry.awaitBinding(type, x -> x.version.equals(newVersion.toString()), timeout);
+                if (b == null) {
+                    failure = "the new bundle registered no '" + type + "' driver within " + timeout.toSeconds()
+                            + " s (its component may have failed to activate; see the log)";
+                } else {
+                    refused = registry.adoptAllNow(type);
+                    if (!refused.isEmpty()) {
+                        failure = "the new driver did not adopt " + refused;
+                    }
+                }
+            }
+            long window = (System.nanoTime() - t0) / 1_000_000;
+            if (failure == null) {
+                List<String> zones = zonesOf(type);
+                progress.accept("driver " + type + " is now " + newVersion + "; adopted " + zones.size()
+                        + " zone(s) " + zones + "; control plane unavailable for " + window + " ms");
+                return new Outcome(type, oldVersion, newVersion.toString(), window, zones);
+            }
+            progress.accept("upgrade failed: " + failure + "; putting " + oldVersion + " back");
+            try (InputStream in = Files.newInputStream(backup)) {
+                bundle.update(in);
+            } catch (BundleException | IOException e) {
+                throw new ZoneException("upgrade of driver " + type + " failed (" + failure
+                        + ") and the rollback failed too: " + e.getMessage() + ". Zones keep running; install "
+                        + "a working driver with driver:upgrade", e);
+            }
+            DriverBinding back = registry.awaitBinding(type, x -> x.version.equals(oldVersion), timeout);
+            Map<String, String> lost = back == null ? Map.of("*", "the old driver did not come back")
+                    : registry.adoptAllNow(type);
+            throw new ZoneException("upgrade of driver " + type + " to " + newVersion + " was rolled back: "
+                    + failure + (lost.isEmpty() ? "; the zones are managed by " + oldVersion + " again"
+                            : "; after the rollback these zones are not adopted: " + lost));
+        } finally {
+            registry.endTrial(type);
+        }
+    }
+
+    private List<String> zonesOf(String type) {
+        return registry.list().stream().filter(z -> type.equals(z.driver()) && z.state().isActive()
+                && z.driverAttached()).map(z -> z.name()).toList();
+    }
+
+    private DriverBinding current(String type) throws ZoneException {
+        DriverBinding b = registry.activeDriver(type);
+        if (b == null) {
+            throw new ZoneException("no '" + type + "' driver is bound; driver:list shows the bound drivers");
+        }
+        if (b.source == null || b.source.getBundleId() == 0) {
+            throw new ZoneException("driver " + type + " was not installed as a bundle of its own, so it cannot be "
+                    + "upgraded");
+        }
+        String bsn = b.source.getSymbolicName();
+        if (bsn.equals(context.getBundle().getSymbolicName()) || bsn.equals("zone-api")) {
+            throw new ZoneException("driver " + type + " lives in " + bsn + ", which driver:upgrade does not replace");
+        }
+        return b;
+    }
+
+    private Path resolve(String source) throws ZoneException {
+        Path p = Path.of(source);
+        if (Files.isRegularFile(p)) {
+            return p;
+        }
+        String[] gav = source.startsWith("mvn:") ? source.substring(4).split("[:/]") : source.split(":");
+        if (gav.length == 3 && !source.contains("/") || source.startsWith("mvn:") && gav.length == 3) {
+            Path jar = mavenRepository.resolve(gav[0].replace('.', '/')).resolve(gav[1]).resolve(gav[2])
+                    .resolve(gav[1] + "-" + gav[2] + ".jar");
+            if (Files.isRegularFile(jar)) {
+                return jar;
+            }
+            throw new ZoneException("artifact " + source + " is not in the driver repository " + mavenRepository
+                    + " (looked for " + jar + ")");
+        }
+        throw new ZoneException("'" + source + "' is neither a file nor a Maven coordinate group:artifact:version");
+    }
+
+    private static Manifest manifest(Path jar) throws ZoneException {
+        try (JarFile f = new JarFile(jar.toFile())) {
+            Manifest mf = f.getManifest();
+            if (mf == null || mf.getMainAttributes().getValue("Bundle-SymbolicName") == null) {
+                throw new ZoneException(jar + " is not an OSGi bundle (no Bundle-SymbolicName)");
+            }
+            return mf;
+        } catch (IOException e) {
+            throw new ZoneException(jar + " is not a readable jar: " + e.getMessage(), e);
+        }
+    }
+
+    private static String symbolicName(Manifest mf) {
+        return mf.getMainAttributes().getValue("Bundle-SymbolicName").split(";")[0].trim();
+    }
+
+    /** Refuses a bundle whose import ranges of our API do not include what the running zone-api exports. */
+    private void checkImports(Path jar, Manifest mf) throws ZoneException {
+        Map<String, VersionRange> imports = importRanges(mf.getMainAttributes().getValue("Import-Package"));
+        List<String> problems = new ArrayList<>();
+        for (String pkg : API_PACKAGES) {
+            VersionRange wanted = imports.get(pkg);
+            if (wanted == null) {
+                continue;
+            }
+            Version running = exportedVersion(pkg);
+            if (running == null) {
+                problems.add(pkg + " is not exported by any running bundle");
+            } else if (!wanted.includes(running)) {
+                problems.add("it imports " + pkg + " " + wanted + " but the running zone-api exports " + running);
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new ZoneException(jar.getFileName() + " does not fit this appliance: " + String.join("; ",
+                    problems) + ". Build the driver against the running zone-api; nothing was changed");
+        }
+    }
+
+    private Version exportedVersion(String pkg) {
+        for (Bundle b : context.getBundles()) {
+            BundleRevision rev = b.adapt(BundleRevision.class);
+            if (rev == null) {
+                continue;
+            }
+            for (BundleCapability cap : rev.getDeclaredCapabilities(BundleRevision.PACKAGE_NAMESPACE)) {
+                if (pkg.equals(cap.getAttributes().get(BundleRevision.PACKAGE_NAMESPACE))) {
+                    Object v = cap.getAttributes().get("version");
+                    return v instanceof Version ver ? ver : Version.emptyVersion;
+                }
+            }
+        }
+        return null;
+    }
+
+    /** The version ranges of an Import-Package header, by package. */
+    static Map<String, VersionRange> importRanges(String header) {
+        Map<String, VersionRange> ranges = new LinkedHashMap<>();
+        if (header == null) {
+            return ranges;
+        }
+        for (String clause : splitOutsideQuotes(header, ',')) {
+            List<String> parts = splitOutsideQuotes(clause, ';');
+            VersionRange range = new VersionRange("0.0.0");
+            List<String> names = new ArrayList<>();
+            for (String part : parts) {
+                String t = part.trim();
+                if (t.startsWith("version=")) {
+                    range = new VersionRange(t.substring("version=".length()).replace("\"", "").trim());
+                } else if (!t.contains("=")) {
+                    names.add(t);
+                }
+            }
+            for (String n : names) {
+                ranges.put(n, range);
+            }
+        }
+        return ranges;
+    }
+
+    private static List<String> splitOutsideQuotes(String s, char sep) {
+        List<String> out = new ArrayList<>();
+        StringBuilder cur = new StringBuilder();
+        boolean quoted = false;
+        for (char c : s.toCharArray()) {
+            if (c == '"') {
+                quoted = !quoted;
+            }
+            if (c == sep && !quoted) {
+                out.add(cur.toString());
+                cur.setLength(0);
+            } else {
+                cur.append(c);
+            }
+        }
+        out.add(cur.toString());
+        return out;
+    }
+
+    private static Path installedJar(Bundle bundle) throws IOException {
+        String location = bundle.getLocation();
+        String path = location;
+        for (String prefix : List.of("reference:", "file:")) {
+            if (path.startsWith(prefix)) {
+                path = path.substring(prefix.length());
+            }
+        }
+        if (location.startsWith("reference:file:") || location.startsWith("file:")) {
+            path = java.net.URI.create("file:" + path).getPath();
+        }
+        Path p = Path.of(path);
+        if (!Files.isRegularFile(p)) {
+            throw new IOException("bundle " + bundle.getSymbolicName() + " was installed from " + location
+                    + ", which is not a jar file here");
+        }
+        return p;
+    }
+}
