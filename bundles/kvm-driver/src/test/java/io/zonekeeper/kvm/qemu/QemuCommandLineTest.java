@@ -1,0 +1,167 @@
+package io.zonekeeper.kvm.qemu;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.UUID;
+
+import org.junit.Test;
+
+import io.zonekeeper.api.ChannelSpec;
+import io.zonekeeper.api.DeviceSpec;
+import io.zonekeeper.api.DiskSpec;
+import io.zonekeeper.api.NetworkAttachment;
+import io.zonekeeper.api.ZoneSpec;
+import io.zonekeeper.kvm.image.ZoneImages.BootImage;
+import io.zonekeeper.spi.DriverException;
+
+public class QemuCommandLineTest {
+    private static final UUID ID = UUID.fromString("0b0e8d3c-4f6a-4a51-9d4e-1f2a3b4c5d6e");
+    private static final ZoneFiles FILES = new ZoneFiles(Path.of("/var/lib/zk/zones/web"));
+    private static final BootImage IMAGE = new BootImage(Path.of("/boot/vmlinuz-6.1.0-56-amd64"),
+            Path.of("/var/lib/zk/cache/kvm/vmlinux-x"), Path.of("/var/lib/zk/cache/kvm/initramfs-x.cpio.gz"), true,
+            Set.of("power", "channels"), "6.1.0-56-amd64");
+    private final QemuCommandLine tcg = new QemuCommandLine("qemu-system-x86_64", "tcg", OptionalLong.of(2096013));
+
+    private static String after(List<String> args, String option) {
+        int i = args.indexOf(option);
+        assertTrue(option + " in " + args, i >= 0 && i + 1 < args.size());
+        return args.get(i + 1);
+    }
+
+    private static List<String> all(List<String> args, String option) {
+        List<String> out = new java.util.ArrayList<>();
+        for (int i = 0; i + 1 < args.size(); i++) {
+            if (args.get(i).equals(option)) {
+                out.add(args.get(i + 1));
+            }
+        }
+        return out;
+    }
+
+    @Test
+    public void rendersTunedMicrovmUnderTcg() throws DriverException {
+        ZoneSpec spec = ZoneSpec.builder("web").memoryMiB(96).vcpus(2).cmdline("zk.heartbeat=1").build();
+        List<String> a = tcg.render(ID, "web", spec, FILES, IMAGE);
+        assertEquals("qemu-system-x86_64", a.get(0));
+        assertEquals("microvm,x-option-roms=off,isa-serial=on,rtc=on", after(a, "-M"));
+        assertEquals("tcg,tb-size=16", after(a, "-accel"));
+        assertEquals("qemu64,+arat", after(a, "-cpu"));
+        assertEquals("96M", after(a, "-m"));
+        assertEquals("2", after(a, "-smp"));
+        assertEquals(ID.toString(), after(a, "-uuid"));
+        assertEquals("web", after(a, "-name"));
+        assertTrue(a.contains("-nodefaults"));
+        assertTrue(a.contains("-no-reboot"));
+        assertFalse("the sandbox forbids -daemonize", a.contains("-daemonize"));
+        assertEquals("on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny", after(a, "-sandbox"));
+        assertEquals("unix:/var/lib/zk/zones/web/qmp.sock,server=on,wait=off", after(a, "-qmp"));
+        assertEquals("/var/lib/zk/zones/web/qemu.pid", after(a, "-pidfile"));
+        assertEquals(List.of("socket,id=console,path=/var/lib/zk/zones/web/console.sock,server=on,wait=off,"
+                + "logfile=/var/lib/zk/zones/web/console.log,logappend=on"), all(a, "-chardev"));
+        assertEquals("chardev:console", after(a, "-serial"));
+        assertEquals("/var/lib/zk/cache/kvm/vmlinux-x", after(a, "-kernel"));
+        assertEquals("/var/lib/zk/cache/kvm/initramfs-x.cpio.gz", after(a, "-initrd"));
+        assertEquals("console=ttyS0 quiet panic=-1 tsc_early_khz=2096013 tsc=reliable no_timer_check"
+                + " mitigations=off cryptomgr.notests rdinit=/init zk.name=web zk.features=power zk.heartbeat=1",
+                after(a, "-append"));
+        assertTrue("no channel, no virtio-serial", all(a, "-device").isEmpty());
+    }
+
+    @Test
+    public void kvmUsesHostCpuAndNoTranslationCache() throws DriverException {
+        List<String> a = new QemuCommandLine("qemu-system-x86_64", "kvm", OptionalLong.empty())
+                .render(ID, "web", ZoneSpec.builder("web").build(), FILES, IMAGE);
+        assertEquals("kvm", after(a, "-accel"));
+        assertEquals("host", after(a, "-cpu"));
+        assertFalse(after(a, "-append").contains("tsc_early_khz"));
+    }
+
+    @Test
+    public void hostChannelsBecomeVirtioSerialPortsOnQemuHeldSockets() throws DriverException {
+        ZoneSpec spec = ZoneSpec.builder("web").channel(ChannelSpec.toHost("data")).channel(ChannelSpec.toHost("log.1"))
+                .build();
+        List<String> a = tcg.render(ID, "web", spec, FILES, IMAGE);
+        assertEquals(List.of("virtio-serial-device", "virtserialport,chardev=ch-data,name=data",
+                "virtserialport,chardev=ch-log.1,name=log.1"), all(a, "-device"));
+        assertTrue(all(a, "-chardev").contains(
+                "socket,id=ch-data,path=/var/lib/zk/zones/web/channels/data.sock,server=on,wait=off"));
+        String append = after(a, "-append");
+        assertTrue(append, append.contains(" zk.features=power,channels zk.channels=data,log.1"));
+    }
+
+    @Test
+    public void refusesWhatItCannotRenderByFieldName() {
+        ZoneSpec spec = ZoneSpec.builder("web").device(DeviceSpec.pci("0000:01:00.0"))
+                .network(new NetworkAttachment("lan", null)).disk(new DiskSpec("/d.img", "raw", false))
+                .channel(new ChannelSpec("pipe", "db")).build();
+        try {
+            tcg.render(ID, "web", spec, FILES, IMAGE);
+            fail();
+        } catch (DriverException e) {
+            for (String field : List.of("devices:", "networks:", "disks:", "channels[0].peer:")) {
+                assertTrue(field + " in " + e.getMessage(), e.getMessage().contains(field));
+            }
+            assertTrue(e.getMessage().contains("not supported"));
+        }
+    }
+
+    @Test
+    public void refusesChannelsWhenTheKernelHasNoVirtioConsole() {
+        BootImage bare = new BootImage(IMAGE.kernel(), IMAGE.bootKernel(), IMAGE.initramfs(), true, Set.of("power"),
+                "6.1.0-56-amd64");
+        try {
+            tcg.render(ID, "web", ZoneSpec.builder("web").channel(ChannelSpec.toHost("data")).build(), FILES, bare);
+            fail();
+        } catch (DriverException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("virtio_console"));
+        }
+    }
+
+    @Test
+    public void refusesSocketPathsLongerThanUnixAllows() {
+        ZoneFiles deep = new ZoneFiles(Path.of("/" + "d".repeat(60), "zones", "web"));
+        ZoneSpec spec = ZoneSpec.builder("web").channel(ChannelSpec.toHost("c".repeat(32))).build();
+        try {
+            tcg.render(ID, "web", spec, deep, IMAGE);
+            fail();
+        } catch (DriverException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("at most 107"));
+            assertTrue(e.getMessage(), e.getMessage().contains("ccc.sock"));
+        }
+    }
+
+    @Test
+    public void invalidSpecIsRefusedBeforeRendering() {
+        try {
+            tcg.render(ID, "web", ZoneSpec.builder("web").memoryMiB(1).build(), FILES, IMAGE);
+            fail();
+        } catch (DriverException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("memoryMiB"));
+        }
+    }
+
+    @Test
+    public void readsHostFacts() {
+        assertEquals(OptionalLong.of(2096013), HostInfo.tscKhz("processor\t: 0\ncpu MHz\t\t: 2096.013\n"));
+        assertEquals(OptionalLong.empty(), HostInfo.tscKhz("processor\t: 0\n"));
+        assertEquals(23703, HostInfo.memAvailableMiB("MemTotal: 1 kB\nMemAvailable:   24271948 kB\n"));
+    }
+
+    @Test
+    public void provesQemuIdentityFromItsArguments() {
+        List<String> argv = List.of("qemu-system-x86_64", "-M", "microvm", "-uuid", ID.toString());
+        assertEquals(Optional.empty(), QemuProcess.whyNotQemuOf(argv, ID));
+        assertTrue(QemuProcess.whyNotQemuOf(argv, UUID.randomUUID()).get().contains(ID.toString()));
+        assertTrue(QemuProcess.whyNotQemuOf(List.of("/usr/bin/sleep", "-uuid", ID.toString()), ID).get()
+                .contains("not QEMU"));
+        assertTrue(QemuProcess.whyNotQemuOf(List.of(), ID).get().contains("gone"));
+    }
+}
