@@ -107,6 +107,8 @@ final class KvmIoctlSelfTest {
             }
             releases.push(new Release("close kvm fd", () -> c.close(kvm)));
             log.ok(name, t, "fd " + kvm);
+            Outcome outcome;
+            String reason;
             try {
                 step("KVM_GET_API_VERSION", this::apiVersion);
                 step("KVM_CHECK_EXTENSION", this::extensions);
@@ -117,15 +119,16 @@ final class KvmIoctlSelfTest {
                 step("long mode", this::longMode);
                 step("KVM_RUN port write", this::runToPortWrite);
                 step("KVM_RUN hlt", this::runToHalt);
-                return new Result(Outcome.PASSED, "KVM ioctl self-test passed: a long-mode guest wrote "
-                        + String.format("0x%x to port 0x%x and halted", LongModeGuest.EXPECTED_VALUE,
-                                LongModeGuest.PROBE_PORT), log.asMap());
+                outcome = Outcome.PASSED;
+                reason = String.format("KVM ioctl self-test passed: a long-mode guest wrote 0x%x to port 0x%x and halted",
+                        LongModeGuest.EXPECTED_VALUE, LongModeGuest.PROBE_PORT);
             } catch (StepFailed f) {
-                return new Result(Outcome.FAILED, "KVM ioctl self-test failed at " + f.step + ": " + f.getMessage(),
-                        log.asMap());
+                outcome = Outcome.FAILED;
+                reason = "KVM ioctl self-test failed at " + f.step + ": " + f.getMessage();
             } finally {
                 releaseAll();
             }
+            return new Result(outcome, reason, log.asMap());
         }
 
         private void step(String name, StepBody body) throws StepFailed {

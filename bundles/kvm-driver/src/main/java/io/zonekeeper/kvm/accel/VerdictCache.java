@@ -74,9 +74,13 @@ final class VerdictCache {
             JsonObject v = root.getJsonObject("verdict");
             Map<String, String> steps = new LinkedHashMap<>();
             steps.put("cache", "hit: decided " + root.getString("decidedAt", "?"));
-            v.getJsonObject("steps").forEach((k, val) -> steps.put(k,
-                    val.getValueType() == JsonValue.ValueType.STRING ? ((jakarta.json.JsonString) val).getString()
-                            : val.toString()));
+            v.getJsonObject("steps").forEach((k, val) -> {
+                // the stored decision's own cache lines describe that first run, not this lookup
+                if (!k.equals("cache") && !k.equals("cache store")) {
+                    steps.put(k, val.getValueType() == JsonValue.ValueType.STRING
+                            ? ((jakarta.json.JsonString) val).getString() : val.toString());
+                }
+            });
             return new Lookup(new AccelVerdict(v.getString("accel"), v.getString("reason"), steps), "hit");
         } catch (RuntimeException e) {
             // missing fields, wrong types, an accel that is neither kvm nor tcg: decide afresh
