@@ -45,8 +45,8 @@ final class DeviceTable {
             lines.add(new String[] {d.address().toString(), d.vendorDevice(), d.classHex(), d.driverName(),
                 d.iommuGroup().isPresent() ? Integer.toString(d.iommuGroup().getAsInt()) : "-",
                 d.isGpu() ? "GPU" : "", d.numaNode() < 0 ? "-" : Integer.toString(d.numaNode()),
-                row.zone().orElse("-"),
-                (v.assignable() ? "yes" : "no") + (v.reason().isEmpty() ? "" : ": " + v.reason())});
+                row.zone().orElse("-"), !iommuEnabled ? "no: the IOMMU is off"
+                        : (v.assignable() ? "yes" : "no") + (v.reason().isEmpty() ? "" : ": " + v.reason())});
         }
         int[] widths = new int[lines.get(0).length];
         for (String[] line : lines) {
@@ -56,7 +56,9 @@ final class DeviceTable {
         }
         StringBuilder out = new StringBuilder();
         if (!iommuEnabled) {
-            out.append("The IOMMU is off: no device can be assigned.\n");
+            // Said once here rather than on every row.
+            out.append(rows.isEmpty() ? "The IOMMU is off: no device can be assigned.\n"
+                    : "No device can be assigned: " + rows.get(0).verdict().reason() + ".\n");
         }
         for (String[] line : lines) {
             StringBuilder l = new StringBuilder();
