@@ -1,5 +1,6 @@
 package io.zonekeeper.passthrough;
 
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 
@@ -34,7 +35,7 @@ public final class DeviceAssignments {
     }
 
     /** Everything on the real host: sysfs under the root, the ledger under the state directory. */
-    public static DeviceAssignments open(PciInventory inventory, SysfsWriter writer, java.nio.file.Path stateDirectory)
+    public static DeviceAssignments open(PciInventory inventory, SysfsWriter writer, Path stateDirectory)
             throws PassthroughException {
         VfioBinder binder = new VfioBinder(inventory, writer);
         return new DeviceAssignments(inventory, binder,

@@ -24,7 +24,6 @@ final class HostTransaction {
 
     private final String what;
     private final Deque<Undo> undos = new ArrayDeque<>();
-    private final List<String> done = new ArrayList<>();
     private boolean rolledBack;
 
     /** @param what the whole change, for messages ("binding 0000:01:00.0 to vfio-pci") */
@@ -43,15 +42,9 @@ final class HostTransaction {
         } catch (IOException | PassthroughException | RuntimeException e) {
             throw rollBack(label, e);
         }
-        done.add(label);
         if (undo != null) {
             undos.push(new Undo(undoLabel, undo));
         }
-    }
-
-    /** The labels of the steps done, in order. */
-    List<String> done() {
-        return List.copyOf(done);
     }
 
     /**
