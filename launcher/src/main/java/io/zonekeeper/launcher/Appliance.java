@@ -1,0 +1,267 @@
+package io.zonekeeper.launcher;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.ServiceLoader;
+import java.util.stream.Stream;
+
+import org.osgi.framework.Bundle;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.BundleException;
+import org.osgi.framework.Constants;
+import org.osgi.framework.FrameworkEvent;
+import org.osgi.framework.launch.Framework;
+import org.osgi.framework.launch.FrameworkFactory;
+import org.osgi.framework.wiring.BundleWiring;
+import org.osgi.framework.wiring.FrameworkWiring;
+
+/**
+ * The embedded Felix framework with the features' bundles, owning the state directory for as long as it runs.
+ * Stopping it stops the management plane only: zones are separate processes and keep running.
+ */
+final class Appliance {
+
+    /** JLine's uber bundle; gogo.jline finds its terminal providers through the thread's context loader. */
+    static final String JLINE_BUNDLE = "org.jline";
+    static final long STOP_TIMEOUT_MS = 30_000;
+
+    private final Distribution distribution;
+    private final Path stateDir;
+    private final boolean interactive;
+    private final PrintStream err;
+    private final Path cache;
+    private ApplianceLock lock;
+    private Framework framework;
+    private Thread shutdownHook;
+    private boolean stopped;
+    private boolean heldElsewhere;
+
+    Appliance(Distribution distribution, Path stateDir, boolean interactive, PrintStream err) {
+        this.distribution = distribution;
+        this.stateDir = stateDir;
+        this.interactive = interactive;
+        this.err = err;
+        this.cache = stateDir.resolve("felix-cache");
+    }
+
+    /** The framework properties every bundle can rely on (see the launcher's README). */
+    Map<String, String> frameworkProperties() throws LaunchException {
+        Map<String, String> zonekeeper = new HashMap<>();
+        zonekeeper.put("zonekeeper.home", distribution.home().toString());
+        zonekeeper.put("zonekeeper.state", stateDir.toString());
+        zonekeeper.put("zonekeeper.etc", distribution.etc().toString());
+        zonekeeper.put("zonekeeper.deploy", distribution.deploy().toString());
+        zonekeeper.put("zonekeeper.pid", Long.toString(ProcessHandle.current().pid()));
+
+        Map<String, String> config = new HashMap<>();
+        config.put("felix.log.level", "1");
+        config.put("ds.loglevel", "warn");
+        // FileInstall: configurations from etc/ and bundles dropped into deploy/. subdir.mode=skip keeps
+        // etc/zones (zone specs, read by zone-core) from being taken for an exploded bundle.
+        config.put("felix.fileinstall.dir", distribution.etc() + "," + distribution.deploy());
+        config.put("felix.fileinstall.filter", ".*\\.(cfg|config|jar)");
+        config.put("felix.fileinstall.subdir.mode", "skip");
+        config.put("felix.fileinstall.noInitialDelay", "true");
+        config.put("felix.fileinstall.poll", "2000");
+        config.put("felix.fileinstall.log.level", "2");
+        config.put("felix.fileinstall.enableConfigSave", "false");
+        config.put("felix.fileinstall.tmpdir", stateDir.resolve("fileinstall-tmp").toString());
+        config.putAll(distribution.settings(zonekeeper));
+        config.remove(Distribution.FEATURES_KEY);
+        // The appliance's own places always win over a settings file.
+        config.putAll(zonekeeper);
+        config.put(Constants.FRAMEWORK_STORAGE, cache.toString());
+        config.put(Constants.FRAMEWORK_STORAGE_CLEAN, Constants.FRAMEWORK_STORAGE_CLEAN_ONFIRSTINIT);
+        config.put("gosh.args", interactive ? "" : "--nointeractive --noshutdown");
+        // gogo.jline reads <gosh.home>/etc/gosh_profile: ours, which also works without a line reader.
+        config.put("gosh.home", distribution.home().toString());
+        return config;
+    }
+
+    /**
+     * Takes the state directory's lock, starts the framework, installs the features' bundles and starts them by
+     * start-order. A bundle that fails to start is reported and the rest still start: a broken driver must not
+     * take the management plane down with it.
+     */
+    void start() throws LaunchException {
+        try {
+            Files.createDirectories(stateDir);
+        } catch (IOException e) {
+            throw new LaunchException("cannot create state directory " + stateDir + ": " + e.getMessage());
+        }
+        try {
+            lock = ApplianceLock.tryAcquire(stateDir).orElse(null);
+        } catch (IOException e) {
+            throw new LaunchException("cannot lock " + stateDir.resolve(ApplianceLock.FILE_NAME) + ": "
+                    + e.getMessage());
+        }
+        if (lock == null) {
+            heldElsewhere = true;
+            throw new LaunchException(alreadyRunning(stateDir));
+        }
+        boolean started = false;
+        try {
+            Map<String, String> settings = distribution.settings(Map.of("zonekeeper.home",
+                    distribution.home().toString(), "zonekeeper.state", stateDir.toString(), "zonekeeper.etc",
+                    distribution.etc().toString()));
+            List<Feature> features = new ArrayList<>();
+            FeatureReader reader = new FeatureReader();
+            for (Path file : distribution.featureFiles(settings)) {
+                features.add(reader.read(file));
+            }
+            BundlePlan plan = BundlePlan.of(features, distribution.bundles());
+            if (!interactive) {
+                // gogo.jline always builds a system terminal; without a shell, JLine's dumb terminal neither probes
+                // the tty nor takes over SIGINT, which must stay the JVM's to stop the appliance.
+                System.setProperty("org.jline.terminal.provider", "dumb");
+            }
+            framework = ServiceLoader.load(FrameworkFactory.class).findFirst()
+                    .orElseThrow(() -> new LaunchException("no OSGi framework in lib/ (expected Felix)"))
+                    .newFramework(frameworkProperties());
+            framework.init();
+            shutdownHook = new Thread(this::stop, "zonekeeper-shutdown");
+            Runtime.getRuntime().addShutdownHook(shutdownHook);
+            List<Bundle> installed = install(plan);
+            framework.start();
+            startAll(plan, installed);
+            started = true;
+        } catch (BundleException e) {
+            throw new LaunchException("cannot start the OSGi framework: " + e.getMessage(), e);
+        } finally {
+            if (!started) {
+                stop();
+            }
+        }
+    }
+
+    private List<Bundle> install(BundlePlan plan) throws LaunchException {
+        BundleContext context = framework.getBundleContext();
+        List<Bundle> bundles = new ArrayList<>();
+        for (BundlePlan.Entry entry : plan.entries()) {
+            try {
+                // reference: leaves the jar where it is instead of copying it into the cache.
+                bundles.add(context.installBundle("reference:" + entry.jar().toUri()));
+            } catch (BundleException e) {
+                throw new LaunchException("cannot install " + entry.jar() + " (" + entry.id() + ", from "
+                        + entry.feature().getFileName() + "): " + e.getMessage(), e);
+            }
+        }
+        return bundles;
+    }
+
+    private void startAll(BundlePlan plan, List<Bundle> bundles) {
+        framework.adapt(FrameworkWiring.class).resolveBundles(bundles);
+        Thread thread = Thread.currentThread();
+        ClassLoader original = thread.getContextClassLoader();
+        if (interactive) {
+            ClassLoader jline = bundleClassLoader(bundles, JLINE_BUNDLE);
+            if (jline != null) {
+                thread.setContextClassLoader(jline);
+            }
+        }
+        try {
+            for (int i = 0; i < bundles.size(); i++) {
+                Bundle bundle = bundles.get(i);
+                if (bundle.getHeaders().get(Constants.FRAGMENT_HOST) != null) {
+                    continue;
+                }
+                try {
+                    bundle.start();
+                } catch (BundleException | RuntimeException e) {
+                    BundlePlan.Entry entry = plan.entries().get(i);
+                    err.println("zonekeeper: bundle " + entry.id() + " (" + entry.jar().getFileName() + ", from "
+                            + entry.feature().getFileName() + ") did not start: " + e.getMessage());
+                }
+            }
+        } finally {
+            thread.setContextClassLoader(original);
+        }
+    }
+
+    private static ClassLoader bundleClassLoader(List<Bundle> bundles, String symbolicName) {
+        for (Bundle bundle : bundles) {
+            if (symbolicName.equals(bundle.getSymbolicName())) {
+                BundleWiring wiring = bundle.adapt(BundleWiring.class);
+                return wiring == null ? null : wiring.getClassLoader();
+            }
+        }
+        return null;
+    }
+
+    /** Blocks until the framework stops (the shell's exit, a signal, or {@link #stop()}), then cleans up. */
+    void awaitStop() throws InterruptedException {
+        framework.waitForStop(0);
+        stop();
+    }
+
+    /** True when {@link #start()} failed because another appliance holds the state directory. */
+    boolean heldElsewhere() {
+        return heldElsewhere;
+    }
+
+    /** True while the framework has not been asked to stop. */
+    synchronized boolean running() {
+        return !stopped && framework != null && (framework.getState() & (Bundle.STARTING | Bundle.ACTIVE)) != 0;
+    }
+
+    /** Stops the framework, removes the Felix cache and releases the lock. Safe to call twice, from any thread. */
+    synchronized void stop() {
+        if (stopped) {
+            return;
+        }
+        stopped = true;
+        if (framework != null) {
+            try {
+                framework.stop();
+                FrameworkEvent event = framework.waitForStop(STOP_TIMEOUT_MS);
+                if (event.getType() == FrameworkEvent.WAIT_TIMEDOUT) {
+                    err.println("zonekeeper: the framework did not stop within " + STOP_TIMEOUT_MS / 1000 + " s");
+                }
+            } catch (BundleException | InterruptedException e) {
+                err.println("zonekeeper: stopping the framework failed: " + e.getMessage());
+            }
+        }
+        deleteTree(cache);
+        if (lock != null) {
+            try {
+                lock.close();
+            } catch (IOException e) {
+                // The OS drops the lock with the process anyway.
+            }
+        }
+        if (shutdownHook != null && Thread.currentThread() != shutdownHook) {
+            try {
+                Runtime.getRuntime().removeShutdownHook(shutdownHook);
+            } catch (IllegalStateException e) {
+                // already shutting down
+            }
+        }
+    }
+
+    static String alreadyRunning(Path stateDir) {
+        String who = ApplianceLock.holder(stateDir).map(pid -> " (PID " + pid + ")").orElse("");
+        return "another appliance" + who + " already runs on state directory " + stateDir + " (it holds "
+                + stateDir.resolve(ApplianceLock.FILE_NAME) + "); send it commands with: zonekeeper --state "
+                + stateDir + " -c '...'";
+    }
+
+    private void deleteTree(Path root) {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(root)) {
+            for (Path p : (Iterable<Path>) paths.sorted(Comparator.reverseOrder())::iterator) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            err.println("zonekeeper: could not remove the Felix cache " + root + ": " + e.getMessage());
+        }
+    }
+}
