@@ -145,6 +145,34 @@ public class CoreIT {
     }
 
     @Test
+    public void aBundleThatCannotResolveIsReportedWithItsMissingRequirement() throws Exception {
+        Path jar = STATE.resolve("vendor-broken.jar");
+        java.util.jar.Manifest mf = new java.util.jar.Manifest();
+        mf.getMainAttributes().putValue("Manifest-Version", "1.0");
+        mf.getMainAttributes().putValue("Bundle-ManifestVersion", "2");
+        mf.getMainAttributes().putValue("Bundle-SymbolicName", "com.vendor.broken-driver");
+        mf.getMainAttributes().putValue("Bundle-Version", "0.9.0");
+        mf.getMainAttributes().putValue("Import-Package", "io.zonekeeper.spi;version=\"[1.0,2)\",com.vendor.hw.sdk");
+        try (var out = new java.util.jar.JarOutputStream(Files.newOutputStream(jar), mf)) {
+            // A manifest is all a bundle needs to be installed.
+        }
+        org.osgi.framework.Bundle b = context.installBundle(jar.toUri().toString());
+        try {
+            try {
+                b.start();
+            } catch (org.osgi.framework.BundleException expected) {
+                // It cannot resolve; that is the point.
+            }
+            String listed = Containers.run(shell, "driver:list").ok();
+            assertTrue(listed, listed.contains("com.vendor.broken-driver 0.9.0"));
+            assertTrue(listed, listed.contains("missing package (osgi.wiring.package=com.vendor.hw.sdk)"));
+            assertFalse(listed, listed.contains("io.zonekeeper.spi)"));
+        } finally {
+            b.uninstall();
+        }
+    }
+
+    @Test
     public void zoneStaysRunningWhenItsDriverLeavesAndIsAdoptedWhenItReturns() throws Exception {
         ProbeDriver first = new ProbeDriver();
         ServiceRegistration<HypervisorDriver> reg = register(first);

@@ -15,6 +15,7 @@ import org.osgi.service.component.annotations.Reference;
 
 import io.zonekeeper.api.ZoneException;
 import io.zonekeeper.api.ZoneInfo;
+import io.zonekeeper.core.BundleDiagnosis;
 import io.zonekeeper.core.ZoneRegistry;
 import io.zonekeeper.spi.Capabilities;
 import jakarta.json.Json;
@@ -60,17 +61,41 @@ public class DriverCommands {
         if (json) {
             JsonArrayBuilder a = Json.createArrayBuilder();
             drivers.forEach(d -> a.add(toJson(d)));
+            if (context != null) {
+                for (BundleDiagnosis.Unresolved u : BundleDiagnosis.unresolved(context)) {
+                    JsonArrayBuilder missing = Json.createArrayBuilder();
+                    u.missing().forEach(missing::add);
+                    a.add(Json.createObjectBuilder().add("type", "(unresolved bundle)").add("bundle", u.symbolicName())
+                            .add("version", u.version()).add("location", u.location()).add("active", false)
+                            .add("missing", missing));
+                }
+            }
             return a.build().toString();
         }
+        String problems = unresolvedBundles();
         if (drivers.isEmpty()) {
-            return "no hypervisor driver is bound";
+            return ("no hypervisor driver is bound\n" + problems).stripTrailing();
         }
         Table t = new Table("TYPE", "BUNDLE", "VERSION", "ACTIVE", "ZONES", "FEATURES");
         for (ZoneRegistry.DriverView d : drivers) {
             t.row(d.type(), d.bundle(), d.version(), d.active() ? "yes" : "standby", zonesOf(d.type()).size(),
                     d.capabilities().features().stream().map(Enum::name).sorted().collect(Collectors.joining(",")));
         }
-        return t.toString().stripTrailing();
+        return (t.toString() + problems).stripTrailing();
+    }
+
+    /** Bundles (say, dropped into deploy/) that could not resolve, each with the requirements it lacks. */
+    private String unresolvedBundles() {
+        if (context == null) {
+            return "";
+        }
+        StringBuilder sb = new StringBuilder();
+        for (BundleDiagnosis.Unresolved u : BundleDiagnosis.unresolved(context)) {
+            sb.append("\nbundle ").append(u.symbolicName()).append(' ').append(u.version()).append(" (")
+                    .append(u.location()).append(") cannot resolve, so it is not running:\n");
+            u.missing().forEach(m -> sb.append("  missing ").append(m).append('\n'));
+        }
+        return sb.toString();
     }
 
     @Descriptor("Show a driver: its version, capabilities, self-test results and zones")
