@@ -36,6 +36,8 @@ final class ApplianceLock implements AutoCloseable {
         FileLock lock;
         try {
             lock = channel.tryLock();
+        } catch (java.nio.channels.OverlappingFileLockException e) {
+            lock = null; // held by this very JVM
         } catch (IOException | RuntimeException e) {
             channel.close();
             throw e;

@@ -1,0 +1,81 @@
+package io.zonekeeper.launcher;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.fail;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import org.junit.Before;
+import org.junit.Rule;
+import org.junit.Test;
+import org.junit.rules.TemporaryFolder;
+
+public class DistributionTest {
+
+    @Rule
+    public TemporaryFolder tmp = new TemporaryFolder();
+
+    private Path home;
+    private Distribution dist;
+
+    @Before
+    public void layout() throws Exception {
+        home = tmp.getRoot().toPath().toRealPath();
+        Files.createDirectories(home.resolve("features"));
+        Files.createDirectories(home.resolve("etc"));
+        dist = new Distribution(home);
+    }
+
+    @Test
+    public void stateComesFromTheOptionThenTheEnvironmentThenTheHome() throws Exception {
+        assertEquals(Path.of("/srv/zk"), dist.stateDir(LaunchOptions.parse("--state", "/srv/zk"),
+                Map.of("ZONEKEEPER_STATE", "/var/lib/zonekeeper")));
+        assertEquals(Path.of("/var/lib/zonekeeper"), dist.stateDir(LaunchOptions.parse(),
+                Map.of("ZONEKEEPER_STATE", "/var/lib/zonekeeper")));
+        assertEquals(home.resolve("state"), dist.stateDir(LaunchOptions.parse(), Map.of()));
+    }
+
+    @Test
+    public void withoutAFeatureListEveryFeatureFileIsInstalledInNameOrder() throws Exception {
+        Files.writeString(home.resolve("features/b.json"), "{}");
+        Files.writeString(home.resolve("features/a.json"), "{}");
+        Files.writeString(home.resolve("features/notes.txt"), "");
+        assertEquals(List.of(home.resolve("features/a.json"), home.resolve("features/b.json")),
+                dist.featureFiles(Map.of()));
+    }
+
+    @Test
+    public void theSettingsChooseFeaturesAndAMissingOneIsNamed() throws Exception {
+        Files.writeString(home.resolve("features/core.json"), "{}");
+        Files.writeString(home.resolve("features/kvm.json"), "{}");
+        assertEquals(List.of(home.resolve("features/kvm.json"), home.resolve("features/core.json")),
+                dist.featureFiles(Map.of(Distribution.FEATURES_KEY, " kvm.json , core.json,")));
+        try {
+            dist.featureFiles(Map.of(Distribution.FEATURES_KEY, "core.json, xen.json"));
+            fail("a listed feature that does not exist must be refused");
+        } catch (LaunchException e) {
+            assertEquals(home.resolve("etc/zonekeeper.properties") + ": zonekeeper.features names xen.json, but "
+                    + "there is no file " + home.resolve("features/xen.json"), e.getMessage());
+        }
+    }
+
+    @Test
+    public void settingsReplaceVariablesAndNameAnUndefinedOne() throws Exception {
+        Files.writeString(home.resolve("etc/zonekeeper.properties"),
+                "felix.fileinstall.dir = ${zonekeeper.etc},${zonekeeper.home}/deploy\nplain = x\n");
+        Map<String, String> vars = Map.of("zonekeeper.etc", "/e", "zonekeeper.home", "/h");
+        assertEquals(Map.of("felix.fileinstall.dir", "/e,/h/deploy", "plain", "x"), dist.settings(vars));
+
+        Files.writeString(home.resolve("etc/zonekeeper.properties"), "a = ${no.such.thing}\n");
+        try {
+            dist.settings(vars);
+            fail("an undefined variable must be refused");
+        } catch (LaunchException e) {
+            assertEquals("settings file " + home.resolve("etc/zonekeeper.properties")
+                    + ": a uses ${no.such.thing}, which is not defined", e.getMessage());
+        }
+    }
+}
