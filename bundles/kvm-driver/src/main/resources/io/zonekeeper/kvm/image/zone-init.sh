@@ -14,12 +14,12 @@ export PATH
 /bin/busybox mount -t devtmpfs devtmpfs /dev 2>/dev/null
 /bin/busybox --install -s /bin
 
-set -f
 cmdline=$(cat /proc/cmdline)
 name=zone
 features=
 channels=
 heartbeat=0
+set -f # a zk.run command may hold * or ?; only the words of the command line are wanted here
 for arg in $cmdline; do
     case "$arg" in
         zk.name=*) name=${arg#zk.name=} ;;
@@ -28,6 +28,7 @@ for arg in $cmdline; do
         zk.heartbeat=*) heartbeat=${arg#zk.heartbeat=} ;;
     esac
 done
+set +f
 run=
 case "$cmdline" in
     *'zk.run="'*) run=${cmdline#*zk.run=\"}; run=${run%%\"*} ;;

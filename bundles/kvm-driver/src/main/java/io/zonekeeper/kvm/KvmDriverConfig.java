@@ -1,0 +1,23 @@
+package io.zonekeeper.kvm;
+
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+import org.osgi.service.metatype.annotations.Option;
+
+/** Configuration of the KVM driver, PID {@code io.zonekeeper.kvm}. */
+@ObjectClassDefinition(id = KvmDriver.PID, name = "Zonekeeper KVM driver",
+        description = "Runs zones as QEMU processes, under KVM where a probe boot proves it works, TCG otherwise.")
+public @interface KvmDriverConfig {
+
+    @AttributeDefinition(name = "QEMU binary", description = "The qemu-system-x86_64 to run, by name or path.")
+    String qemuBinary() default "qemu-system-x86_64";
+
+    @AttributeDefinition(name = "Accelerator", description = "auto probes KVM with a test boot and falls back to TCG;"
+            + " kvm or tcg force one.", options = {@Option(label = "auto", value = "auto"),
+                @Option(label = "kvm", value = "kvm"), @Option(label = "tcg", value = "tcg")})
+    String accel() default "auto";
+
+    @AttributeDefinition(name = "Default kernel", required = false, description = "The kernel of zones whose spec"
+            + " names none; empty means the newest /boot/vmlinuz-*.")
+    String defaultKernel() default "";
+}

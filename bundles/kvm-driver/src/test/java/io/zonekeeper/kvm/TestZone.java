@@ -1,0 +1,77 @@
+package io.zonekeeper.kvm;
+
+import java.nio.file.Path;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+import io.zonekeeper.api.ZoneSpec;
+import io.zonekeeper.api.ZoneState;
+import io.zonekeeper.spi.RuntimeRecord;
+import io.zonekeeper.spi.ZoneContext;
+
+/** zone-core's part, played by a test: a folder, a remembered runtime record and the reports received. */
+final class TestZone implements ZoneContext {
+    record Report(ZoneState state, String reason) {
+    }
+
+    private final UUID id;
+    private final ZoneSpec spec;
+    private final Path dir;
+    private volatile RuntimeRecord runtime;
+    final BlockingQueue<Report> reports = new LinkedBlockingQueue<>();
+
+    TestZone(UUID id, ZoneSpec spec, Path dir) {
+        this.id = id;
+        this.spec = spec;
+        this.dir = dir;
+    }
+
+    /** Another view of the same folder and record, as a different zone (or the same after a restart). */
+    TestZone withId(UUID other) {
+        TestZone z = new TestZone(other, spec, dir);
+        z.runtime = runtime;
+        return z;
+    }
+
+    @Override
+    public UUID id() {
+        return id;
+    }
+
+    @Override
+    public String name() {
+        return spec.name();
+    }
+
+    @Override
+    public ZoneSpec spec() {
+        return spec;
+    }
+
+    @Override
+    public Path directory() {
+        return dir;
+    }
+
+    @Override
+    public Optional<RuntimeRecord> runtime() {
+        return Optional.ofNullable(runtime);
+    }
+
+    @Override
+    public void saveRuntime(RuntimeRecord record) {
+        runtime = record;
+    }
+
+    @Override
+    public void report(ZoneState state, String reason) {
+        reports.add(new Report(state, reason));
+    }
+
+    Report nextReport(long seconds) throws InterruptedException {
+        return reports.poll(seconds, TimeUnit.SECONDS);
+    }
+}
