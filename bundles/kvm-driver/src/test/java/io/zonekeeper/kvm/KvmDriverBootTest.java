@@ -94,7 +94,11 @@ public class KvmDriverBootTest {
     }
 
     private KvmDriver driver() {
-        KvmDriver d = new KvmDriver(new KvmDriver.Settings(STATE, "qemu-system-x86_64", "tcg", null));
+        return driver("tcg");
+    }
+
+    private KvmDriver driver(String accel) {
+        KvmDriver d = new KvmDriver(new KvmDriver.Settings(STATE, "qemu-system-x86_64", accel, null));
         drivers.add(d);
         return d;
     }
@@ -133,7 +137,7 @@ public class KvmDriverBootTest {
 
     @Test
     public void zoneBootsToReadyMarkerAndStopsGracefullyLeavingOnlyItsConsoleLog() throws Exception {
-        KvmDriver kvm = driver();
+        KvmDriver kvm = driver("auto");
         TestZone z = zone(ZoneSpec.builder("alpha").build());
 
         RuntimeRecord r = kvm.start(z);
@@ -142,10 +146,15 @@ public class KvmDriverBootTest {
         assertEquals(r, z.runtime().orElseThrow());
         assertTrue(QemuProcess.isQemuOf(pid, z.id()));
         assertEquals(ZoneState.RUNNING, kvm.observe(z));
-        assertEquals("tcg", r.get(KvmDriver.R_ACCEL).orElseThrow());
+        String accel = r.get(KvmDriver.R_ACCEL).orElseThrow();
+        assertTrue(accel, Set.of("kvm", "tcg").contains(accel));
         assertTrue(Files.exists(z.directory().resolve("qmp.sock")));
         waitForConsole(z, "zonekeeper: zone alpha ready", 30);
-        assertEquals("tcg", kvm.capabilities().details().get("accel"));
+        var details = kvm.capabilities().details();
+        assertEquals("the probe's verdict is what the zone got", accel, details.get("accel"));
+        assertFalse(details.get("accel.reason").isBlank());
+        assertTrue(details.get("qemu"), details.get("qemu").contains("QEMU"));
+        System.out.println("alpha: accel " + accel + " because " + details.get("accel.reason"));
 
         long t0 = System.nanoTime();
         kvm.stop(z, Duration.ofSeconds(15));
