@@ -62,6 +62,22 @@ final class Containers {
                 junitBundles());
     }
 
+    /** The KVM driver and the libraries it needs, as the kvm feature installs them. */
+    static Option kvm() {
+        return composite(
+                mavenBundle("org.tukaani", "xz", version("xz")),
+                mavenBundle("commons-io", "commons-io", version("commons.io")),
+                mavenBundle("org.apache.commons", "commons-compress", version("commons.compress")),
+                ours("kvm-driver"));
+    }
+
+    /** A test build of a bundle of this reactor (itests/NAME). */
+    static Path testBuild(String module) {
+        Path root = Path.of(System.getProperty("zk.repo.root", ".."));
+        return root.resolve("itests").resolve(module).resolve("target")
+                .resolve(module + "-" + System.getProperty("zk.project.version") + ".jar").toAbsolutePath();
+    }
+
     /**
      * A fresh state directory for one test class. The native container loads the test class twice (once outside,
      * once in the probe bundle) in one JVM, so the choice is kept in a system property that both see.

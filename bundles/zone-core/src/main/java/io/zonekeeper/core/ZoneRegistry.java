@@ -602,7 +602,8 @@ public class ZoneRegistry implements ZoneManager {
             z.attach(binding);
             try {
                 binding.driver.start(z.context(binding));
-            } catch (DriverException | RuntimeException e) {
+            } catch (DriverException | RuntimeException | LinkageError e) {
+                // LinkageError: a driver bundle missing a class must not leave the zone half-started.
                 z.attach(null);
                 // The driver left nothing behind: the zone is as it was before the attempt.
                 z.change(x -> x.withDriver(r.driver()).withDesiredRunning(r.desiredRunning()).withState(before,
@@ -613,7 +614,7 @@ public class ZoneRegistry implements ZoneManager {
                     // Nothing ran, so a stale runtime record is harmless.
                 }
                 throw new ZoneException("zone " + name + " did not start on " + binding.type + ": "
-                        + e.getMessage(), e);
+                        + (e instanceof LinkageError ? "the driver bundle is broken (" + e + ")" : e.getMessage()), e);
             }
             if (z.record().state() == ZoneState.STARTING) {
                 z.setState(ZoneState.RUNNING, "started on " + binding.describe());

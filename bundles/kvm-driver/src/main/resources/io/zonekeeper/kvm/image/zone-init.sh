@@ -3,7 +3,8 @@
 #   zk.name=NAME         the zone's name, printed in the ready marker
 #   zk.features=a,b      module groups to load, listed in /etc/zonekeeper/modules.GROUP in load order
 #   zk.channels=a,b      virtio-serial ports to wait for and link as /dev/virtio-ports/NAME
-#   zk.heartbeat=1       print "zonekeeper: tick N" on the console every 100 ms
+#   zk.heartbeat=1       print "zonekeeper: tick N UPTIME" on the console every 100 ms (UPTIME in guest
+#                        seconds, read without a fork, so a host-side stall shows as a gap between ticks)
 #   zk.run=CMD or zk.run="CMD ARGS"   run CMD on the console, then power off; without it, a shell on the console
 # The power button (QMP system_powerdown) powers the zone off. PID 1 must never exit: the kernel would panic.
 PATH=/bin
@@ -78,7 +79,7 @@ fi
 echo "zonekeeper: zone $name ready"
 
 if [ "$heartbeat" = 1 ]; then
-    (n=0; while :; do echo "zonekeeper: tick $n"; n=$((n + 1)); sleep 0.1; done) &
+    (n=0; while :; do read -r up _ </proc/uptime; echo "zonekeeper: tick $n $up"; n=$((n + 1)); sleep 0.1; done) &
 fi
 
 if [ -n "$run" ]; then

@@ -1,0 +1,242 @@
+package io.zonekeeper.itests;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import javax.inject.Inject;
+
+import org.apache.felix.service.command.CommandProcessor;
+import org.junit.After;
+import org.junit.Test;
+import org.junit.runner.RunWith;
+import org.ops4j.pax.exam.Configuration;
+import org.ops4j.pax.exam.Option;
+import org.ops4j.pax.exam.junit.PaxExam;
+import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
+import org.ops4j.pax.exam.spi.reactors.PerClass;
+import org.osgi.framework.Bundle;
+import org.osgi.framework.BundleContext;
+
+import io.zonekeeper.api.ZoneInfo;
+import io.zonekeeper.api.ZoneManager;
+import io.zonekeeper.api.ZoneState;
+
+/**
+ * Real zones: QEMU processes booting Debian's kernel with Zonekeeper's own initramfs, under the accelerator the
+ * driver's self-test chose (TCG on this machine), managed through the real shell commands in a real Felix.
+ */
+@RunWith(PaxExam.class)
+@ExamReactorStrategy(PerClass.class)
+public class KvmZonesIT {
+    private static final Path STATE = Containers.newStateDir("kvm");
+    private static final Pattern TICK = Pattern.compile("zonekeeper: tick (\\d+) (\\d+\\.\\d+)");
+
+    @Inject
+    BundleContext context;
+    @Inject
+    ZoneManager zones;
+    @Inject
+    CommandProcessor shell;
+
+    @Configuration
+    public Option[] config() {
+        return new Option[] { Containers.core(STATE), Containers.kvm() };
+    }
+
+    @After
+    public void destroyEverything() {
+        // Whatever a test left running is ended by PID through the driver, and the zone removed.
+        for (ZoneInfo z : zones.list()) {
+            Containers.run(shell, "zone:destroy " + z.name());
+        }
+        for (ZoneInfo z : zones.list()) {
+            ProcessHandle.of(pid(z)).ifPresent(ProcessHandle::destroyForcibly);
+        }
+    }
+
+    private String sh(String command) {
+        return Containers.run(shell, command).ok();
+    }
+
+    private static long pid(ZoneInfo z) {
+        String p = z.runtime().get("pid");
+        return p == null ? -1 : Long.parseLong(p);
+    }
+
+    private long runningPid(String name) {
+        ZoneInfo z = zones.get(name).orElseThrow();
+        assertEquals(name + " " + z.reason(), ZoneState.RUNNING, z.state());
+        long pid = pid(z);
+        assertTrue("QEMU of " + name + " is alive", ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false));
+        return pid;
+    }
+
+    private void awaitAttached(String name) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (!zones.get(name).orElseThrow().driverAttached()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("zone " + name + " was not re-adopted: " + zones.get(name).orElseThrow());
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    private Bundle kvmDriverBundle() {
+        for (Bundle b : context.getBundles()) {
+            if ("kvm-driver".equals(b.getSymbolicName())) {
+                return b;
+            }
+        }
+        throw new AssertionError("kvm-driver bundle not installed");
+    }
+
+    @Test
+    public void zoneBootsPrintsItsMarkerStopsAndLeavesNoProcess() throws Exception {
+        String created = sh("zone:create --hypervisor kvm --memory 128 --cmdline loglevel=6 --start alpha");
+        assertTrue(created, created.contains("alpha RUNNING"));
+        long pid = runningPid("alpha");
+        sh("zone:wait --timeout 60 --console 'zonekeeper: zone alpha ready' alpha");
+        String logs = sh("zone:logs alpha");
+        assertTrue("the guest kernel's own lines are on the console: " + logs,
+                Pattern.compile("(?m)^\\[\\s*\\d+\\.\\d+\\] ").matcher(logs).find() && logs.contains("Linux version"));
+        String info = sh("driver:info kvm");
+        assertTrue(info, info.contains("accel"));
+
+        assertTrue(sh("zone:stop --grace 20 alpha").contains("STOPPED"));
+        assertEquals(ZoneState.STOPPED, zones.get("alpha").orElseThrow().state());
+        ProcessHandle.of(pid).ifPresent(p -> p.onExit().join());
+        assertFalse(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false));
+
+        Path dir = STATE.resolve("zones/alpha");
+        sh("zone:destroy alpha");
+        assertFalse(Files.exists(dir));
+        assertTrue(zones.get("alpha").isEmpty());
+    }
+
+    @Test
+    public void aMissingKernelIsRefusedAndNothingIsLeftRunning() throws Exception {
+        sh("zone:create --hypervisor kvm --kernel /boot/no-such-vmlinuz nokernel");
+        String error = Containers.run(shell, "zone:start nokernel").error();
+        assertTrue(error, error.contains("/boot/no-such-vmlinuz"));
+        ZoneInfo z = zones.get("nokernel").orElseThrow();
+        assertEquals(ZoneState.DEFINED, z.state());
+        assertFalse(Files.exists(STATE.resolve("zones/nokernel/qemu.pid")));
+    }
+
+    @Test
+    public void zoneKeepsRunningWhileTheDriverBundleIsStoppedAndIsReadoptedWhenItStarts() throws Exception {
+        sh("zone:create --hypervisor kvm --cmdline zk.heartbeat=1 --start beta");
+        sh("zone:wait --timeout 60 --console 'zonekeeper: tick 3 ' beta");
+        long pid = runningPid("beta");
+        Bundle driver = kvmDriverBundle();
+
+        driver.stop();
+        ZoneInfo detached = zones.get("beta").orElseThrow();
+        assertEquals(ZoneState.RUNNING, detached.state());
+        assertFalse(detached.driverAttached());
+        assertTrue(sh("zone:list").contains("kvm (detached)"));
+        int ticksBefore = ticks(zones.consoleLog("beta")).size();
+        Thread.sleep(1000);
+        assertTrue("the guest keeps ticking without its driver",
+                ticks(zones.consoleLog("beta")).size() > ticksBefore);
+
+        driver.start();
+        awaitAttached("beta");
+        assertEquals("same QEMU process after the driver came back", pid, runningPid("beta"));
+        assertTrue(sh("zone:stop beta").contains("STOPPED"));
+    }
+
+    @Test
+    public void zonesSurviveADriverUpgradeWithTheSamePidsAndNoGapInTheirHeartbeat() throws Exception {
+        List<String> names = List.of("up1", "up2");
+        for (String n : names) {
+            sh("zone:create --hypervisor kvm --cmdline zk.heartbeat=1 --start " + n);
+        }
+        for (String n : names) {
+            sh("zone:wait --timeout 60 --console 'zonekeeper: tick 20 ' " + n);
+        }
+        long[] pids = names.stream().mapToLong(this::runningPid).toArray();
+        // A baseline window without an upgrade, as long as the upgrade window will roughly be.
+        double baselineFrom = lastTickTime("up1");
+        Thread.sleep(2000);
+        double baselineGap = maxGap(ticks(zones.consoleLog("up1")), baselineFrom, lastTickTime("up1"));
+
+        double upgradeFrom = lastTickTime("up1");
+        String out = sh("driver:upgrade kvm " + Containers.testBuild("kvm-driver-next"));
+        assertTrue(out, out.contains("adopted 2 zone(s)"));
+        Thread.sleep(1000);
+        double upgradeGap = maxGap(ticks(zones.consoleLog("up1")), upgradeFrom, lastTickTime("up1"));
+        System.out.printf("heartbeat: largest gap %.2f s without an upgrade, %.2f s across the upgrade%n",
+                baselineGap, upgradeGap);
+
+        assertTrue(kvmDriverBundle().getVersion().toString().startsWith("1.0.1"));
+        for (int i = 0; i < names.size(); i++) {
+            awaitAttached(names.get(i));
+            assertEquals("same QEMU process after the upgrade", pids[i], runningPid(names.get(i)));
+        }
+        // The guests do not notice: the ticks go on at the same pace (tolerance for a noisy 2-core host).
+        assertTrue("gap across the upgrade " + upgradeGap + " s vs " + baselineGap + " s without",
+                upgradeGap <= Math.max(2 * baselineGap, baselineGap + 0.5));
+
+        // A broken release fails in activate: it is rolled back, and the zones stay managed by 1.0.1.
+        String error = Containers.run(shell, "driver:upgrade --timeout 5 kvm "
+                + Containers.testBuild("broken-kvm-driver")).error();
+        assertTrue(error, error.contains("rolled back"));
+        assertTrue(kvmDriverBundle().getVersion().toString().startsWith("1.0.1"));
+        for (int i = 0; i < names.size(); i++) {
+            awaitAttached(names.get(i));
+            assertEquals(pids[i], runningPid(names.get(i)));
+        }
+        // And back to the version before the upgrade, which stops the zones cleanly.
+        sh("driver:rollback kvm");
+        assertTrue(kvmDriverBundle().getVersion().toString().startsWith("1.0.0"));
+        for (String n : names) {
+            awaitAttached(n);
+            assertTrue(sh("zone:stop " + n).contains("STOPPED"));
+        }
+    }
+
+    /** (counter, guest uptime) of every heartbeat line so far. */
+    private static List<double[]> ticks(Path log) throws Exception {
+        List<double[]> out = new ArrayList<>();
+        Matcher m = TICK.matcher(Files.readString(log, StandardCharsets.ISO_8859_1));
+        while (m.find()) {
+            out.add(new double[] { Long.parseLong(m.group(1)), Double.parseDouble(m.group(2)) });
+        }
+        return out;
+    }
+
+    private double lastTickTime(String zone) throws Exception {
+        List<double[]> t = ticks(zones.consoleLog(zone));
+        return t.isEmpty() ? 0 : t.get(t.size() - 1)[1];
+    }
+
+    /** The largest time between consecutive ticks within [from, to], in guest seconds; a skipped counter fails. */
+    private static double maxGap(List<double[]> ticks, double from, double to) {
+        double max = 0;
+        for (int i = 1; i < ticks.size(); i++) {
+            double[] a = ticks.get(i - 1);
+            double[] b = ticks.get(i);
+            if (a[1] >= from && b[1] <= to) {
+                assertEquals("heartbeat counter skipped", a[0] + 1, b[0], 0.0);
+                max = Math.max(max, b[1] - a[1]);
+            }
+        }
+        return max;
+    }
+
+    static Set<ZoneState> running() {
+        return Set.of(ZoneState.RUNNING);
+    }
+}
