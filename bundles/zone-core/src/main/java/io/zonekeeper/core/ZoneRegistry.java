@@ -253,7 +253,12 @@ public class ZoneRegistry implements ZoneManager {
 
     // ---- drivers come and go ----
 
-    public void addDriver(DriverBinding binding) {
+    /** Binds a driver without a framework: for embedders, benchmarks and tests. */
+    public void addDriver(HypervisorDriver driver, String bundle, String version) {
+        addDriver(new DriverBinding(driver, bundle, version, System.identityHashCode(driver)));
+    }
+
+    void addDriver(DriverBinding binding) {
         synchronized (drivers) {
             List<DriverBinding> list = drivers.computeIfAbsent(binding.type, t -> new ArrayList<>());
             list.add(binding);
