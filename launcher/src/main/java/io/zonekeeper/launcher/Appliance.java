@@ -122,9 +122,14 @@ final class Appliance {
                 // the tty nor takes over SIGINT, which must stay the JVM's to stop the appliance.
                 System.setProperty("org.jline.terminal.provider", "dumb");
             }
+            Map<String, Object> config = new HashMap<>(frameworkProperties());
+            FelixLog log = new FelixLog();
+            config.put("felix.log.logger", log);
+            @SuppressWarnings({"unchecked", "rawtypes"})
+            Map<String, String> felixConfig = (Map) config; // Felix takes objects too, such as its logger
             framework = ServiceLoader.load(FrameworkFactory.class).findFirst()
                     .orElseThrow(() -> new LaunchException("no OSGi framework in lib/ (expected Felix)"))
-                    .newFramework(frameworkProperties());
+                    .newFramework(felixConfig);
             framework.init();
             shutdownHook = new Thread(this::stop, "zonekeeper-shutdown");
             Runtime.getRuntime().addShutdownHook(shutdownHook);
