@@ -207,6 +207,29 @@ public class KvmZonesIT {
         }
     }
 
+    @Test
+    public void anUpgradeBuiltForAnotherApiIsRefusedBeforeAnythingChanges() throws Exception {
+        Path jar = STATE.resolve("kvm-driver-for-api-2.jar");
+        java.util.jar.Manifest mf = new java.util.jar.Manifest();
+        mf.getMainAttributes().putValue("Manifest-Version", "1.0");
+        mf.getMainAttributes().putValue("Bundle-ManifestVersion", "2");
+        mf.getMainAttributes().putValue("Bundle-SymbolicName", "kvm-driver");
+        mf.getMainAttributes().putValue("Bundle-Version", "2.0.0");
+        mf.getMainAttributes().putValue("Import-Package",
+                "io.zonekeeper.api;version=\"[2.0,3)\",io.zonekeeper.spi;version=\"[2.0,3)\"");
+        try (var out = new java.util.jar.JarOutputStream(Files.newOutputStream(jar), mf)) {
+            // The manifest is what the check reads.
+        }
+        org.osgi.framework.Version before = kvmDriverBundle().getVersion();
+        String error = Containers.run(shell, "driver:upgrade kvm " + jar).error();
+        assertTrue(error, error.contains("imports io.zonekeeper.spi [2.0.0,3.0.0) but the running zone-api exports 1.0.0"));
+        assertTrue(error, error.contains("nothing was changed"));
+        assertEquals(before, kvmDriverBundle().getVersion());
+        assertEquals(Bundle.ACTIVE, kvmDriverBundle().getState());
+        String notAJar = Containers.run(shell, "driver:upgrade kvm /etc/hostname").error();
+        assertTrue(notAJar, notAJar.contains("not a readable jar") || notAJar.contains("not an OSGi bundle"));
+    }
+
     /** (counter, guest uptime) of every heartbeat line so far. */
     private static List<double[]> ticks(Path log) throws Exception {
         List<double[]> out = new ArrayList<>();
