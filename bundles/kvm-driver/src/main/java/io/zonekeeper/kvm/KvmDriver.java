@@ -169,7 +169,14 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         d.put("accel.setting", settings.accel());
         AccelVerdict v = lastVerdict;
         if (v == null) {
-            d.put("accel", "not decided yet: the probe runs when the first zone starts");
+            if ("tcg".equals(settings.accel())) {
+                d.put("accel", "tcg (forced by configuration accel=tcg)");
+            } else if (!java.nio.file.Files.exists(Path.of("/dev/kvm"))) {
+                // The first step of the self-test would stop here; say so without waiting for a zone.
+                d.put("accel", "tcg: /dev/kvm does not exist on this host");
+            } else {
+                d.put("accel", "not decided yet: the self-test and probe boot run when the first zone starts");
+            }
         } else {
             d.put("accel", v.accel());
             d.put("accel.reason", v.reason());
