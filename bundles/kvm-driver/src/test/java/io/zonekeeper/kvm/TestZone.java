@@ -9,6 +9,7 @@ import java.util.concurrent.TimeUnit;
 
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.api.ZoneState;
+import io.zonekeeper.spi.PreparedResources;
 import io.zonekeeper.spi.RuntimeRecord;
 import io.zonekeeper.spi.ZoneContext;
 
@@ -21,6 +22,7 @@ final class TestZone implements ZoneContext {
     private final ZoneSpec spec;
     private final Path dir;
     private volatile RuntimeRecord runtime;
+    volatile PreparedResources resources = PreparedResources.NONE;
     final BlockingQueue<Report> reports = new LinkedBlockingQueue<>();
 
     TestZone(UUID id, ZoneSpec spec, Path dir) {
@@ -69,6 +71,11 @@ final class TestZone implements ZoneContext {
     @Override
     public void report(ZoneState state, String reason) {
         reports.add(new Report(state, reason));
+    }
+
+    @Override
+    public PreparedResources resources() {
+        return resources;
     }
 
     Report nextReport(long seconds) throws InterruptedException {

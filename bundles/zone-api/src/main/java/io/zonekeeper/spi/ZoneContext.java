@@ -37,4 +37,11 @@ public interface ZoneContext {
      * its process died. May be called from any thread.
      */
     void report(ZoneState state, String reason);
+
+    /**
+     * The host resources prepared for the current start of the zone (tap devices, checked disks), in the order of
+     * the spec's networks and disks; {@link PreparedResources#NONE} when the spec names none. Meaningful during
+     * {@link HypervisorDriver#start}; a driver that needs them later must record what it needs.
+     */
+    PreparedResources resources();
 }

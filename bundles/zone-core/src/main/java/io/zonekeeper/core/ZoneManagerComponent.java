@@ -19,6 +19,7 @@ import org.osgi.service.metatype.annotations.Designate;
 import io.zonekeeper.api.ZoneListener;
 import io.zonekeeper.api.ZoneManager;
 import io.zonekeeper.spi.HypervisorDriver;
+import io.zonekeeper.spi.ZoneResourceProvider;
 
 /**
  * The registry as an OSGi component. Driver references are dynamic, greedy and multiple: a driver that goes away
@@ -77,5 +78,15 @@ public class ZoneManagerComponent extends ZoneRegistry {
 
     void unbindListener(ZoneListener listener) {
         removeListener(listener);
+    }
+
+    @Reference(service = ZoneResourceProvider.class, cardinality = ReferenceCardinality.MULTIPLE,
+            policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
+    void bindResourceProvider(ZoneResourceProvider provider) {
+        addResourceProvider(provider);
+    }
+
+    void unbindResourceProvider(ZoneResourceProvider provider) {
+        removeResourceProvider(provider);
     }
 }

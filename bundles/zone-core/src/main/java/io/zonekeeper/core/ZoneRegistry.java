@@ -42,8 +42,11 @@ import io.zonekeeper.spi.ConsoleAccess;
 import io.zonekeeper.spi.DriverException;
 import io.zonekeeper.spi.Feature;
 import io.zonekeeper.spi.HypervisorDriver;
+import io.zonekeeper.spi.PreparedResources;
+import io.zonekeeper.spi.ResourceKind;
 import io.zonekeeper.spi.RuntimeRecord;
 import io.zonekeeper.spi.ZoneContext;
+import io.zonekeeper.spi.ZoneResourceProvider;
 
 /**
  * The zone registry: zones in memory backed by the {@link ZoneStore}, the bound drivers, and the reconciler that
@@ -76,6 +79,9 @@ public class ZoneRegistry implements ZoneManager {
     /** Driver types under a trial (an upgrade): a refused adoption leaves the zone as it is, for a rollback. */
     private final Set<String> trials = ConcurrentHashMap.newKeySet();
     private final Map<String, String> trialRefusals = new ConcurrentHashMap<>();
+    /** Host resource providers (networks, disks), by kind; the first bound of a kind is used. */
+    private final Map<ResourceKind, List<ZoneResourceProvider>> providers = new java.util.EnumMap<>(
+            ResourceKind.class);
 
     /** One zone in memory. */
     final class Zone {
@@ -83,6 +89,8 @@ public class ZoneRegistry implements ZoneManager {
         private ZoneRecord record;
         /** The driver binding that adopted or started this zone's guest, or null while none has. */
         private DriverBinding attachedTo;
+        /** What the resource providers prepared for the current start. */
+        private volatile PreparedResources prepared = PreparedResources.NONE;
 
         Zone(ZoneRecord record) {
             this.record = record;
@@ -121,6 +129,10 @@ public class ZoneRegistry implements ZoneManager {
                 }
                 record = after;
                 notifyAll();
+            }
+            if (before.state().isActive() && !after.state().isActive()) {
+                // Stopped, crashed, or a start undone: whatever ends a guest gives back its taps, leases and locks.
+                releaseResources(this);
             }
             if (before.state() != after.state()) {
                 publish(new ZoneEvent(after.spec().name(), before.state(), after.state(), after.reason(),
@@ -200,6 +212,11 @@ public class ZoneRegistry implements ZoneManager {
             }
             LOG.log(Level.INFO, "zone " + zone.name() + " is " + state + (reason.isEmpty() ? "" : ": " + reason));
             zone.setState(state, reason);
+        }
+
+        @Override
+        public PreparedResources resources() {
+            return zone.prepared;
         }
     }
 
@@ -602,6 +619,8 @@ public class ZoneRegistry implements ZoneManager {
             checkFits(r.spec(), binding);
             ZoneState before = r.state();
             String beforeReason = r.reason();
+            // All or nothing: a provider that fails has undone its part, and those before it are released here.
+            z.prepared = prepareResources(r.id(), r.spec());
             z.change(x -> x.withDriver(binding.type).withDesiredRunning(true).withState(ZoneState.STARTING,
                     "starting on " + binding.describe()));
             z.attach(binding);
@@ -692,6 +711,7 @@ public class ZoneRegistry implements ZoneManager {
             }
             zones.remove(name);
             z.attach(null);
+            releaseResources(z);
             publish(new ZoneEvent(name, r.state(), null, "destroyed", Instant.now()));
         } finally {
             z.operation.unlock();
@@ -805,6 +825,116 @@ public class ZoneRegistry implements ZoneManager {
     public Path zoneDirectory(String name) throws ZoneException {
         zone(name);
         return store.zoneDirectory(name);
+    }
+
+    // ---- host resources (networks, disks) ----
+
+    public void addResourceProvider(ZoneResourceProvider provider) {
+        synchronized (providers) {
+            providers.computeIfAbsent(provider.kind(), k -> new ArrayList<>()).add(provider);
+            providers.notifyAll();
+        }
+        if (open) {
+            try {
+                reconciler.execute(() -> reportOrphans(provider));
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                // Closing.
+            }
+        }
+    }
+
+    public void removeResourceProvider(ZoneResourceProvider provider) {
+        synchronized (providers) {
+            providers.values().forEach(l -> l.remove(provider));
+        }
+    }
+
+    private ZoneResourceProvider provider(ResourceKind kind) {
+        synchronized (providers) {
+            List<ZoneResourceProvider> l = providers.get(kind);
+            return l == null || l.isEmpty() ? null : l.get(0);
+        }
+    }
+
+    /** Resources that providers hold for zones that do not run, after a crash say: logged, not released. */
+    private void reportOrphans(ZoneResourceProvider provider) {
+        Set<UUID> active = zones.values().stream().map(Zone::record).filter(r -> r.state().isActive())
+                .map(ZoneRecord::id).collect(Collectors.toSet());
+        try {
+            for (String orphan : provider.orphans(active)) {
+                LOG.log(Level.WARNING, "orphan " + provider.kind().name().toLowerCase() + " resource: " + orphan);
+            }
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "the " + provider.kind() + " provider failed to list orphans: " + e);
+        }
+    }
+
+    private PreparedResources prepareResources(UUID id, ZoneSpec spec) throws ZoneException {
+        List<ZoneResourceProvider> done = new ArrayList<>();
+        PreparedResources all = PreparedResources.NONE;
+        try {
+            for (ResourceKind kind : ResourceKind.values()) {
+                boolean wanted = kind == ResourceKind.NETWORK ? !spec.networks().isEmpty() : !spec.disks().isEmpty();
+                if (!wanted) {
+                    continue;
+                }
+                ZoneResourceProvider p = awaitProvider(kind);
+                if (p == null) {
+                    String what = kind == ResourceKind.NETWORK ? "networks" : "disks";
+                    throw new ZoneException("zone " + spec.name() + " names " + what + ", but no " + what
+                            + " provider is installed (waited " + driverWait.toSeconds() + " s); install the "
+                            + "zonekeeper-network feature");
+                }
+                PreparedResources got = p.prepare(id, spec);
+                done.add(p);
+                all = all.plus(got);
+            }
+            return all;
+        } catch (ZoneException | RuntimeException e) {
+            for (ZoneResourceProvider p : done) {
+                safeRelease(p, id, spec.name());
+            }
+            if (e instanceof ZoneException ze) {
+                throw ze;
+            }
+            throw new ZoneException("zone " + spec.name() + ": preparing its resources failed: " + e, e);
+        }
+    }
+
+    private ZoneResourceProvider awaitProvider(ResourceKind kind) {
+        long deadline = System.nanoTime() + driverWait.toNanos();
+        synchronized (providers) {
+            ZoneResourceProvider p;
+            while ((p = provider(kind)) == null && System.nanoTime() < deadline) {
+                try {
+                    providers.wait(200);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return null;
+                }
+            }
+            return p;
+        }
+    }
+
+    private void releaseResources(Zone z) {
+        z.prepared = PreparedResources.NONE;
+        ZoneRecord r = z.record();
+        List<ZoneResourceProvider> all;
+        synchronized (providers) {
+            all = providers.values().stream().flatMap(List::stream).collect(Collectors.toList());
+        }
+        for (ZoneResourceProvider p : all) {
+            safeRelease(p, r.id(), r.spec().name());
+        }
+    }
+
+    private static void safeRelease(ZoneResourceProvider p, UUID id, String name) {
+        try {
+            p.release(id, name);
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "releasing the " + p.kind() + " resources of zone " + name + ": " + e);
+        }
     }
 
     // ---- helpers ----

@@ -31,6 +31,9 @@ final class ScriptedDriver implements HypervisorDriver {
     volatile String failStartWith;
     volatile int maxMemory = 4096;
     volatile Set<Feature> features = EnumSet.of(Feature.ADOPTION, Feature.CHANNELS);
+    /** The context and the host resources the last start was given. */
+    volatile ZoneContext lastStarted;
+    volatile io.zonekeeper.spi.PreparedResources lastResources;
     private static int nextPid = 1000;
 
     ScriptedDriver(String type) {
@@ -50,6 +53,8 @@ final class ScriptedDriver implements HypervisorDriver {
     @Override
     public RuntimeRecord start(ZoneContext zone) throws DriverException {
         calls.add("start " + zone.name());
+        lastStarted = zone;
+        lastResources = zone.resources();
         if (failStartWith != null) {
             throw new DriverException(failStartWith);
         }

@@ -23,6 +23,8 @@ import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Reference;
 
 import io.zonekeeper.api.ChannelSpec;
+import io.zonekeeper.api.DiskSpec;
+import io.zonekeeper.api.NetworkAttachment;
 import io.zonekeeper.api.InvalidSpecException;
 import io.zonekeeper.api.ZoneException;
 import io.zonekeeper.api.ZoneInfo;
@@ -56,6 +58,8 @@ public class ZoneCommands {
             @Descriptor("hypervisor type: kvm, xen, ...") @Parameter(names = "--hypervisor", absentValue = "") String hypervisor,
             @Descriptor("comma-separated channel names, each NAME or NAME@PEERZONE") @Parameter(names = "--channels", absentValue = "") String channels,
             @Descriptor("comma-separated labels KEY=VALUE") @Parameter(names = "--labels", absentValue = "") String labels,
+            @Descriptor("comma-separated networks, each NETWORK or NETWORK=IP") @Parameter(names = "--networks", absentValue = "") String networks,
+            @Descriptor("comma-separated disk images, each PATH[:qcow2][:ro] (raw and read-write by default)") @Parameter(names = "--disks", absentValue = "") String disks,
             @Descriptor("start it right away") @Parameter(names = "--start", presentValue = "true", absentValue = "false") boolean start,
             @Descriptor("print the zone as JSON") @Parameter(names = "--json", presentValue = "true", absentValue = "false") boolean json,
             @Descriptor("zone name (optional with --spec)") String... name) throws Exception {
@@ -101,6 +105,24 @@ public class ZoneCommands {
         for (String c : split(channels)) {
             int at = c.indexOf('@');
             b.channel(at < 0 ? ChannelSpec.toHost(c) : new ChannelSpec(c.substring(0, at), c.substring(at + 1)));
+        }
+        for (String n : split(networks)) {
+            int eq = n.indexOf('=');
+            b.network(eq < 0 ? new NetworkAttachment(n, null) : new NetworkAttachment(n.substring(0, eq),
+                    n.substring(eq + 1)));
+        }
+        for (String d : split(disks)) {
+            String[] parts = d.split(":");
+            String format = DiskSpec.FORMAT_RAW;
+            boolean readOnly = false;
+            for (int i = 1; i < parts.length; i++) {
+                switch (parts[i]) {
+                    case "ro" -> readOnly = true;
+                    case "rw" -> readOnly = false;
+                    default -> format = parts[i];
+                }
+            }
+            b.disk(new DiskSpec(parts[0], format, readOnly));
         }
         for (String l : split(labels)) {
             int eq = l.indexOf('=');
