@@ -1,0 +1,32 @@
+package io.zonekeeper.xen;
+
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+import org.osgi.service.metatype.annotations.Option;
+
+/** Configuration of the Xen driver, PID {@code io.zonekeeper.xen}. */
+@ObjectClassDefinition(id = XenDriver.PID, name = "Zonekeeper Xen driver",
+        description = "Runs zones as Xen domains from dom0, through xl and xenstore.")
+public @interface XenDriverConfig {
+
+    @AttributeDefinition(name = "xl binary", description = "The xl to run, by name or path.")
+    String xlBinary() default "xl";
+
+    @AttributeDefinition(name = "Default guest type", description = "The guest type of zones whose spec has no"
+            + " label xen.type.", options = {@Option(label = "PV", value = "pv"), @Option(label = "PVH", value = "pvh")})
+    String defaultType() default "pv";
+
+    @AttributeDefinition(name = "Default kernel", required = false, description = "The kernel of zones whose spec"
+            + " names none; empty means the newest /boot/vmlinuz-*.")
+    String defaultKernel() default "";
+
+    @AttributeDefinition(name = "xenstored socket", description = "The Unix socket of xenstored in this domain.")
+    String xenstoreSocket() default "/run/xenstored/socket";
+
+    @AttributeDefinition(name = "Console log folder", description = "Where xenconsoled writes guest-NAME.log"
+            + " (xenconsoled --log=guest --log-dir=...).")
+    String consoleLogDir() default "/var/log/xen/console";
+
+    @AttributeDefinition(name = "busybox", description = "The static busybox put into the default zone initramfs.")
+    String busybox() default "/bin/busybox";
+}
