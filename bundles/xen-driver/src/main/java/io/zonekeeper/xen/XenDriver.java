@@ -220,8 +220,11 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
             maxMemory = parseInt(info.get("free_memory"), (int) maxMemory);
             d.put("freeMemoryMiB", String.valueOf(maxMemory));
         } catch (IOException e) {
-            // Not in dom0 (or no Xen at all): say so; a start would fail with xl's own words.
-            d.put("xen", "not usable: " + e.getMessage());
+            // Not in dom0, or no Xen at all: room for nothing, so zone-core never picks this driver for a zone
+            // that names no hypervisor, and driver:info says why.
+            d.put("xen", "not usable here: " + e.getMessage());
+            maxVcpus = 0;
+            maxMemory = 0;
         }
         d.put("guestTypes", "pv (default: " + settings.defaultType() + "), pvh with the label "
                 + DomainConfig.TYPE_LABEL + "=pvh");

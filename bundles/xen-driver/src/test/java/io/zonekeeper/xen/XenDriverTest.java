@@ -208,6 +208,21 @@ public class XenDriverTest {
         assertTrue(c.details().get("differsFromKvm").contains("no pid"));
     }
 
+    @Test
+    public void withoutXenTheDriverOffersRoomForNothing() {
+        XenDriver noXen = new XenDriver(settings(), (argv, timeout) -> {
+            throw new java.io.IOException("Cannot run program \"xl\": error=2, No such file or directory");
+        });
+        try {
+            var c = noXen.capabilities();
+            assertEquals(0, c.maxVcpus());
+            assertEquals(0, c.maxMemoryMiB());
+            assertTrue(c.details().get("xen"), c.details().get("xen").startsWith("not usable here: Cannot run"));
+        } finally {
+            noXen.deactivate();
+        }
+    }
+
     /** zone-core's side of one zone, as far as a driver sees it. */
     static final class TestZone implements ZoneContext {
         private final UUID id = UUID.randomUUID();
