@@ -1,0 +1,2 @@
+/** The {@code disk:} Gogo commands. */
+package io.zonekeeper.disk.shell;

@@ -1,0 +1,166 @@
+package io.zonekeeper.disk;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertNull;
+import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+
+import org.junit.Assume;
+import org.junit.Before;
+import org.junit.Rule;
+import org.junit.Test;
+import org.junit.rules.TemporaryFolder;
+
+import io.zonekeeper.api.DiskSpec;
+import io.zonekeeper.api.ZoneSpec;
+import io.zonekeeper.spi.PreparedResources;
+
+public class DisksTest {
+    @Rule
+    public TemporaryFolder tmp = new TemporaryFolder();
+    private Path state;
+    private Path shared;
+    private Path outside;
+    private Disks disks;
+
+    @Before
+    public void setUp() throws Exception {
+        state = tmp.newFolder("state").toPath();
+        shared = tmp.newFolder("shared").toPath();
+        outside = tmp.newFolder("outside").toPath();
+        disks = new Disks(state, List.of(shared), "mke2fs", "qemu-img");
+        Files.createDirectories(state.resolve("disks"));
+    }
+
+    private static ZoneSpec zone(String name, DiskSpec... d) {
+        ZoneSpec.Builder b = ZoneSpec.builder(name);
+        for (DiskSpec x : d) {
+            b.disk(x);
+        }
+        return b.build();
+    }
+
+    private Path image(Path dir, String name) throws Exception {
+        return Files.write(dir.resolve(name), new byte[4096]);
+    }
+
+    private void refused(String expected, ThrowingRunnable r) throws Exception {
+        List<DiskLock> before = disks.locks();
+        try {
+            r.run();
+            fail("should have been refused: " + expected);
+        } catch (DiskException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains(expected));
+        }
+        assertEquals("nothing changed", before, disks.locks());
+    }
+
+    interface ThrowingRunnable {
+        void run() throws Exception;
+    }
+
+    @Test
+    public void imagesInsideTheAllowedFoldersAreAcceptedByRealPath() throws Exception {
+        Path a = image(state.resolve("disks"), "a.img");
+        Path b = image(shared, "b.img");
+        assertEquals(a.toRealPath(), disks.confine(a.toString()));
+        assertEquals(b.toRealPath(), disks.confine(shared + "/../shared/b.img"));
+    }
+
+    @Test
+    public void aPathOutsideTheAllowedFoldersIsRefusedEvenThroughASymlink() throws Exception {
+        Path secret = image(outside, "secret.img");
+        refused("is outside the folders", () -> disks.confine(secret.toString()));
+        Path link = Files.createSymbolicLink(state.resolve("disks/innocent.img"), secret);
+        refused("(really " + secret.toRealPath() + ") is outside", () -> disks.confine(link.toString()));
+        Path dirLink = Files.createSymbolicLink(shared.resolve("escape"), outside);
+        refused("is outside", () -> disks.confine(dirLink + "/secret.img"));
+        refused("is outside", () -> disks.confine(shared + "/../outside/secret.img"));
+        refused("does not exist", () -> disks.confine(shared + "/none.img"));
+        refused("disks[0].path", () -> disks.prepare(UUID.randomUUID(), zone("z",
+                new DiskSpec(link.toString(), "raw", false))));
+    }
+
+    @Test
+    public void aDiskIsLockedReadWriteByOneZoneAndTheHolderIsNamed() throws Exception {
+        Path a = image(shared, "data.img");
+        UUID web = UUID.randomUUID();
+        PreparedResources r = disks.prepare(web, zone("web", new DiskSpec(a.toString(), "raw", false)));
+        assertEquals("data", r.disks().get(0).name());
+        assertEquals(1, disks.locks().size());
+        assertEquals("web", disks.locks().get(0).zone());
+
+        refused("is in use: attached read-write to zone web", () -> disks.prepare(UUID.randomUUID(),
+                zone("db", new DiskSpec(a.toString(), "raw", false))));
+        refused("zone web", () -> disks.prepare(UUID.randomUUID(), zone("db", new DiskSpec(a.toString(), "raw",
+                true))));
+        assertEquals(List.of(), disks.orphans(Set.of(web)));
+        assertEquals(1, disks.orphans(Set.of()).size());
+
+        // The lock is a file: a new appliance sees it.
+        Disks again = new Disks(state, List.of(shared), "mke2fs", "qemu-img");
+        assertEquals("web", again.locks().get(0).zone());
+
+        disks.release(web);
+        assertEquals(List.of(), disks.locks());
+        disks.prepare(UUID.randomUUID(), zone("db", new DiskSpec(a.toString(), "raw", false)));
+    }
+
+    @Test
+    public void readOnlyDisksTakeNoLockAndAWrongFormatIsRefused() throws Exception {
+        Path a = image(shared, "ro.img");
+        disks.prepare(UUID.randomUUID(), zone("x", new DiskSpec(a.toString(), "raw", true)));
+        disks.prepare(UUID.randomUUID(), zone("y", new DiskSpec(a.toString(), "raw", true)));
+        assertEquals(List.of(), disks.locks());
+        refused("disks[0].format: " + a + " is a raw image, not qcow2",
+                () -> disks.prepare(UUID.randomUUID(), zone("z", new DiskSpec(a.toString(), "qcow2", false))));
+    }
+
+    @Test
+    public void sizesParse() throws Exception {
+        assertEquals(64L << 20, Disks.parseSize("64M"));
+        assertEquals(1L << 30, Disks.parseSize("1GiB"));
+        refused("not a size", () -> Disks.parseSize("lots"));
+        refused("less than", () -> Disks.parseSize("10K"));
+    }
+
+    @Test
+    public void createMakesAnExt4ImageFromAFolderWithoutMountingAndDestroyRemovesIt() throws Exception {
+        Assume.assumeTrue("mke2fs is installed", Files.isExecutable(Path.of("/usr/sbin/mke2fs"))
+                || Files.isExecutable(Path.of("/sbin/mke2fs")));
+        Path content = tmp.newFolder("content").toPath();
+        Files.writeString(content.resolve("hello.txt"), "hi\n");
+        DiskImage d = disks.create("data", "8M", content.toString(), "raw");
+        assertEquals(8L << 20, d.bytes());
+        assertEquals("raw", d.format());
+        assertNull(d.lock());
+        byte[] sb = new byte[2];
+        try (var ch = java.nio.channels.FileChannel.open(d.path())) {
+            ch.read(java.nio.ByteBuffer.wrap(sb), 1024 + 0x38);
+        }
+        assertEquals("ext4 superblock magic", 0xEF53, (sb[0] & 0xff) | (sb[1] & 0xff) << 8);
+        refused("exists already", () -> disks.create("data", "8M", null, "raw"));
+        refused("--format", () -> disks.create("other", "8M", null, "vmdk"));
+        UUID z = UUID.randomUUID();
+        disks.prepare(z, zone("web", new DiskSpec(d.path().toString(), "raw", false)));
+        refused("in use: attached read-write to zone web", () -> disks.destroy("data", List.of()));
+        disks.release(z);
+        refused("named by zone(s) web", () -> disks.destroy("data", List.of("web")));
+        disks.destroy("data", List.of());
+        assertTrue(disks.list().isEmpty());
+        if (Files.isExecutable(Path.of("/usr/bin/qemu-img"))) {
+            DiskImage q = disks.create("q", "8M", content.toString(), "qcow2");
+            assertEquals("qcow2", q.format());
+            assertTrue(q.path().toString().endsWith("q.qcow2"));
+        }
+        try (var s = Files.list(state.resolve("disks"))) {
+            assertTrue("no temp files left", s.noneMatch(p -> p.getFileName().toString().startsWith(".")));
+        }
+    }
+}

@@ -1,0 +1,103 @@
+package io.zonekeeper.network;
+
+import java.io.IOException;
+import java.io.StringReader;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+
+import io.zonekeeper.network.ipv4.Cidr;
+import jakarta.json.Json;
+import jakarta.json.JsonArrayBuilder;
+import jakarta.json.JsonObject;
+import jakarta.json.JsonReader;
+
+/** One JSON file per network, written atomically (temp file, fsync, rename), so a crash leaves old or new. */
+final class NetworkStore {
+    private final Path dir;
+
+    NetworkStore(Path dir) {
+        this.dir = dir;
+    }
+
+    Path dir() {
+        return dir;
+    }
+
+    Path file(String name) {
+        return dir.resolve(name + ".json");
+    }
+
+    /** Every readable network; {@code problems} gets a line for each file that is not. */
+    List<NetworkRecord> loadAll(List<String> problems) throws IOException {
+        List<NetworkRecord> all = new ArrayList<>();
+        if (!Files.isDirectory(dir)) {
+            return all;
+        }
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "*.json")) {
+            for (Path f : ds) {
+                try {
+                    all.add(parse(Files.readString(f, StandardCharsets.UTF_8)));
+                } catch (RuntimeException e) {
+                    problems.add(f + " is unreadable: " + e.getMessage());
+                }
+            }
+        }
+        return all;
+    }
+
+    void write(NetworkRecord n) throws IOException {
+        Files.createDirectories(dir);
+        Path target = file(n.name());
+        Path tmp = dir.resolve("." + n.name() + ".json.tmp");
+        byte[] bytes = toJson(n).toString().getBytes(StandardCharsets.UTF_8);
+        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+                StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.wrap(bytes));
+            ch.force(true);
+        }
+        try {
+            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (AtomicMoveNotSupportedException e) {
+            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
+        }
+    }
+
+    void delete(String name) throws IOException {
+        Files.deleteIfExists(file(name));
+    }
+
+    static JsonObject toJson(NetworkRecord n) {
+        JsonArrayBuilder leases = Json.createArrayBuilder();
+        for (Lease l : n.leases()) {
+            leases.add(Json.createObjectBuilder().add("zone", l.zone()).add("zoneId", l.zoneId().toString())
+                    .add("ip", l.ip()).add("mac", l.mac()).add("tap", l.tap()));
+        }
+        return Json.createObjectBuilder().add("name", n.name()).add("subnet", n.subnet().toString())
+                .add("nat", n.nat()).add("bridge", n.bridge()).add("created", n.created().toString())
+                .add("leases", leases).build();
+    }
+
+    static NetworkRecord parse(String json) {
+        JsonObject o;
+        try (JsonReader r = Json.createReader(new StringReader(json))) {
+            o = r.readObject();
+        }
+        List<Lease> leases = new ArrayList<>();
+        for (JsonObject l : o.getJsonArray("leases").getValuesAs(JsonObject.class)) {
+            leases.add(new Lease(l.getString("zone"), UUID.fromString(l.getString("zoneId")), l.getString("ip"),
+                    l.getString("mac"), l.getString("tap")));
+        }
+        return new NetworkRecord(o.getString("name"), Cidr.parse(o.getString("subnet")), o.getBoolean("nat"),
+                o.getString("bridge"), Instant.parse(o.getString("created")), leases);
+    }
+}

@@ -1,0 +1,294 @@
+package io.zonekeeper.network;
+
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.stream.Collectors;
+
+import io.zonekeeper.api.NetworkAttachment;
+import io.zonekeeper.api.ZoneSpec;
+import io.zonekeeper.network.host.HostNetwork;
+import io.zonekeeper.network.ipv4.AddressAllocator;
+import io.zonekeeper.network.ipv4.Cidr;
+import io.zonekeeper.network.ipv4.HostNames;
+import io.zonekeeper.spi.PreparedNic;
+import io.zonekeeper.spi.PreparedResources;
+
+/**
+ * The networks of this appliance: their records, their leases, and the host devices behind them. Plain Java, so
+ * that the logic is testable with a fake {@link HostNetwork}. Every change is all or nothing: host changes are
+ * undone when a later step fails, and the record is written only once the host is as it says.
+ */
+public final class Networks {
+    private static final System.Logger LOG = System.getLogger("io.zonekeeper.network");
+    private final NetworkStore store;
+    private final HostNetwork host;
+    private final Map<String, NetworkRecord> networks = new TreeMap<>();
+
+    public Networks(java.nio.file.Path dir, HostNetwork host) {
+        this.store = new NetworkStore(dir);
+        this.host = host;
+    }
+
+    /** Reads the stored networks and makes sure their bridges exist (they do not survive a host reboot). */
+    public synchronized List<String> open() throws IOException {
+        List<String> problems = new ArrayList<>();
+        for (NetworkRecord n : store.loadAll(problems)) {
+            networks.put(n.name(), n);
+            try {
+                host.ensureBridge(n.bridge(), n.gatewayCidr(), n.nat());
+                if (n.nat()) {
+                    host.disableNat(n.name());
+                    host.enableNat(n.name(), n.bridge(), n.subnet().toString());
+                }
+            } catch (IOException e) {
+                problems.add("network " + n.name() + ": bridge " + n.bridge() + " could not be restored: "
+                        + e.getMessage());
+            }
+        }
+        problems.forEach(p -> LOG.log(Level.WARNING, p));
+        return problems;
+    }
+
+    public synchronized List<NetworkRecord> list() {
+        return List.copyOf(networks.values());
+    }
+
+    public synchronized Optional<NetworkRecord> get(String name) {
+        return Optional.ofNullable(networks.get(name));
+    }
+
+    public synchronized NetworkRecord create(String name, String subnet, boolean nat) throws NetworkException {
+        if (name == null || !ZoneSpec.NAME.matcher(name).matches()) {
+            throw new NetworkException("network name '" + name + "' must be 1-63 lower-case letters, digits or "
+                    + "dashes, starting with a letter or digit");
+        }
+        if (networks.containsKey(name)) {
+            throw new NetworkException("network " + name + " exists already (" + networks.get(name).subnet()
+                    + "); net:destroy it first or pick another name");
+        }
+        Cidr cidr;
+        try {
+            cidr = Cidr.parse(subnet);
+        } catch (IllegalArgumentException e) {
+            throw new NetworkException("--subnet: " + e.getMessage());
+        }
+        for (NetworkRecord other : networks.values()) {
+            if (other.subnet().overlaps(cidr)) {
+                throw new NetworkException("subnet " + cidr + " overlaps network " + other.name() + " ("
+                        + other.subnet() + "); pick a subnet that shares no address with it");
+            }
+        }
+        String bridge = HostNames.bridge(name);
+        for (NetworkRecord other : networks.values()) {
+            if (other.bridge().equals(bridge)) {
+                throw new NetworkException("network " + name + " would get bridge " + bridge + ", which network "
+                        + other.name() + " has; pick another name");
+            }
+        }
+        NetworkRecord n = new NetworkRecord(name, cidr, nat, bridge, Instant.now(), List.of());
+        try {
+            if (host.links().contains(bridge)) {
+                throw new NetworkException("the host already has an interface " + bridge + " that no network of "
+                        + "this appliance owns; remove it (ip link del " + bridge + ") or pick another name");
+            }
+            host.ensureBridge(bridge, n.gatewayCidr(), nat);
+        } catch (IOException e) {
+            undoBridge(name, bridge, false);
+            throw new NetworkException("network " + name + ": bridge " + bridge + " could not be made: "
+                    + e.getMessage(), e);
+        }
+        try {
+            if (nat) {
+                host.enableNat(name, bridge, cidr.toString());
+            }
+            store.write(n);
+        } catch (IOException e) {
+            undoBridge(name, bridge, nat);
+            throw new NetworkException("network " + name + " could not be made: " + e.getMessage(), e);
+        }
+        networks.put(name, n);
+        return n;
+    }
+
+    private void undoBridge(String name, String bridge, boolean nat) {
+        try {
+            if (nat) {
+                host.disableNat(name);
+            }
+            host.deleteBridge(bridge);
+        } catch (IOException e) {
+            LOG.log(Level.WARNING, "undoing network " + name + ": " + e.getMessage());
+        }
+    }
+
+    /**
+     * Removes a network and its bridge. Refused while a zone names it ({@code usedBy}) or holds a lease on it.
+     */
+    public synchronized void destroy(String name, Collection<String> usedBy) throws NetworkException {
+        NetworkRecord n = require(name);
+        if (!usedBy.isEmpty()) {
+            throw new NetworkException("network " + name + " is used by zone(s) " + String.join(", ", usedBy)
+                    + "; destroy them or remove the network from their specs first");
+        }
+        if (!n.leases().isEmpty()) {
+            throw new NetworkException("network " + name + " has addresses leased to zone(s) " + n.leases().stream()
+                    .map(Lease::zone).collect(Collectors.joining(", ")) + "; stop them first");
+        }
+        try {
+            if (n.nat()) {
+                host.disableNat(name);
+            }
+            host.deleteBridge(n.bridge());
+            store.delete(name);
+        } catch (IOException e) {
+            throw new NetworkException("network " + name + " could not be removed completely: " + e.getMessage(), e);
+        }
+        networks.remove(name);
+    }
+
+    private NetworkRecord require(String name) throws NetworkException {
+        NetworkRecord n = networks.get(name);
+        if (n == null) {
+            throw new NetworkException("no network named '" + name + "'; net:list shows the networks there are");
+        }
+        return n;
+    }
+
+    /**
+     * Leases an address on each network the spec names and makes the zone's taps. All or nothing; the message of
+     * a refusal names the spec field ({@code networks[1].ip: ...}).
+     */
+    public synchronized PreparedResources prepare(UUID id, ZoneSpec spec) throws NetworkException {
+        release(id);
+        List<String> errors = new ArrayList<>();
+        List<Lease> planned = new ArrayList<>();
+        List<NetworkRecord> on = new ArrayList<>();
+        for (int i = 0; i < spec.networks().size(); i++) {
+            NetworkAttachment a = spec.networks().get(i);
+            NetworkRecord n = networks.get(a.network());
+            if (n == null) {
+                errors.add("networks[" + i + "].network: no network named '" + a.network() + "'; net:create it "
+                        + "first");
+                continue;
+            }
+            Map<Integer, String> leased = new HashMap<>();
+            n.leases().forEach(l -> leased.put(Cidr.parseAddress(l.ip()), l.zone()));
+            try {
+                int ip = AddressAllocator.allocate(n.subnet(), leased, id, spec.name(), a.ip());
+                planned.add(new Lease(spec.name(), id, Cidr.format(ip), HostNames.mac(id, n.name()),
+                        HostNames.tap(id, n.name())));
+                on.add(n);
+            } catch (IllegalArgumentException e) {
+                errors.add("networks[" + i + "]" + (a.ip() == null ? "" : ".ip") + ": " + e.getMessage());
+            }
+        }
+        if (!errors.isEmpty()) {
+            throw new NetworkException("zone " + spec.name() + ": " + String.join("; ", errors));
+        }
+        List<String> made = new ArrayList<>();
+        List<NetworkRecord> written = new ArrayList<>();
+        try {
+            Set<String> links = host.links();
+            for (int i = 0; i < planned.size(); i++) {
+                Lease l = planned.get(i);
+                if (links.contains(l.tap())) {
+                    host.deleteTap(l.tap()); // left by a crash: this zone's own name, so nobody else's
+                }
+                host.createTap(l.tap(), on.get(i).bridge());
+                made.add(l.tap());
+            }
+            for (int i = 0; i < planned.size(); i++) {
+                NetworkRecord after = networks.get(on.get(i).name()).withLease(planned.get(i));
+                store.write(after);
+                written.add(networks.put(after.name(), after));
+            }
+        } catch (IOException e) {
+            for (NetworkRecord before : written) {
+                networks.put(before.name(), before);
+                try {
+                    store.write(before);
+                } catch (IOException again) {
+                    LOG.log(Level.WARNING, "undoing a lease on " + before.name() + ": " + again.getMessage());
+                }
+            }
+            for (String tap : made) {
+                try {
+                    host.deleteTap(tap);
+                } catch (IOException again) {
+                    LOG.log(Level.WARNING, "undoing tap " + tap + ": " + again.getMessage());
+                }
+            }
+            throw new NetworkException("zone " + spec.name() + ": its network devices could not be made: "
+                    + e.getMessage(), e);
+        }
+        List<PreparedNic> nics = new ArrayList<>();
+        for (int i = 0; i < planned.size(); i++) {
+            Lease l = planned.get(i);
+            NetworkRecord n = on.get(i);
+            nics.add(new PreparedNic(n.name(), l.tap(), n.bridge(), l.mac(), l.ip() + "/" + n.subnet().prefix(),
+                    Cidr.format(n.subnet().gateway())));
+        }
+        return new PreparedResources(nics, List.of());
+    }
+
+    /** Gives back the zone's leases and removes its taps. */
+    public synchronized void release(UUID id) {
+        for (NetworkRecord n : List.copyOf(networks.values())) {
+            List<Lease> mine = n.leases().stream().filter(l -> l.zoneId().equals(id)).toList();
+            if (mine.isEmpty()) {
+                continue;
+            }
+            for (Lease l : mine) {
+                try {
+                    host.deleteTap(l.tap());
+                } catch (IOException e) {
+                    LOG.log(Level.WARNING, "tap " + l.tap() + " of zone " + l.zone() + " could not be removed: "
+                            + e.getMessage());
+                }
+            }
+            NetworkRecord after = n.withoutZone(id);
+            try {
+                store.write(after);
+                networks.put(after.name(), after);
+            } catch (IOException e) {
+                LOG.log(Level.WARNING, "the leases of zone " + id + " on " + n.name() + " could not be given back: "
+                        + e.getMessage());
+            }
+        }
+    }
+
+    /** Leases of zones that do not run, and taps of ours that no lease explains. */
+    public synchronized List<String> orphans(Set<UUID> activeZones) {
+        List<String> out = new ArrayList<>();
+        Set<String> leasedTaps = new java.util.HashSet<>();
+        for (NetworkRecord n : networks.values()) {
+            for (Lease l : n.leases()) {
+                leasedTaps.add(l.tap());
+                if (!activeZones.contains(l.zoneId())) {
+                    out.add("lease " + l.ip() + " on network " + n.name() + " (tap " + l.tap() + ") is held by zone "
+                            + l.zone() + " (" + l.zoneId() + "), which does not run");
+                }
+            }
+        }
+        try {
+            for (String link : host.links()) {
+                if (link.startsWith(HostNames.TAP_PREFIX) && !leasedTaps.contains(link)) {
+                    out.add("tap " + link + " has no lease");
+                }
+            }
+        } catch (IOException e) {
+            out.add("the host's links could not be listed: " + e.getMessage());
+        }
+        return out;
+    }
+}

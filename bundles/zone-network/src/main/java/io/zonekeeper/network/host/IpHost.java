@@ -1,0 +1,159 @@
+package io.zonekeeper.network.host;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@link HostNetwork} through the {@code ip} and {@code nft} commands, in the network namespace the appliance
+ * runs in. Taps are made by the appliance ({@code ip tuntap add ... mode tap}), never by a QEMU helper script.
+ */
+public final class IpHost implements HostNetwork {
+    private final String ip;
+    private final String nft;
+    private final Path procNet;
+
+    public IpHost(String ip, String nft) {
+        this(ip, nft, Path.of("/proc/sys/net/ipv4/conf"));
+    }
+
+    IpHost(String ip, String nft, Path procNet) {
+        this.ip = ip;
+        this.nft = nft;
+        this.procNet = procNet;
+    }
+
+    @Override
+    public void ensureBridge(String bridge, String gatewayCidr, boolean nat) throws IOException {
+        if (!links().contains(bridge)) {
+            run(ip, "link", "add", "name", bridge, "type", "bridge");
+        }
+        run(ip, "addr", "replace", gatewayCidr, "dev", bridge);
+        run(ip, "link", "set", bridge, "up");
+        // Forwarding is decided by the interface a packet comes in on: off here, a zone on this network cannot be
+        // routed to another network's zones, even on a host that forwards for other reasons.
+        Path fwd = procNet.resolve(bridge).resolve("forwarding");
+        if (Files.exists(fwd)) {
+            Files.writeString(fwd, nat ? "1\n" : "0\n", StandardCharsets.US_ASCII);
+        }
+    }
+
+    @Override
+    public void deleteBridge(String bridge) throws IOException {
+        if (links().contains(bridge)) {
+            run(ip, "link", "del", bridge);
+        }
+    }
+
+    @Override
+    public void enableNat(String network, String bridge, String subnet) throws IOException {
+        runWithInput(natScript(network, bridge, subnet), nft, "-f", "-");
+    }
+
+    /** One table per network, so that removing the network removes exactly its rules. */
+    static String natScript(String network, String bridge, String subnet) {
+        String t = table(network);
+        return "add table ip " + t + "\n"
+                + "add chain ip " + t + " postrouting { type nat hook postrouting priority srcnat; }\n"
+                + "add rule ip " + t + " postrouting ip saddr " + subnet + " oifname != \"" + bridge
+                + "\" masquerade\n"
+                + "add chain ip " + t + " forward { type filter hook forward priority filter; }\n"
+                // NAT forwards this bridge's packets; never towards another zone network's bridge.
+                + "add rule ip " + t + " forward iifname \"" + bridge + "\" oifname \"zkb-*\" drop\n";
+    }
+
+    static String table(String network) {
+        return "zk_" + network.replace('-', '_');
+    }
+
+    @Override
+    public void disableNat(String network) throws IOException {
+        try {
+            run(nft, "delete", "table", "ip", table(network));
+        } catch (IOException e) {
+            if (!e.getMessage().contains("No such file")) {
+                throw e;
+            }
+        }
+    }
+
+    @Override
+    public void createTap(String tap, String bridge) throws IOException {
+        run(ip, "tuntap", "add", "dev", tap, "mode", "tap");
+        try {
+            run(ip, "link", "set", tap, "master", bridge);
+            run(ip, "link", "set", tap, "up");
+        } catch (IOException e) {
+            deleteTap(tap);
+            throw e;
+        }
+    }
+
+    @Override
+    public void deleteTap(String tap) throws IOException {
+        if (links().contains(tap)) {
+            run(ip, "link", "del", tap);
+        }
+    }
+
+    @Override
+    public Set<String> links() throws IOException {
+        Set<String> names = new LinkedHashSet<>();
+        for (String line : run(ip, "-o", "link", "show").split("\n")) {
+            // "3: zkt0a1b2c3d4e5: <BROADCAST,...>" or "4: veth0@if5: ..."
+            String[] f = line.split(":\\s+", 3);
+            if (f.length >= 2) {
+                String n = f[1].trim();
+                int at = n.indexOf('@');
+                names.add(at < 0 ? n : n.substring(0, at));
+            }
+        }
+        return names;
+    }
+
+    private static String run(String... argv) throws IOException {
+        return runWithInput(null, argv);
+    }
+
+    private static String runWithInput(String input, String... argv) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(argv));
+        Process p;
+        try {
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+            if (input == null) {
+                pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+            }
+            p = pb.start();
+        } catch (IOException e) {
+            throw new IOException(argv[0] + " could not be run (" + e.getMessage() + ")"
+                    + (argv[0].endsWith("nft") ? ": install the nftables package" : ""), e);
+        }
+        if (input != null) {
+            try (var in = p.getOutputStream()) {
+                in.write(input.getBytes(StandardCharsets.UTF_8));
+            }
+        }
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        try {
+            if (!p.waitFor(30, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new IOException(String.join(" ", cmd) + " did not finish in 30 s");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            p.destroyForcibly();
+            throw new IOException("interrupted: " + String.join(" ", cmd));
+        }
+        if (p.exitValue() != 0) {
+            throw new IOException(String.join(" ", cmd) + " failed (exit " + p.exitValue() + "): " + out.strip());
+        }
+        return out;
+    }
+}

@@ -1,0 +1,86 @@
+package io.zonekeeper.network.shell;
+
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+import java.util.stream.Collectors;
+
+import org.apache.felix.service.command.Descriptor;
+import org.apache.felix.service.command.Parameter;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Reference;
+
+import io.zonekeeper.api.ZoneInfo;
+import io.zonekeeper.api.ZoneManager;
+import io.zonekeeper.network.Lease;
+import io.zonekeeper.network.NetworkException;
+import io.zonekeeper.network.NetworkProvider;
+import io.zonekeeper.network.NetworkRecord;
+import io.zonekeeper.network.ipv4.Cidr;
+
+/** The {@code net:} shell commands. Each failure says what was wrong and changes nothing. */
+@Component(service = NetCommands.class, property = { "osgi.command.scope=net", "osgi.command.function=create",
+        "osgi.command.function=list", "osgi.command.function=info", "osgi.command.function=destroy" })
+public class NetCommands {
+    @Reference
+    NetworkProvider provider;
+    @Reference
+    ZoneManager zones;
+
+    @Descriptor("Create a network: a host bridge with the subnet's first address as the zones' gateway")
+    public String create(
+            @Descriptor("IPv4 subnet, such as 10.99.0.0/24") @Parameter(names = "--subnet", absentValue = "") String subnet,
+            @Descriptor("masquerade the zones' traffic to the host's uplink (nftables); off by default") @Parameter(names = "--nat", presentValue = "true", absentValue = "false") boolean nat,
+            @Descriptor("network name") String name) throws NetworkException {
+        if (subnet.isEmpty()) {
+            throw new NetworkException("usage: net:create NAME --subnet CIDR [--nat] (--subnet is required)");
+        }
+        NetworkRecord n = provider.networks().create(name, subnet, nat);
+        return "network " + n.name() + " " + n.subnet() + " on bridge " + n.bridge() + ", gateway "
+                + n.gatewayCidr() + (n.nat() ? ", NAT" : "");
+    }
+
+    @Descriptor("List networks, and resources left by zones that no longer run")
+    public String list() {
+        StringBuilder sb = new StringBuilder(String.format("%-16s %-18s %-15s %-4s %s%n", "NAME", "SUBNET", "BRIDGE",
+                "NAT", "LEASES"));
+        for (NetworkRecord n : provider.networks().list()) {
+            sb.append(String.format("%-16s %-18s %-15s %-4s %d%n", n.name(), n.subnet(), n.bridge(),
+                    n.nat() ? "yes" : "no", n.leases().size()));
+        }
+        Set<UUID> active = zones.list().stream().filter(z -> z.state().isActive()).map(ZoneInfo::id)
+                .collect(Collectors.toSet());
+        for (String o : provider.networks().orphans(active)) {
+            sb.append("orphan: ").append(o).append('\n');
+        }
+        return sb.toString();
+    }
+
+    @Descriptor("Show a network, its leases and the zones that name it")
+    public String info(@Descriptor("network name") String name) throws NetworkException {
+        NetworkRecord n = provider.networks().get(name).orElseThrow(() -> new NetworkException("no network named '"
+                + name + "'; net:list shows the networks there are"));
+        StringBuilder sb = new StringBuilder();
+        sb.append("name     ").append(n.name()).append('\n');
+        sb.append("subnet   ").append(n.subnet()).append('\n');
+        sb.append("gateway  ").append(Cidr.format(n.subnet().gateway())).append('\n');
+        sb.append("bridge   ").append(n.bridge()).append('\n');
+        sb.append("nat      ").append(n.nat() ? "yes" : "no").append('\n');
+        sb.append("zones    ").append(String.join(", ", usersOf(name))).append('\n');
+        for (Lease l : n.leases()) {
+            sb.append(String.format("lease    %-15s %s %s %s%n", l.ip(), l.mac(), l.tap(), l.zone()));
+        }
+        return sb.toString();
+    }
+
+    @Descriptor("Destroy a network and its bridge; refused while a zone names it")
+    public String destroy(@Descriptor("network name") String name) throws NetworkException {
+        provider.networks().destroy(name, usersOf(name));
+        return "network " + name + " destroyed";
+    }
+
+    private List<String> usersOf(String network) {
+        return zones.list().stream().filter(z -> z.spec().networks().stream().anyMatch(a -> a.network()
+                .equals(network))).map(ZoneInfo::name).sorted().toList();
+    }
+}

@@ -1,0 +1,2 @@
+/** The {@code net:} Gogo commands. */
+package io.zonekeeper.network.shell;

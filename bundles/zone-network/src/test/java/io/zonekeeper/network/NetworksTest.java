@@ -1,0 +1,131 @@
+package io.zonekeeper.network;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+
+import org.junit.Before;
+import org.junit.Rule;
+import org.junit.Test;
+import org.junit.rules.TemporaryFolder;
+
+import io.zonekeeper.api.NetworkAttachment;
+import io.zonekeeper.api.ZoneSpec;
+import io.zonekeeper.spi.PreparedNic;
+import io.zonekeeper.spi.PreparedResources;
+
+public class NetworksTest {
+    @Rule
+    public TemporaryFolder tmp = new TemporaryFolder();
+    private Path dir;
+    private FakeHost host;
+    private Networks nets;
+
+    @Before
+    public void setUp() throws Exception {
+        dir = tmp.newFolder("networks").toPath();
+        host = new FakeHost();
+        nets = new Networks(dir, host);
+        nets.open();
+        nets.create("a", "10.99.0.0/24", false);
+        nets.create("b", "10.99.1.0/24", false);
+    }
+
+    private static ZoneSpec zone(String name, String... networkAndIp) {
+        ZoneSpec.Builder b = ZoneSpec.builder(name);
+        for (int i = 0; i < networkAndIp.length; i += 2) {
+            b.network(new NetworkAttachment(networkAndIp[i], networkAndIp[i + 1]));
+        }
+        return b.build();
+    }
+
+    private void refused(Runnable expectNothingChanged, String expected, ThrowingRunnable r) throws Exception {
+        Set<String> linksBefore = host.links();
+        List<NetworkRecord> before = nets.list();
+        try {
+            r.run();
+            fail("should have been refused: " + expected);
+        } catch (NetworkException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains(expected));
+        }
+        assertEquals(linksBefore, host.links());
+        assertEquals(before, nets.list());
+        expectNothingChanged.run();
+    }
+
+    interface ThrowingRunnable {
+        void run() throws Exception;
+    }
+
+    @Test
+    public void overlappingSubnetsAndBadNamesAreRefusedAndChangeNothing() throws Exception {
+        refused(() -> { }, "overlaps network a", () -> nets.create("c", "10.99.0.128/25", false));
+        refused(() -> { }, "overlaps network a", () -> nets.create("c", "10.0.0.0/8", false));
+        refused(() -> { }, "exists already", () -> nets.create("a", "10.98.0.0/24", false));
+        refused(() -> { }, "did you mean", () -> nets.create("c", "10.98.0.1/24", false));
+        refused(() -> { }, "network name", () -> nets.create("C_1", "10.98.0.0/24", false));
+        assertEquals(2, nets.list().size());
+    }
+
+    @Test
+    public void aZoneGetsATapAnAddressAndAMacAndGivesThemBack() throws Exception {
+        UUID id = UUID.randomUUID();
+        PreparedResources r = nets.prepare(id, zone("web", "a", null, "b", "10.99.1.9"));
+        assertEquals(2, r.nics().size());
+        PreparedNic a = r.nics().get(0);
+        assertEquals("zkb-a", a.bridge());
+        assertTrue(a.address(), a.address().startsWith("10.99.0.") && a.address().endsWith("/24"));
+        assertEquals("10.99.0.1", a.gateway());
+        assertEquals("10.99.1.9/24", r.nics().get(1).address());
+        assertTrue(host.links().contains(a.tapDevice()));
+        assertTrue("the lease is durable", Files.readString(dir.resolve("a.json")).contains(a.tapDevice()));
+        assertEquals(List.of(), nets.orphans(Set.of(id)));
+        assertEquals(2, nets.orphans(Set.of()).size());
+
+        Networks reopened = new Networks(dir, host);
+        reopened.open();
+        assertEquals(1, reopened.get("a").orElseThrow().leases().size());
+
+        nets.release(id);
+        assertTrue(nets.get("a").orElseThrow().leases().isEmpty());
+        assertTrue(host.links().stream().noneMatch(l -> l.startsWith("zkt")));
+        assertEquals(List.of(), nets.orphans(Set.of()));
+    }
+
+    @Test
+    public void aFixedAddressOutsideTheSubnetOrLeasedOrAnUnknownNetworkIsRefusedNamingTheField() throws Exception {
+        nets.prepare(UUID.randomUUID(), zone("web", "a", "10.99.0.7"));
+        refused(() -> { }, "networks[0].ip: 10.99.0.7 is already leased to zone web",
+                () -> nets.prepare(UUID.randomUUID(), zone("db", "a", "10.99.0.7")));
+        refused(() -> { }, "networks[1].ip: 10.99.5.5 is outside subnet 10.99.1.0/24",
+                () -> nets.prepare(UUID.randomUUID(), zone("db", "a", null, "b", "10.99.5.5")));
+        refused(() -> { }, "networks[0].network: no network named 'nope'",
+                () -> nets.prepare(UUID.randomUUID(), zone("db", "nope", null)));
+    }
+
+    @Test
+    public void aTapThatCannotBeMadeUndoesTheOnesBefore() throws Exception {
+        host.failTapAfter = 1;
+        refused(() -> { }, "Operation not permitted",
+                () -> nets.prepare(UUID.randomUUID(), zone("web", "a", null, "b", null)));
+    }
+
+    @Test
+    public void aNetworkInUseIsNotDestroyedAndTheZoneIsNamed() throws Exception {
+        refused(() -> { }, "used by zone(s) web", () -> nets.destroy("a", List.of("web")));
+        UUID id = UUID.randomUUID();
+        nets.prepare(id, zone("web", "a", null));
+        refused(() -> { }, "leased to zone(s) web", () -> nets.destroy("a", List.of()));
+        nets.release(id);
+        nets.destroy("a", List.of());
+        assertTrue(nets.get("a").isEmpty());
+        assertTrue(!host.links().contains("zkb-a"));
+        assertTrue(!Files.exists(dir.resolve("a.json")));
+    }
+}
