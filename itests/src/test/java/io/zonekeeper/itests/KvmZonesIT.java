@@ -222,7 +222,7 @@ public class KvmZonesIT {
         }
         org.osgi.framework.Version before = kvmDriverBundle().getVersion();
         String error = Containers.run(shell, "driver:upgrade kvm " + jar).error();
-        assertTrue(error, error.contains("imports io.zonekeeper.spi [2.0.0,3.0.0) but the running zone-api exports 1.0.0"));
+        assertTrue(error, error.contains("imports io.zonekeeper.spi [2.0.0,3.0.0) but the running zone-api exports 1."));
         assertTrue(error, error.contains("nothing was changed"));
         assertEquals(before, kvmDriverBundle().getVersion());
         assertEquals(Bundle.ACTIVE, kvmDriverBundle().getState());
