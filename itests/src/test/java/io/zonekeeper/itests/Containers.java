@@ -71,6 +71,11 @@ final class Containers {
                 ours("kvm-driver"));
     }
 
+    /** Networks and disks, as the zonekeeper-network feature installs them. */
+    static Option networkAndDisk() {
+        return composite(ours("zone-network"), ours("zone-disk"));
+    }
+
     /** A test build of a bundle of this reactor (itests/NAME). */
     static Path testBuild(String module) {
         Path root = Path.of(System.getProperty("zk.repo.root", ".."));

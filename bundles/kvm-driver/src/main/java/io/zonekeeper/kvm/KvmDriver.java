@@ -45,6 +45,7 @@ import io.zonekeeper.spi.DriverException;
 import io.zonekeeper.spi.Feature;
 import io.zonekeeper.spi.HypervisorDriver;
 import io.zonekeeper.spi.PausableDriver;
+import io.zonekeeper.spi.PreparedResources;
 import io.zonekeeper.spi.RuntimeRecord;
 import io.zonekeeper.spi.ZoneContext;
 
@@ -192,7 +193,8 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         }
         d.put("defaultKernel", kernel);
         d.put("imageCache", images.cacheDir().toString());
-        return new Capabilities(EnumSet.of(Feature.PAUSE, Feature.CONSOLE, Feature.ADOPTION, Feature.CHANNELS),
+        return new Capabilities(EnumSet.of(Feature.PAUSE, Feature.CONSOLE, Feature.ADOPTION, Feature.CHANNELS,
+                Feature.NETWORK, Feature.DISK),
                 HostInfo.cores(), Math.max(0, HostInfo.memAvailableMiB()), d);
     }
 
@@ -232,12 +234,14 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
                     + ", which this driver has not adopted yet; adopt or stop it first");
         }
         QemuCommandLine.checkSupported(spec, null);
+        PreparedResources resources = zone.resources();
+        QemuCommandLine.checkPrepared(spec, resources);
         checkHostResources(spec);
         BootImage image = image(spec);
         AccelVerdict verdict = accelFor(image);
         ZoneFiles files = new ZoneFiles(zone.directory());
         List<String> argv = new QemuCommandLine(settings.qemuBinary(), verdict.accel(), HostInfo.tscKhz())
-                .render(zone.id(), zone.name(), spec, files, image);
+                .render(zone.id(), zone.name(), spec, files, image, resources);
 
         Attempt attempt = new Attempt(files, spec);
         QemuProcess process = null;
@@ -249,7 +253,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
             if (qemuVersion == null) {
                 qemuVersion = versionFromGreeting(qmp);
             }
-            RuntimeRecord record = record(zone, files, process.pid(), verdict.accel(), image);
+            RuntimeRecord record = record(zone, files, process.pid(), verdict.accel(), image, resources);
             zone.saveRuntime(record);
             ended.remove(zone.id());
             watches.put(zone.id(), watch);
@@ -378,7 +382,8 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         }
     }
 
-    private RuntimeRecord record(ZoneContext zone, ZoneFiles files, long pid, String accel, BootImage image) {
+    private RuntimeRecord record(ZoneContext zone, ZoneFiles files, long pid, String accel, BootImage image,
+            PreparedResources resources) {
         Map<String, String> p = new LinkedHashMap<>();
         p.put(RuntimeRecord.PID, String.valueOf(pid));
         p.put(R_UUID, zone.id().toString());
@@ -388,6 +393,14 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         p.put(R_ACCEL, accel);
         p.put(R_KERNEL, image.kernel().toString());
         p.put(R_INITRAMFS, image.initramfs().toString());
+        for (int i = 0; i < resources.nics().size(); i++) {
+            var n = resources.nics().get(i);
+            p.put("nic." + i, n.network() + " " + n.address() + " " + n.mac() + " tap " + n.tapDevice());
+        }
+        for (int i = 0; i < resources.disks().size(); i++) {
+            var d = resources.disks().get(i);
+            p.put("disk." + i, d.path() + " " + d.format() + (d.readOnly() ? " ro" : " rw"));
+        }
         return new RuntimeRecord(TYPE, p);
     }
 

@@ -212,6 +212,9 @@ public final class InitramfsBuilder {
         Map<String, List<String>> f = new LinkedHashMap<>();
         f.put("power", List.of("evdev", "button"));
         f.put("channels", List.of("virtio_mmio", "virtio_console"));
+        // virtio_net needs failover and net_failover (modules.dep); ext4 needs crc32c first (modules.softdep).
+        f.put("net", List.of("virtio_mmio", "virtio_net"));
+        f.put("disk", List.of("virtio_mmio", "virtio_blk", "ext4"));
         return f;
     }
 }

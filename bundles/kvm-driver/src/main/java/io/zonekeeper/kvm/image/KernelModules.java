@@ -127,17 +127,24 @@ public final class KernelModules {
         }
         String real = name;
         if (!relPath.containsKey(real)) {
-            real = aliases.getOrDefault(name, List.of()).stream()
-                    .filter(a -> relPath.containsKey(a) || builtin.contains(a)).findFirst().orElse(null);
-            if (real == null) {
+            List<String> candidates = aliases.getOrDefault(name, List.of()).stream()
+                    .filter(a -> relPath.containsKey(a) || builtin.contains(a)).toList();
+            if (candidates.isEmpty()) {
                 if (required) {
                     throw new IOException("kernel module " + name + " is not in " + dir.resolve("modules.dep"));
                 }
                 return;
             }
-            if (order.containsKey(real) || builtin.contains(real)) {
+            if (candidates.stream().anyMatch(c -> order.containsKey(c) || builtin.contains(c))) {
                 return;
             }
+            // Like modprobe, which tries every module of an alias: crypto-crc32c is crc32c_intel, which a guest CPU
+            // without SSE4.2 refuses, and crc32c_generic, which always loads. The image carries all of them and
+            // the zone init inserts each; the ones the guest cannot use fail harmlessly.
+            for (String c : candidates) {
+                visit(c, required, order, path);
+            }
+            return;
         }
         if (!path.add(real)) {
             throw new IOException("kernel modules depend on each other in a cycle: " + path);

@@ -14,12 +14,16 @@ import io.zonekeeper.api.FieldError;
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.kvm.image.ZoneImages.BootImage;
 import io.zonekeeper.spi.DriverException;
+import io.zonekeeper.spi.PreparedDisk;
+import io.zonekeeper.spi.PreparedNic;
+import io.zonekeeper.spi.PreparedResources;
 
 /**
  * Renders a zone into QEMU arguments: the microvm machine booting the kernel through its PVH entry, tuned as
  * measured on this kind of host (docs: shared/labs/KVM.md), in the full seccomp sandbox, with QMP, a pidfile, a
- * serial console that is both a log file and a socket, and one virtio-serial port per channel. Pure: it reads
- * nothing and starts nothing. Whatever of a spec it cannot render, it refuses by name.
+ * serial console that is both a log file and a socket, one virtio-serial port per channel, one virtio-net device
+ * per prepared tap and one virtio-blk device per prepared disk. Pure: it reads nothing and starts nothing. Whatever
+ * of a spec it cannot render, it refuses by name.
  */
 public final class QemuCommandLine {
     public static final String TCG = "tcg";
@@ -44,12 +48,6 @@ public final class QemuCommandLine {
         if (!spec.devices().isEmpty()) {
             errors.add(new FieldError("devices", "PCI passthrough is not supported by the kvm driver yet"));
         }
-        if (!spec.networks().isEmpty()) {
-            errors.add(new FieldError("networks", "networks are not supported by the kvm driver yet"));
-        }
-        if (!spec.disks().isEmpty()) {
-            errors.add(new FieldError("disks", "disks are not supported by the kvm driver yet"));
-        }
         for (int i = 0; i < spec.channels().size(); i++) {
             ChannelSpec c = spec.channels().get(i);
             if (c.peer() != null) {
@@ -61,6 +59,13 @@ public final class QemuCommandLine {
                 && !image.features().contains("channels")) {
             errors.add(new FieldError("channels", "kernel " + image.kernel() + " has no virtio_console module in"
                     + " /lib/modules/" + image.release() + ", so its zones cannot have channels"));
+        }
+        for (String[] f : new String[][] { { "net", "networks", "virtio_net" }, { "disk", "disks", "virtio_blk or ext4" } }) {
+            boolean wanted = f[0].equals("net") ? !spec.networks().isEmpty() : !spec.disks().isEmpty();
+            if (image != null && image.zoneInit() && wanted && !image.features().contains(f[0])) {
+                errors.add(new FieldError(f[1], "kernel " + image.kernel() + " has no " + f[2] + " module in"
+                        + " /lib/modules/" + image.release() + ", so its zones cannot have " + f[1]));
+            }
         }
         if (!errors.isEmpty()) {
             throw new DriverException("zone " + spec.name() + " cannot run on the kvm driver: "
@@ -82,10 +87,56 @@ public final class QemuCommandLine {
         }
     }
 
-    /** The whole argument list, QEMU binary first. */
+    /** The whole argument list for a zone without networks or disks. */
     public List<String> render(UUID id, String name, ZoneSpec spec, ZoneFiles files, BootImage image)
             throws DriverException {
-        checkSupported(spec, image);
+        return render(id, name, spec, files, image, PreparedResources.NONE);
+    }
+
+    /** Throws unless the appliance prepared exactly the networks and disks the spec names. */
+    public static void checkPrepared(ZoneSpec spec, PreparedResources res) throws DriverException {
+        List<FieldError> errors = new ArrayList<>();
+        if (res.nics().size() != spec.networks().size()) {
+            errors.add(new FieldError("networks", spec.networks().size() + " named but " + res.nics().size()
+                    + " tap device(s) prepared: the appliance makes them (install the zonekeeper-network feature)"));
+        }
+        if (res.disks().size() != spec.disks().size()) {
+            errors.add(new FieldError("disks", spec.disks().size() + " named but " + res.disks().size()
+                    + " prepared: the appliance checks and locks them (install the zonekeeper-network feature)"));
+        }
+        for (PreparedDisk d : res.disks()) {
+            if (d.path().contains(",") || !List.of("raw", "qcow2").contains(d.format())) {
+                errors.add(new FieldError("disks", d.path() + " (" + d.format() + ") cannot be a QEMU drive"));
+            }
+        }
+        for (PreparedNic n : res.nics()) {
+            if (!n.tapDevice().matches("[A-Za-z0-9_.-]{1,15}") || !n.mac().matches("([0-9a-f]{2}:){5}[0-9a-f]{2}")) {
+                errors.add(new FieldError("networks", "tap " + n.tapDevice() + " or MAC " + n.mac()
+                        + " cannot be a QEMU netdev"));
+            }
+        }
+        if (!errors.isEmpty()) {
+            throw new DriverException("zone " + spec.name() + " cannot run on the kvm driver: "
+                    + errors.stream().map(FieldError::toString).collect(Collectors.joining("; ")));
+        }
+    }
+
+    /** The whole argument list, QEMU binary first. */
+    public List<String> render(UUID id, String name, ZoneSpec spec, ZoneFiles files, BootImage image,
+            PreparedResources res) throws DriverException {
+        List<String> problems = new ArrayList<>();
+        for (ThrowingCheck c : List.<ThrowingCheck>of(() -> checkSupported(spec, image), () -> checkPrepared(spec,
+                res))) {
+            try {
+                c.run();
+            } catch (DriverException e) {
+                problems.add(e.getMessage().substring(e.getMessage().indexOf(": ") + 2));
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new DriverException("zone " + spec.name() + " cannot run on the kvm driver: "
+                    + String.join("; ", problems));
+        }
         checkSocketPaths(spec, files);
         List<String> a = new ArrayList<>();
         a.add(qemuBinary);
@@ -114,13 +165,39 @@ public final class QemuCommandLine {
                         + c.name()));
             }
         }
+        for (int i = 0; i < res.nics().size(); i++) {
+            PreparedNic n = res.nics().get(i);
+            // The appliance made the tap and enslaved it: QEMU only opens it, and runs no helper script.
+            a.addAll(List.of("-netdev", "tap,id=n" + i + ",ifname=" + n.tapDevice() + ",script=no,downscript=no",
+                    "-device", "virtio-net-device,netdev=n" + i + ",mac=" + n.mac()));
+        }
+        for (int i = 0; i < res.disks().size(); i++) {
+            PreparedDisk d = res.disks().get(i);
+            // The serial tells the zone init which block device is which disk, whatever order they probe in.
+            a.addAll(List.of("-drive", "file=" + d.path() + ",format=" + d.format() + ",if=none,id=d" + i
+                    + (d.readOnly() ? ",readonly=on" : ""), "-device", "virtio-blk-device,drive=d" + i + ",serial=zk-d"
+                    + i));
+        }
         a.addAll(List.of("-kernel", image.bootKernel().toString(), "-initrd", image.initramfs().toString()));
-        a.addAll(List.of("-append", kernelCmdline(name, spec, image)));
+        a.addAll(List.of("-append", kernelCmdline(name, spec, image, res)));
         return a;
+    }
+
+    private interface ThrowingCheck {
+        void run() throws DriverException;
     }
 
     /** The guest kernel's command line: what the tuned boot and the zone init need, then the spec's own. */
     public String kernelCmdline(String name, ZoneSpec spec, BootImage image) {
+        return kernelCmdline(name, spec, image, PreparedResources.NONE);
+    }
+
+    /**
+     * The guest kernel's command line. Networks: one {@code zk.nic=MAC,ADDRESS/PREFIX,GATEWAY} per interface (the
+     * init finds the interface by its MAC, so the order the devices probe in does not matter). Disks:
+     * {@code zk.disks=NAME:rw,NAME:ro} in device order, matched to block devices by their serial {@code zk-dN}.
+     */
+    public String kernelCmdline(String name, ZoneSpec spec, BootImage image, PreparedResources res) {
         StringJoiner k = new StringJoiner(" ");
         k.add("console=ttyS0").add("quiet").add("panic=-1");
         // Some microvm boots hung at "tsc: Marking TSC unstable" without the early TSC frequency.
@@ -135,12 +212,25 @@ public final class QemuCommandLine {
             if (!spec.channels().isEmpty()) {
                 features.add("channels");
             }
+            if (!res.nics().isEmpty()) {
+                features.add("net");
+            }
+            if (!res.disks().isEmpty()) {
+                features.add("disk");
+            }
             if (!features.isEmpty()) {
                 k.add("zk.features=" + String.join(",", features));
             }
         }
         if (!spec.channels().isEmpty()) {
             k.add("zk.channels=" + spec.channels().stream().map(ChannelSpec::name).collect(Collectors.joining(",")));
+        }
+        for (PreparedNic n : res.nics()) {
+            k.add("zk.nic=" + n.mac() + "," + n.address() + "," + n.gateway());
+        }
+        if (!res.disks().isEmpty()) {
+            k.add("zk.disks=" + res.disks().stream().map(d -> d.name() + (d.readOnly() ? ":ro" : ":rw"))
+                    .collect(Collectors.joining(",")));
         }
         if (!spec.cmdline().isBlank()) {
             k.add(spec.cmdline().trim());

@@ -5,6 +5,12 @@
 #   zk.channels=a,b      virtio-serial ports to wait for and link as /dev/virtio-ports/NAME
 #   zk.heartbeat=1       print "zonekeeper: tick N UPTIME" on the console every 100 ms (UPTIME in guest
 #                        seconds, read without a fork, so a host-side stall shows as a gap between ticks)
+#   zk.nic=MAC,ADDR/PREFIX,GW   an interface to configure with busybox ip (found by its MAC); the first one's
+#                        gateway becomes the default route. One zk.nic= per interface.
+#   zk.disks=NAME:rw,NAME:ro   disks in device order; the block device with serial zk-dN is the N-th, mounted
+#                        (ext4) at /mnt/NAME
+#   zk.root=NAME or zk.root=/dev/vdX   mount that disk as the root instead, and switch_root into it, running
+#                        zk.init=PATH (default /sbin/init) there
 #   zk.run=CMD or zk.run="CMD ARGS"   run CMD on the console, then power off; without it, a shell on the console
 # The power button (QMP system_powerdown) powers the zone off. PID 1 must never exit: the kernel would panic.
 PATH=/bin
@@ -20,6 +26,10 @@ name=zone
 features=
 channels=
 heartbeat=0
+nics=
+disks=
+root=
+newinit=/sbin/init
 set -f # a zk.run command may hold * or ?; only the words of the command line are wanted here
 for arg in $cmdline; do
     case "$arg" in
@@ -27,6 +37,10 @@ for arg in $cmdline; do
         zk.features=*) features=${arg#zk.features=} ;;
         zk.channels=*) channels=${arg#zk.channels=} ;;
         zk.heartbeat=*) heartbeat=${arg#zk.heartbeat=} ;;
+        zk.nic=*) nics="$nics ${arg#zk.nic=}" ;;
+        zk.disks=*) disks=${arg#zk.disks=} ;;
+        zk.root=*) root=${arg#zk.root=} ;;
+        zk.init=*) newinit=${arg#zk.init=} ;;
     esac
 done
 set +f
@@ -45,6 +59,70 @@ for group in $(echo "$features" | tr , ' '); do
         grep -q "^$m " /proc/modules || insmod "/lib/modules/$m.ko" || echo "zonekeeper: could not load module $m"
     done
 done
+
+if [ -n "$nics" ]; then
+    ip link set lo up
+    first=1
+    for nic in $nics; do
+        mac=${nic%%,*}; rest=${nic#*,}; addr=${rest%%,*}; gw=${rest#*,}
+        dev=
+        tries=0
+        while [ -z "$dev" ] && [ $tries -lt 500 ]; do
+            for d in /sys/class/net/*; do
+                [ "$(cat "$d/address" 2>/dev/null)" = "$mac" ] && dev=${d##*/}
+            done
+            [ -n "$dev" ] || { tries=$((tries + 1)); sleep 0.01; }
+        done
+        if [ -z "$dev" ]; then echo "zonekeeper: no interface with MAC $mac"; continue; fi
+        ip addr add "$addr" dev "$dev" && ip link set "$dev" up || echo "zonekeeper: could not configure $dev"
+        if [ $first = 1 ] && [ -n "$gw" ]; then ip route add default via "$gw" dev "$dev"; fi
+        first=0
+        echo "zonekeeper: $dev $addr"
+    done
+fi
+
+# The block device whose serial is zk-dN, N counted from 0 (waits for it to appear).
+disk_dev() {
+    tries=0
+    while [ $tries -lt 500 ]; do
+        for b in /sys/block/vd*; do
+            [ "$(cat "$b/serial" 2>/dev/null)" = "zk-d$1" ] && { echo "/dev/${b##*/}"; return 0; }
+        done
+        tries=$((tries + 1)); sleep 0.01
+    done
+    return 1
+}
+
+if [ -n "$disks" ]; then
+    i=0
+    for d in $(echo "$disks" | tr , ' '); do
+        dname=${d%%:*}; mode=${d##*:}
+        dev=$(disk_dev $i)
+        i=$((i + 1))
+        if [ -z "$dev" ]; then echo "zonekeeper: disk $dname did not appear"; continue; fi
+        if [ "$root" = "$dname" ] || [ "$root" = "$dev" ]; then
+            mkdir -p /newroot
+            if mount -t ext4 -o "$mode" "$dev" /newroot; then rootdev=$dev; else echo "zonekeeper: root $dev did not mount"; fi
+            continue
+        fi
+        mkdir -p "/mnt/$dname"
+        mount -t ext4 -o "$mode" "$dev" "/mnt/$dname" || echo "zonekeeper: disk $dname ($dev) did not mount"
+    done
+fi
+
+if [ -n "$root" ]; then
+    if [ -z "$rootdev" ]; then
+        echo "zonekeeper: root $root is not one of this zone's disks"
+    elif [ ! -x "/newroot$newinit" ]; then
+        echo "zonekeeper: root $rootdev has no $newinit"
+    else
+        echo "zonekeeper: zone $name switching root to $rootdev"
+        for m in dev proc sys; do
+            if [ -d "/newroot/$m" ]; then mount --move "/$m" "/newroot/$m"; else umount -l "/$m"; fi
+        done
+        exec switch_root /newroot "$newinit"
+    fi
+fi
 
 for e in /sys/class/input/event*; do
     [ -e "$e/device/name" ] || continue

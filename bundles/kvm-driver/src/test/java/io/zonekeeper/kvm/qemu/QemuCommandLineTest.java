@@ -21,6 +21,9 @@ import io.zonekeeper.api.NetworkAttachment;
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.kvm.image.ZoneImages.BootImage;
 import io.zonekeeper.spi.DriverException;
+import io.zonekeeper.spi.PreparedDisk;
+import io.zonekeeper.spi.PreparedNic;
+import io.zonekeeper.spi.PreparedResources;
 
 public class QemuCommandLineTest {
     private static final UUID ID = UUID.fromString("0b0e8d3c-4f6a-4a51-9d4e-1f2a3b4c5d6e");
@@ -163,5 +166,43 @@ public class QemuCommandLineTest {
         assertTrue(QemuProcess.whyNotQemuOf(List.of("/usr/bin/sleep", "-uuid", ID.toString()), ID).get()
                 .contains("not QEMU"));
         assertTrue(QemuProcess.whyNotQemuOf(List.of(), ID).get().contains("gone"));
+    }
+
+    @Test
+    public void rendersPreparedTapsAndDisksAndTellsTheInitWhatToConfigure() throws DriverException {
+        BootImage image = new BootImage(IMAGE.kernel(), IMAGE.bootKernel(), IMAGE.initramfs(), true,
+                Set.of("power", "channels", "net", "disk"), "6.1.0-56-amd64");
+        ZoneSpec spec = ZoneSpec.builder("web").network(new NetworkAttachment("lan", null))
+                .disk(new DiskSpec("/var/lib/zk/disks/data.img", "raw", false))
+                .disk(new DiskSpec("/var/lib/zk/disks/base.qcow2", "qcow2", true)).build();
+        PreparedResources res = new PreparedResources(
+                List.of(new PreparedNic("lan", "zkt0123456789a", "zkb-lan", "0a:11:22:33:44:55", "10.99.0.5/24",
+                        "10.99.0.1")),
+                List.of(new PreparedDisk("data", "/var/lib/zk/disks/data.img", "raw", false),
+                        new PreparedDisk("base", "/var/lib/zk/disks/base.qcow2", "qcow2", true)));
+
+        List<String> a = tcg.render(ID, "web", spec, FILES, image, res);
+
+        assertEquals(List.of("tap,id=n0,ifname=zkt0123456789a,script=no,downscript=no"), all(a, "-netdev"));
+        assertTrue(all(a, "-device").contains("virtio-net-device,netdev=n0,mac=0a:11:22:33:44:55"));
+        assertEquals(List.of("file=/var/lib/zk/disks/data.img,format=raw,if=none,id=d0",
+                "file=/var/lib/zk/disks/base.qcow2,format=qcow2,if=none,id=d1,readonly=on"), all(a, "-drive"));
+        assertTrue(all(a, "-device").contains("virtio-blk-device,drive=d1,serial=zk-d1"));
+        String append = after(a, "-append");
+        assertTrue(append, append.contains("zk.features=power,net,disk"));
+        assertTrue(append, append.contains("zk.nic=0a:11:22:33:44:55,10.99.0.5/24,10.99.0.1"));
+        assertTrue(append, append.contains("zk.disks=data:rw,base:ro"));
+    }
+
+    @Test
+    public void refusesNetworksAndDisksTheApplianceDidNotPrepare() {
+        ZoneSpec spec = ZoneSpec.builder("web").network(new NetworkAttachment("lan", null)).build();
+        try {
+            tcg.render(ID, "web", spec, FILES, IMAGE, PreparedResources.NONE);
+            fail();
+        } catch (DriverException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("networks: 1 named but 0 tap device(s) prepared"));
+            assertTrue(e.getMessage(), e.getMessage().contains("has no virtio_net module"));
+        }
     }
 }

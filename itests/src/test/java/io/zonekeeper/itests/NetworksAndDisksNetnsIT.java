@@ -1,0 +1,215 @@
+package io.zonekeeper.itests;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import javax.inject.Inject;
+
+import org.apache.felix.service.command.CommandProcessor;
+import org.junit.After;
+import org.junit.Assume;
+import org.junit.Before;
+import org.junit.Test;
+import org.junit.runner.RunWith;
+import org.ops4j.pax.exam.Configuration;
+import org.ops4j.pax.exam.Option;
+import org.ops4j.pax.exam.junit.PaxExam;
+import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
+import org.ops4j.pax.exam.spi.reactors.PerClass;
+
+import io.zonekeeper.api.ZoneInfo;
+import io.zonekeeper.api.ZoneManager;
+import io.zonekeeper.api.ZoneState;
+
+/**
+ * Real networks and disks: bridges and taps made by the appliance, QEMU guests that ping each other and keep
+ * files on their disks, all in Felix with the real bundles and the real shell. This JVM runs in a network
+ * namespace of its own (src/test/netns/bin/java): every bridge, tap and packet of these tests stays inside it. No NAT.
+ */
+@RunWith(PaxExam.class)
+@ExamReactorStrategy(PerClass.class)
+public class NetworksAndDisksNetnsIT {
+    private static final Path STATE = Containers.newStateDir("netdisk");
+
+    @Inject
+    ZoneManager zones;
+    @Inject
+    CommandProcessor shell;
+
+    @Configuration
+    public Option[] config() {
+        return new Option[] { Containers.core(STATE), Containers.kvm(), Containers.networkAndDisk() };
+    }
+
+    @Before
+    public void onlyInANamespaceOfOurOwn() throws Exception {
+        Assume.assumeTrue("the JVM runs in a network namespace of its own (ZK_NETNS=" + System.getenv("ZK_NETNS")
+                + "); see src/test/netns/bin/java", "own".equals(System.getenv("ZK_NETNS")));
+        String links = host("ip", "-o", "link", "show");
+        assertFalse("the namespace has none of the machine's interfaces: " + links,
+                links.lines().anyMatch(l -> !l.contains(" lo:") && !l.contains("zk")));
+        // Forwarding on for the whole namespace: zones on different networks must still not reach each other,
+        // because the appliance turns forwarding off on each bridge.
+        Files.writeString(Path.of("/proc/sys/net/ipv4/ip_forward"), "1\n");
+    }
+
+    @After
+    public void destroyEverything() {
+        for (ZoneInfo z : zones.list()) {
+            long pid = z.runtime().containsKey("pid") ? Long.parseLong(z.runtime().get("pid")) : -1;
+            Containers.run(shell, "zone:destroy " + z.name());
+            ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+        }
+        for (String n : new String[] { "a", "b" }) {
+            Containers.run(shell, "net:destroy " + n);
+        }
+    }
+
+    private String sh(String command) {
+        return Containers.run(shell, command).ok();
+    }
+
+    private String fails(String command) {
+        return Containers.run(shell, command).error();
+    }
+
+    private static String host(String... argv) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        p.waitFor();
+        return out;
+    }
+
+    private String console(String zone) throws Exception {
+        Path log = zones.consoleLog(zone);
+        return Files.exists(log) ? Files.readString(log, StandardCharsets.UTF_8) : "";
+    }
+
+    private String awaitStopped(String zone, int seconds) throws Exception {
+        ZoneInfo z = zones.await(zone, Set.of(ZoneState.STOPPED, ZoneState.CRASHED), Duration.ofSeconds(seconds));
+        assertEquals(z.reason() + "\n" + console(zone), ZoneState.STOPPED, z.state());
+        return console(zone);
+    }
+
+    private static String tapOf(ZoneInfo z) {
+        Matcher m = Pattern.compile("tap (zkt[0-9a-f]+)").matcher(z.runtime().getOrDefault("nic.0", ""));
+        assertTrue(z.runtime().toString(), m.find());
+        return m.group(1);
+    }
+
+    @Test
+    public void twoZonesOnANetworkPingEachOtherAndAZoneOnAnotherNetworkCannotReachThem() throws Exception {
+        assertTrue(sh("net:create --subnet 10.99.0.0/24 a").contains("bridge zkb-a"));
+        sh("net:create --subnet 10.99.1.0/24 b");
+        String linksBefore = host("ip", "-o", "link", "show");
+
+        // Bad input: a clear error, and nothing changes.
+        assertTrue(fails("net:create --subnet 10.99.0.128/25 c").contains("overlaps network a"));
+        sh("zone:create --hypervisor kvm --networks a=10.99.5.5 outside");
+        String outside = fails("zone:start outside");
+        assertTrue(outside, outside.contains("networks[0].ip: 10.99.5.5 is outside subnet 10.99.0.0/24"));
+        assertEquals(ZoneState.DEFINED, zones.get("outside").orElseThrow().state());
+        assertEquals(linksBefore, host("ip", "-o", "link", "show"));
+        sh("zone:destroy outside");
+
+        sh("zone:create --hypervisor kvm --networks a=10.99.0.11 --start a1");
+        sh("zone:wait --timeout 90 --console 'zonekeeper: zone a1 ready' a1");
+        String a1Tap = tapOf(zones.get("a1").orElseThrow());
+        assertTrue("the appliance made the tap and enslaved it to the bridge",
+                host("ip", "-o", "link", "show", a1Tap).contains("master zkb-a"));
+        String taken = fails("zone:create --hypervisor kvm --networks a=10.99.0.11 --start dup");
+        assertTrue(taken, taken.contains("10.99.0.11 is already leased to zone a1"));
+        sh("zone:destroy dup");
+
+        sh("zone:create --hypervisor kvm --networks a --cmdline 'zk.run=\"ping -c 3 -W 5 10.99.0.11\"' --start a2");
+        sh("zone:create --hypervisor kvm --networks b --cmdline 'zk.run=\"ping -c 3 -W 2 10.99.0.11\"' --start b1");
+        String a2 = awaitStopped("a2", 120);
+        String b1 = awaitStopped("b1", 120);
+        System.out.println("a2 pinging a1:\n" + a2.lines().filter(l -> l.contains("packets") || l.contains("bytes from"))
+                .reduce("", (x, y) -> x + y + "\n"));
+        assertTrue("a2 reached a1 on network a:\n" + a2, a2.contains("bytes from 10.99.0.11")
+                && a2.contains("zonekeeper: zone a2 finished, exit 0"));
+        assertFalse("b1 on network b must not reach a1:\n" + b1, b1.contains("bytes from 10.99.0.11"));
+        assertFalse(b1, b1.contains("zonekeeper: zone b1 finished, exit 0"));
+
+        String info = sh("net:info a");
+        assertTrue(info, info.contains("10.99.0.11") && info.contains("a1"));
+        assertFalse("a2 stopped, so its lease is given back: " + info, info.lines().anyMatch(l -> l.startsWith("lease")
+                && l.endsWith(" a2")));
+        String refused = fails("net:destroy a");
+        assertTrue(refused, refused.contains("used by zone(s) a1, a2"));
+
+        sh("zone:destroy a1");
+        assertFalse("the tap went with the zone", host("ip", "-o", "link", "show").contains(a1Tap));
+        assertFalse(sh("net:info a").contains("lease"));
+        assertFalse(sh("net:list").contains("orphan"));
+    }
+
+    @Test
+    public void aZoneKeepsAFileOnItsDiskAcrossAStopAndTheDiskIsRefusedToASecondZone() throws Exception {
+        Path content = Files.createTempDirectory("zk-disk-content");
+        Files.writeString(content.resolve("hello.txt"), "hello-from-the-host\n");
+        assertTrue(sh("disk:create --size 16M --from " + content + " data").contains("data.img"));
+        Path image = STATE.resolve("disks/data.img");
+
+        String run = "zk.run=\"cat /mnt/data/hello.txt; cat /mnt/data/note.txt || echo no-note-yet;"
+                + " echo kept-$((6*7)) > /mnt/data/note.txt; sync\"";
+        sh("zone:create --hypervisor kvm --disks " + image + " --cmdline '" + run + "' --start w1");
+        String first = awaitStopped("w1", 120);
+        assertTrue(first, first.contains("hello-from-the-host") && first.contains("no-note-yet"));
+        assertTrue("the lock went when the guest powered off", sh("disk:list").contains(" - "));
+
+        sh("zone:start w1");
+        String second = awaitStopped("w1", 120);
+        assertTrue("the file written before the stop is read back:\n" + second, second.contains("kept-42"));
+
+        // Read-write to one running zone only; the holder is named and nothing changes for the refused one.
+        sh("zone:create --hypervisor kvm --disks " + image + " --start holder");
+        sh("zone:wait --timeout 90 --console 'zonekeeper: zone holder ready' holder");
+        assertTrue(sh("disk:list").contains("holder"));
+        sh("zone:create --hypervisor kvm --disks " + image + " second");
+        String inUse = fails("zone:start second");
+        assertTrue(inUse, inUse.contains("attached read-write to zone holder"));
+        assertEquals(ZoneState.DEFINED, zones.get("second").orElseThrow().state());
+        assertTrue(fails("disk:destroy data").contains("zone holder"));
+
+        // A symlink out of the allowed folders is followed to its real path and refused.
+        Path outside = Files.createTempDirectory("zk-outside");
+        Files.write(outside.resolve("secret.img"), new byte[1 << 20]);
+        Path link = Files.createSymbolicLink(STATE.resolve("disks/innocent.img"), outside.resolve("secret.img"));
+        sh("zone:create --hypervisor kvm --disks " + link + " sneaky");
+        String escaped = fails("zone:start sneaky");
+        assertTrue(escaped, escaped.contains("disks[0].path") && escaped.contains("is outside the folders"));
+        Files.delete(link);
+    }
+
+    @Test
+    public void aDiskCanBeTheZonesRoot() throws Exception {
+        Path root = Files.createTempDirectory("zk-rootfs");
+        Files.createDirectories(root.resolve("bin"));
+        Files.createDirectories(root.resolve("sbin"));
+        Files.createDirectories(root.resolve("proc"));
+        Files.copy(Path.of("/bin/busybox"), root.resolve("bin/busybox"));
+        Path init = root.resolve("sbin/init");
+        Files.writeString(init, "#!/bin/busybox sh\n/bin/busybox echo \"rootfs init ran as pid $$ on"
+                + " $(/bin/busybox cat /proc/mounts | /bin/busybox grep ' / ' | /bin/busybox cut -d' ' -f1,3)\"\n"
+                + "/bin/busybox poweroff -f\n");
+        init.toFile().setExecutable(true);
+        sh("disk:create --size 32M --from " + root + " rootfs");
+        sh("zone:create --hypervisor kvm --disks " + STATE.resolve("disks/rootfs.img") + " --cmdline zk.root=rootfs"
+                + " --start r1");
+        String console = awaitStopped("r1", 120);
+        assertTrue(console, console.contains("zonekeeper: zone r1 switching root to /dev/vd"));
+        assertTrue(console, Pattern.compile("rootfs init ran as pid 1 on /dev/vd. ext4").matcher(console).find());
+    }
+}
