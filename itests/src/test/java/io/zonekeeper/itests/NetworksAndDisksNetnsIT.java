@@ -212,4 +212,38 @@ public class NetworksAndDisksNetnsIT {
         assertTrue(console, console.contains("zonekeeper: zone r1 switching root to /dev/vd"));
         assertTrue(console, Pattern.compile("rootfs init ran as pid 1 on /dev/vd. ext4").matcher(console).find());
     }
+
+    private static int received(String console, String after) {
+        Matcher m = Pattern.compile("(\\d+) packets transmitted, (\\d+) packets received")
+                .matcher(console.substring(console.indexOf(after)));
+        assertTrue(console, m.find());
+        return Integer.parseInt(m.group(1)) - Integer.parseInt(m.group(2));
+    }
+
+    @Test
+    public void aPingBetweenZonesKeepsAnsweringThroughADriverUpgrade() throws Exception {
+        sh("net:create --subnet 10.99.0.0/24 a");
+        sh("zone:create --hypervisor kvm --networks a=10.99.0.11 --start a1");
+        sh("zone:wait --timeout 90 --console 'zonekeeper: zone a1 ready' a1");
+        ZoneInfo a1 = zones.get("a1").orElseThrow();
+        String tap = tapOf(a1);
+        // Two equal windows of 30 pings 0.2 s apart: the first without an upgrade, the second across one.
+        sh("zone:create --hypervisor kvm --networks a --cmdline 'zk.run=\"ping -q -c 30 -i 0.2 10.99.0.11;"
+                + " echo window-two; ping -q -c 30 -i 0.2 10.99.0.11\"' --start a2");
+        sh("zone:wait --timeout 120 --console 'window-two' a2");
+        Thread.sleep(1500);
+        String upgraded = sh("driver:upgrade kvm " + Containers.testBuild("kvm-driver-next"));
+        assertTrue(upgraded, upgraded.contains("adopted 2 zone(s)"));
+        String console = awaitStopped("a2", 120);
+        int lostBefore = received(console, "zonekeeper: zone a2 ready");
+        int lostAcross = received(console, "window-two");
+        System.out.printf("ping a2 -> a1: %d of 30 lost without an upgrade, %d of 30 across driver:upgrade kvm%n",
+                lostBefore, lostAcross);
+        assertTrue("lost " + lostAcross + " across the upgrade, " + lostBefore + " without:\n" + console,
+                lostAcross <= lostBefore);
+        ZoneInfo after = zones.get("a1").orElseThrow();
+        assertEquals("same QEMU", a1.runtime().get("pid"), after.runtime().get("pid"));
+        assertTrue("the tap outlived the driver it was handed to", host("ip", "-o", "link", "show", tap)
+                .contains("master zkb-a"));
+    }
 }
