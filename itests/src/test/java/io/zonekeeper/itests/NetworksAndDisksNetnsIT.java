@@ -245,5 +245,17 @@ public class NetworksAndDisksNetnsIT {
         assertEquals("same QEMU", a1.runtime().get("pid"), after.runtime().get("pid"));
         assertTrue("the tap outlived the driver it was handed to", host("ip", "-o", "link", "show", tap)
                 .contains("master zkb-a"));
+
+        // QEMU dies unasked: the zone is CRASHED, and its tap and lease are given back all the same.
+        ProcessHandle.of(Long.parseLong(after.runtime().get("pid"))).orElseThrow().destroyForcibly();
+        assertEquals(ZoneState.CRASHED, zones.await("a1", Set.of(ZoneState.CRASHED), Duration.ofSeconds(30)).state());
+        // The watcher that saw the crash gives them back just after it publishes the state.
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while ((host("ip", "-o", "link", "show").contains(tap) || sh("net:info a").contains("lease"))
+                && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+        assertFalse(host("ip", "-o", "link", "show").contains(tap));
+        assertFalse(sh("net:info a").contains("lease"));
     }
 }
