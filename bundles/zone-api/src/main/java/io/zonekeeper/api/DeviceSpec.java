@@ -3,8 +3,10 @@ package io.zonekeeper.api;
 import java.util.Objects;
 
 /**
- * A host device that a zone takes for itself. Today the only type is {@code pci}, addressed by its PCI address
- * ({@code 0000:01:00.0}); the whole IOMMU group goes with it.
+ * A device a zone gets. Type {@code pci} is a host PCI function addressed by its PCI address
+ * ({@code 0000:01:00.0}); the whole IOMMU group goes with it. Other types (a virtual TPM: {@code tpm}) are served by
+ * a device backend bundle ({@link io.zonekeeper.spi.DeviceBackend}); their address is optional and means what that
+ * backend says (a TPM version, say).
  */
 public final class DeviceSpec {
     public static final String TYPE_PCI = "pci";
@@ -14,6 +16,10 @@ public final class DeviceSpec {
     public DeviceSpec(String type, String address) {
         this.type = type;
         this.address = address;
+    }
+
+    public static DeviceSpec of(String type) {
+        return new DeviceSpec(type, null);
     }
 
     public static DeviceSpec pci(String address) {
@@ -40,6 +46,6 @@ public final class DeviceSpec {
 
     @Override
     public String toString() {
-        return type + ":" + address;
+        return address == null ? type : type + ":" + address;
     }
 }

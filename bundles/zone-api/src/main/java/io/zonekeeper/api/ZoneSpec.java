@@ -21,6 +21,10 @@ public final class ZoneSpec {
     /** A PCI address in domain:bus:device.function form. */
     public static final Pattern PCI_ADDRESS = Pattern.compile("[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\\.[0-7]");
     /** A channel name: what the guest sees as its port name. */
+    /** A device type: {@code pci}, or the type a device backend serves ({@code tpm}, say). */
+    public static final Pattern DEVICE_TYPE = Pattern.compile("[a-z][a-z0-9-]{0,31}");
+    /** The address of a device other than pci: letters, digits and {@code . _ : -}, never a path. */
+    public static final Pattern DEVICE_ADDRESS = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:-]{0,63}");
     public static final Pattern CHANNEL_NAME = Pattern.compile("[a-z0-9][a-z0-9._-]{0,31}");
     private static final Pattern LABEL_KEY = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._/-]{0,62}");
     private static final Pattern IPV4 = Pattern.compile(
@@ -155,14 +159,21 @@ public final class ZoneSpec {
         for (int i = 0; i < devices.size(); i++) {
             DeviceSpec d = devices.get(i);
             String at = "devices[" + i + "]";
-            if (!DeviceSpec.TYPE_PCI.equals(d.type())) {
-                errors.add(new FieldError(at + ".type", "'" + d.type() + "' is not a device type; use pci"));
-            }
-            if (d.address() == null || !PCI_ADDRESS.matcher(d.address()).matches()) {
-                errors.add(new FieldError(at + ".address", "'" + d.address()
-                        + "' is not a PCI address like 0000:01:00.0"));
-            } else if (!seen.add(d.address())) {
-                errors.add(new FieldError(at + ".address", d.address() + " is named twice"));
+            if (d.type() == null || !DEVICE_TYPE.matcher(d.type()).matches()) {
+                errors.add(new FieldError(at + ".type", "'" + d.type()
+                        + "' is not a device type such as pci or tpm (lower-case letters, digits and dashes)"));
+            } else if (DeviceSpec.TYPE_PCI.equals(d.type())) {
+                if (d.address() == null || !PCI_ADDRESS.matcher(d.address()).matches()) {
+                    errors.add(new FieldError(at + ".address", "'" + d.address()
+                            + "' is not a PCI address like 0000:01:00.0"));
+                } else if (!seen.add("pci:" + d.address())) {
+                    errors.add(new FieldError(at + ".address", d.address() + " is named twice"));
+                }
+            } else if (d.address() != null && !DEVICE_ADDRESS.matcher(d.address()).matches()) {
+                errors.add(new FieldError(at + ".address", "'" + d.address() + "' is not a device address (letters,"
+                        + " digits and . _ : -, at most 64)"));
+            } else if (!seen.add(d.type() + ":" + d.address())) {
+                errors.add(new FieldError(at, d + " is named twice"));
             }
         }
         seen.clear();

@@ -3,7 +3,7 @@
  * interface, {@link io.zonekeeper.spi.HypervisorDriver}; optional abilities are small extra interfaces.
  */
 @Export
-@Version("1.1.0")
+@Version("1.2.0")
 package io.zonekeeper.spi;
 
 import org.osgi.annotation.bundle.Export;

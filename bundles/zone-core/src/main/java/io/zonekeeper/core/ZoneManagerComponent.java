@@ -20,6 +20,7 @@ import io.zonekeeper.api.ZoneListener;
 import io.zonekeeper.api.ZoneManager;
 import io.zonekeeper.spi.HypervisorDriver;
 import io.zonekeeper.spi.ZoneResourceProvider;
+import io.zonekeeper.spi.DeviceBackend;
 
 /**
  * The registry as an OSGi component. Driver references are dynamic, greedy and multiple: a driver that goes away
@@ -88,5 +89,15 @@ public class ZoneManagerComponent extends ZoneRegistry {
 
     void unbindResourceProvider(ZoneResourceProvider provider) {
         removeResourceProvider(provider);
+    }
+
+    @Reference(service = DeviceBackend.class, cardinality = ReferenceCardinality.MULTIPLE,
+            policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
+    void bindDeviceBackend(DeviceBackend backend) {
+        addDeviceBackend(backend);
+    }
+
+    void unbindDeviceBackend(DeviceBackend backend) {
+        removeDeviceBackend(backend);
     }
 }

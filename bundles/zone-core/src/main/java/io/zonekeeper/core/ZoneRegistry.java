@@ -47,6 +47,8 @@ import io.zonekeeper.spi.ResourceKind;
 import io.zonekeeper.spi.RuntimeRecord;
 import io.zonekeeper.spi.ZoneContext;
 import io.zonekeeper.spi.ZoneResourceProvider;
+import io.zonekeeper.spi.DeviceBackend;
+import io.zonekeeper.spi.PreparedDevice;
 
 /**
  * The zone registry: zones in memory backed by the {@link ZoneStore}, the bound drivers, and the reconciler that
@@ -82,6 +84,8 @@ public class ZoneRegistry implements ZoneManager {
     /** Host resource providers (networks, disks), by kind; the first bound of a kind is used. */
     private final Map<ResourceKind, List<ZoneResourceProvider>> providers = new java.util.EnumMap<>(
             ResourceKind.class);
+    /** Device backends by the device type they serve; the first bound of a type is used. Guarded by providers. */
+    private final Map<String, List<DeviceBackend>> deviceBackends = new java.util.TreeMap<>();
 
     /** One zone in memory. */
     final class Zone {
@@ -582,6 +586,7 @@ public class ZoneRegistry implements ZoneManager {
     @Override
     public ZoneInfo create(ZoneSpec spec) throws ZoneException {
         spec.requireValid();
+        checkDevices(spec);
         return info(createZone(spec, false));
     }
 
@@ -871,6 +876,7 @@ public class ZoneRegistry implements ZoneManager {
 
     private PreparedResources prepareResources(UUID id, ZoneSpec spec) throws ZoneException {
         List<ZoneResourceProvider> done = new ArrayList<>();
+        List<DeviceBackend> doneDevices = new ArrayList<>();
         PreparedResources all = PreparedResources.NONE;
         try {
             for (ResourceKind kind : ResourceKind.values()) {
@@ -889,8 +895,24 @@ public class ZoneRegistry implements ZoneManager {
                 done.add(p);
                 all = all.plus(got);
             }
+            for (Map.Entry<String, List<DeviceBackend.IndexedDevice>> e : devicesByType(spec).entrySet()) {
+                DeviceBackend backend = awaitDeviceBackend(e.getKey());
+                if (backend == null) {
+                    throw new ZoneException("zone " + spec.name() + " names " + e.getValue().get(0).field() + " of"
+                            + " type " + e.getKey() + ", but no device backend for " + e.getKey() + " is installed"
+                            + " (waited " + driverWait.toSeconds() + " s); install its bundle, or drop it into"
+                            + " deploy/");
+                }
+                List<PreparedDevice> got = backend.prepare(id, spec.name(), store.zoneDirectory(spec.name()),
+                        e.getValue());
+                doneDevices.add(backend);
+                all = all.plus(new PreparedResources(List.of(), List.of(), got, List.of()));
+            }
             return all;
         } catch (ZoneException | RuntimeException e) {
+            for (DeviceBackend b : doneDevices) {
+                safeRelease(b, id, spec.name());
+            }
             for (ZoneResourceProvider p : done) {
                 safeRelease(p, id, spec.name());
             }
@@ -926,6 +948,124 @@ public class ZoneRegistry implements ZoneManager {
         }
         for (ZoneResourceProvider p : all) {
             safeRelease(p, r.id(), r.spec().name());
+        }
+        List<DeviceBackend> backends;
+        synchronized (providers) {
+            backends = deviceBackends.values().stream().flatMap(List::stream).collect(Collectors.toList());
+        }
+        for (DeviceBackend b : backends) {
+            safeRelease(b, r.id(), r.spec().name());
+        }
+    }
+
+    private static void safeRelease(DeviceBackend b, UUID id, String name) {
+        try {
+            b.release(id, name);
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "releasing the " + b.type() + " devices of zone " + name + ": " + e);
+        }
+    }
+
+    // ---- device backends (pci, tpm, ...) ----
+
+    public void addDeviceBackend(DeviceBackend backend) {
+        String type = backend.type();
+        synchronized (providers) {
+            deviceBackends.computeIfAbsent(type, k -> new ArrayList<>()).add(backend);
+            providers.notifyAll();
+        }
+        LOG.log(Level.INFO, "device backend for " + type + " devices is available: " + backend.getClass().getName());
+        if (open) {
+            try {
+                reconciler.execute(() -> reportOrphans(backend));
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                // Closing.
+            }
+        }
+    }
+
+    public void removeDeviceBackend(DeviceBackend backend) {
+        synchronized (providers) {
+            deviceBackends.values().forEach(l -> l.remove(backend));
+        }
+    }
+
+    /** The device types that have a backend now, with the class serving each. */
+    public Map<String, String> deviceBackends() {
+        Map<String, String> m = new java.util.TreeMap<>();
+        synchronized (providers) {
+            deviceBackends.forEach((t, l) -> {
+                if (!l.isEmpty()) {
+                    m.put(t, l.get(0).getClass().getName());
+                }
+            });
+        }
+        return m;
+    }
+
+    private DeviceBackend deviceBackend(String type) {
+        synchronized (providers) {
+            List<DeviceBackend> l = deviceBackends.get(type);
+            return l == null || l.isEmpty() ? null : l.get(0);
+        }
+    }
+
+    private DeviceBackend awaitDeviceBackend(String type) {
+        long deadline = System.nanoTime() + driverWait.toNanos();
+        synchronized (providers) {
+            DeviceBackend b;
+            while ((b = deviceBackend(type)) == null && System.nanoTime() < deadline) {
+                try {
+                    providers.wait(200);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return null;
+                }
+            }
+            return b;
+        }
+    }
+
+    private static Map<String, List<DeviceBackend.IndexedDevice>> devicesByType(ZoneSpec spec) {
+        Map<String, List<DeviceBackend.IndexedDevice>> m = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < spec.devices().size(); i++) {
+            var d = spec.devices().get(i);
+            m.computeIfAbsent(d.type(), k -> new ArrayList<>()).add(new DeviceBackend.IndexedDevice(i, d));
+        }
+        return m;
+    }
+
+    /**
+     * Lets each bound device backend check the spec's devices before anything is stored. A type without a backend
+     * yet passes here (its bundle may come later); starting such a zone waits for it and then fails clearly.
+     */
+    private void checkDevices(ZoneSpec spec) throws ZoneException {
+        List<io.zonekeeper.api.FieldError> errors = new ArrayList<>();
+        for (Map.Entry<String, List<DeviceBackend.IndexedDevice>> e : devicesByType(spec).entrySet()) {
+            DeviceBackend b = deviceBackend(e.getKey());
+            if (b != null) {
+                try {
+                    errors.addAll(b.validate(e.getValue()));
+                } catch (RuntimeException ex) {
+                    errors.add(new io.zonekeeper.api.FieldError(e.getValue().get(0).field(), "the " + e.getKey()
+                            + " device backend failed to check it: " + ex));
+                }
+            }
+        }
+        if (!errors.isEmpty()) {
+            throw new io.zonekeeper.api.InvalidSpecException(errors);
+        }
+    }
+
+    private void reportOrphans(DeviceBackend backend) {
+        Set<UUID> active = zones.values().stream().map(Zone::record).filter(r -> r.state().isActive())
+                .map(ZoneRecord::id).collect(Collectors.toSet());
+        try {
+            for (String orphan : backend.orphans(active)) {
+                LOG.log(Level.WARNING, "orphan " + backend.type() + " device: " + orphan);
+            }
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "the " + backend.type() + " device backend failed to list orphans: " + e);
         }
     }
 
@@ -1037,7 +1177,9 @@ public class ZoneRegistry implements ZoneManager {
                     + " MiB it can give");
         }
         need(problems, caps, Feature.CHANNELS, !spec.channels().isEmpty(), "channels");
-        need(problems, caps, Feature.PCI_PASSTHROUGH, !spec.devices().isEmpty(), "devices");
+        spec.devices().stream().map(io.zonekeeper.api.DeviceSpec::type).distinct()
+                .filter(t -> !caps.renders(t))
+                .forEach(t -> problems.add("it does not render " + t + " devices"));
         need(problems, caps, Feature.NETWORK, !spec.networks().isEmpty(), "networks");
         need(problems, caps, Feature.DISK, !spec.disks().isEmpty(), "disks");
         return problems.isEmpty() ? null : String.join(", ", problems);

@@ -31,6 +31,7 @@ final class ScriptedDriver implements HypervisorDriver {
     volatile String failStartWith;
     volatile int maxMemory = 4096;
     volatile Set<Feature> features = EnumSet.of(Feature.ADOPTION, Feature.CHANNELS);
+    volatile Set<String> deviceTypes = Set.of();
     /** The context and the host resources the last start was given. */
     volatile ZoneContext lastStarted;
     volatile io.zonekeeper.spi.PreparedResources lastResources;
@@ -47,7 +48,7 @@ final class ScriptedDriver implements HypervisorDriver {
 
     @Override
     public Capabilities capabilities() {
-        return new Capabilities(features, 4, maxMemory, Map.of("kind", "test"));
+        return new Capabilities(features, 4, maxMemory, Map.of("kind", "test"), deviceTypes);
     }
 
     @Override

@@ -158,8 +158,13 @@ public final class SpecJson {
             o.add("hypervisor", spec.hypervisor());
         }
         JsonArrayBuilder devices = Json.createArrayBuilder();
-        spec.devices().forEach(d -> devices.add(Json.createObjectBuilder().add("type", d.type())
-                .add("address", d.address())));
+        spec.devices().forEach(d -> {
+            var device = Json.createObjectBuilder().add("type", d.type());
+            if (d.address() != null) {
+                device.add("address", d.address());
+            }
+            devices.add(device);
+        });
         JsonArrayBuilder channels = Json.createArrayBuilder();
         spec.channels().forEach(c -> {
             JsonObjectBuilder cb = Json.createObjectBuilder().add("name", c.name());
