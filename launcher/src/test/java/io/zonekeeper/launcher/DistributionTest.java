@@ -5,8 +5,15 @@ import static org.junit.Assert.fail;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.io.Reader;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 import org.junit.Before;
 import org.junit.Rule;
@@ -77,5 +84,25 @@ public class DistributionTest {
             assertEquals("settings file " + home.resolve("etc/zonekeeper.properties")
                     + ": a uses ${no.such.thing}, which is not defined", e.getMessage());
         }
+    }
+
+    /**
+     * The shipped settings list features explicitly, so a feature added to the build is not installed until it is
+     * listed there too (zonekeeper-network once was not, and the appliance had no net: or disk: commands).
+     */
+    @Test
+    public void theShippedSettingsNameEveryFeatureTheBuildMakes() throws Exception {
+        Properties shipped = new Properties();
+        try (Reader r = Files.newBufferedReader(Path.of("src/main/dist/etc/zonekeeper.properties"))) {
+            shipped.load(r);
+        }
+        Set<String> listed = Arrays.stream(shipped.getProperty(Distribution.FEATURES_KEY, "").split(","))
+                .map(String::trim).filter(n -> !n.isEmpty()).collect(Collectors.toCollection(TreeSet::new));
+        Set<String> built;
+        try (Stream<Path> files = Files.list(Path.of("../features/src/main/features"))) {
+            built = files.map(f -> f.getFileName().toString()).filter(n -> n.endsWith(".json"))
+                    .collect(Collectors.toCollection(TreeSet::new));
+        }
+        assertEquals(built, listed);
     }
 }
