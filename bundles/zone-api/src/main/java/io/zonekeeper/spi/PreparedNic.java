@@ -10,7 +10,23 @@ package io.zonekeeper.spi;
  * @param mac       the guest's MAC address, locally administered, {@code 0a:1b:...} form
  * @param address   the guest's IPv4 address with its prefix length, {@code 10.99.0.5/24}
  * @param gateway   the address of the network's bridge, the guest's default gateway
+ * @param address6  the guest's IPv6 unique local address with its prefix length
+ *                  ({@code fd12:3456:789a:0:81b:2cff:fe3d:4e5f/64}), or null when the network has no IPv6 prefix
+ *                  (since spi 1.2)
+ * @param gateway6  the IPv6 address of the network's bridge ({@code fd12:3456:789a::1}), null exactly when
+ *                  {@code address6} is (since spi 1.2)
  */
 public record PreparedNic(String network, String tapDevice, String bridge, String mac, String address,
-        String gateway) {
+        String gateway, String address6, String gateway6) {
+
+    public PreparedNic {
+        if ((address6 == null) != (gateway6 == null)) {
+            throw new IllegalArgumentException("address6 and gateway6 are both given or both null");
+        }
+    }
+
+    /** An interface on a network without IPv6 (what spi 1.1 knew). */
+    public PreparedNic(String network, String tapDevice, String bridge, String mac, String address, String gateway) {
+        this(network, tapDevice, bridge, mac, address, gateway, null, null);
+    }
 }

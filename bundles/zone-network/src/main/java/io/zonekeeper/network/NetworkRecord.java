@@ -1,33 +1,56 @@
 package io.zonekeeper.network;
 
+import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 
 import io.zonekeeper.network.ipv4.Cidr;
+import io.zonekeeper.network.ipv6.Ula;
 
-/** A network as stored in {@code <state>/networks/NAME.json}: what it is and who holds an address on it. */
-public record NetworkRecord(String name, Cidr subnet, boolean nat, String bridge, Instant created,
-        List<Lease> leases) {
+/**
+ * A network as stored in {@code <state>/networks/NAME.json}: what it is and who holds an address on it.
+ *
+ * @param id   made at creation; an automatic IPv6 prefix is derived from it
+ * @param ipv6 the network's unique local /64, or null for an IPv4-only network
+ */
+public record NetworkRecord(String name, UUID id, Cidr subnet, Ula ipv6, boolean nat, String bridge,
+        Instant created, List<Lease> leases) {
 
     public NetworkRecord {
         leases = List.copyOf(leases);
+    }
+
+    /** The id of a network stored before networks had ids: derived from what identified it then. */
+    static UUID legacyId(String name, Instant created) {
+        return UUID.nameUUIDFromBytes(("network/" + name + "/" + created).getBytes(StandardCharsets.UTF_8));
     }
 
     public String gatewayCidr() {
         return Cidr.format(subnet.gateway()) + "/" + subnet.prefix();
     }
 
+    /** The bridge's IPv6 address with its prefix length, or null without IPv6. */
+    public String gateway6Cidr() {
+        return ipv6 == null ? null : ipv6.gatewayCidr();
+    }
+
     NetworkRecord withLease(Lease lease) {
         List<Lease> l = new ArrayList<>(leases);
         l.add(lease);
-        return new NetworkRecord(name, subnet, nat, bridge, created, l);
+        return new NetworkRecord(name, id, subnet, ipv6, nat, bridge, created, l);
     }
 
     NetworkRecord withoutZone(UUID zoneId) {
         List<Lease> l = new ArrayList<>(leases);
         l.removeIf(x -> x.zoneId().equals(zoneId));
-        return new NetworkRecord(name, subnet, nat, bridge, created, l);
+        return new NetworkRecord(name, id, subnet, ipv6, nat, bridge, created, l);
+    }
+
+    NetworkRecord withoutLease(Lease lease) {
+        List<Lease> l = new ArrayList<>(leases);
+        l.remove(lease);
+        return new NetworkRecord(name, id, subnet, ipv6, nat, bridge, created, l);
     }
 }

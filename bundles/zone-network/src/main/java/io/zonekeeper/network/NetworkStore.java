@@ -16,9 +16,11 @@ import java.util.List;
 import java.util.UUID;
 
 import io.zonekeeper.network.ipv4.Cidr;
+import io.zonekeeper.network.ipv6.Ula;
 import jakarta.json.Json;
 import jakarta.json.JsonArrayBuilder;
 import jakarta.json.JsonObject;
+import jakarta.json.JsonObjectBuilder;
 import jakarta.json.JsonReader;
 
 /** One JSON file per network, written atomically (temp file, fsync, rename), so a crash leaves old or new. */
@@ -79,14 +81,23 @@ final class NetworkStore {
     static JsonObject toJson(NetworkRecord n) {
         JsonArrayBuilder leases = Json.createArrayBuilder();
         for (Lease l : n.leases()) {
-            leases.add(Json.createObjectBuilder().add("zone", l.zone()).add("zoneId", l.zoneId().toString())
-                    .add("ip", l.ip()).add("mac", l.mac()).add("tap", l.tap()));
+            JsonObjectBuilder b = Json.createObjectBuilder().add("zone", l.zone()).add("zoneId", l.zoneId().toString())
+                    .add("ip", l.ip());
+            if (l.ip6() != null) {
+                b.add("ip6", l.ip6());
+            }
+            leases.add(b.add("mac", l.mac()).add("tap", l.tap()));
         }
-        return Json.createObjectBuilder().add("name", n.name()).add("subnet", n.subnet().toString())
-                .add("nat", n.nat()).add("bridge", n.bridge()).add("created", n.created().toString())
+        JsonObjectBuilder b = Json.createObjectBuilder().add("name", n.name()).add("id", n.id().toString())
+                .add("subnet", n.subnet().toString());
+        if (n.ipv6() != null) {
+            b.add("ipv6", n.ipv6().toString());
+        }
+        return b.add("nat", n.nat()).add("bridge", n.bridge()).add("created", n.created().toString())
                 .add("leases", leases).build();
     }
 
+    /** Reads a record; {@code id}, {@code ipv6} and a lease's {@code ip6} are absent in records of older versions. */
     static NetworkRecord parse(String json) {
         JsonObject o;
         try (JsonReader r = Json.createReader(new StringReader(json))) {
@@ -95,9 +106,13 @@ final class NetworkStore {
         List<Lease> leases = new ArrayList<>();
         for (JsonObject l : o.getJsonArray("leases").getValuesAs(JsonObject.class)) {
             leases.add(new Lease(l.getString("zone"), UUID.fromString(l.getString("zoneId")), l.getString("ip"),
-                    l.getString("mac"), l.getString("tap")));
+                    l.getString("ip6", null), l.getString("mac"), l.getString("tap")));
         }
-        return new NetworkRecord(o.getString("name"), Cidr.parse(o.getString("subnet")), o.getBoolean("nat"),
-                o.getString("bridge"), Instant.parse(o.getString("created")), leases);
+        String name = o.getString("name");
+        Instant created = Instant.parse(o.getString("created"));
+        UUID id = o.containsKey("id") ? UUID.fromString(o.getString("id")) : NetworkRecord.legacyId(name, created);
+        Ula ipv6 = o.containsKey("ipv6") ? Ula.parse(o.getString("ipv6")) : null;
+        return new NetworkRecord(name, id, Cidr.parse(o.getString("subnet")), ipv6, o.getBoolean("nat"),
+                o.getString("bridge"), created, leases);
     }
 }

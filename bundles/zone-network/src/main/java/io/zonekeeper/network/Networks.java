@@ -20,6 +20,7 @@ import io.zonekeeper.network.host.HostNetwork;
 import io.zonekeeper.network.ipv4.AddressAllocator;
 import io.zonekeeper.network.ipv4.Cidr;
 import io.zonekeeper.network.ipv4.HostNames;
+import io.zonekeeper.network.ipv6.Ula;
 import io.zonekeeper.spi.PreparedNic;
 import io.zonekeeper.spi.PreparedResources;
 
@@ -45,7 +46,7 @@ public final class Networks {
         for (NetworkRecord n : store.loadAll(problems)) {
             networks.put(n.name(), n);
             try {
-                host.ensureBridge(n.bridge(), n.gatewayCidr(), n.nat());
+                host.ensureBridge(n.bridge(), n.gatewayCidr(), n.gateway6Cidr(), n.nat());
                 if (n.nat()) {
                     host.disableNat(n.name());
                     host.enableNat(n.name(), n.bridge(), n.subnet().toString());
@@ -67,7 +68,19 @@ public final class Networks {
         return Optional.ofNullable(networks.get(name));
     }
 
-    public synchronized NetworkRecord create(String name, String subnet, boolean nat) throws NetworkException {
+    /** An IPv4-only network. */
+    public NetworkRecord create(String name, String subnet, boolean nat) throws NetworkException {
+        return create(name, subnet, null, nat);
+    }
+
+    /**
+     * Makes a network: its bridge with the gateway addresses, and its record.
+     *
+     * @param ipv6 null or empty for an IPv4-only network, {@code auto} for a unique local /64 derived from the new
+     *             network's id, or such a prefix ({@code fd12:3456:789a::/64})
+     */
+    public synchronized NetworkRecord create(String name, String subnet, String ipv6, boolean nat)
+            throws NetworkException {
         if (name == null || !ZoneSpec.NAME.matcher(name).matches()) {
             throw new NetworkException("network name '" + name + "' must be 1-63 lower-case letters, digits or "
                     + "dashes, starting with a letter or digit");
@@ -88,6 +101,21 @@ public final class Networks {
                         + other.subnet() + "); pick a subnet that shares no address with it");
             }
         }
+        UUID id = UUID.randomUUID();
+        Ula ula = null;
+        if (ipv6 != null && !ipv6.isBlank()) {
+            try {
+                ula = ipv6.trim().equals("auto") ? Ula.fromId(id) : Ula.parse(ipv6.trim());
+            } catch (IllegalArgumentException e) {
+                throw new NetworkException("--ipv6: " + e.getMessage());
+            }
+            for (NetworkRecord other : networks.values()) {
+                if (other.ipv6() != null && other.ipv6().overlaps(ula)) {
+                    throw new NetworkException("--ipv6: prefix " + ula + " overlaps network " + other.name() + " ("
+                            + other.ipv6() + "); pick another prefix, or auto");
+                }
+            }
+        }
         String bridge = HostNames.bridge(name);
         for (NetworkRecord other : networks.values()) {
             if (other.bridge().equals(bridge)) {
@@ -95,13 +123,13 @@ public final class Networks {
                         + other.name() + " has; pick another name");
             }
         }
-        NetworkRecord n = new NetworkRecord(name, cidr, nat, bridge, Instant.now(), List.of());
+        NetworkRecord n = new NetworkRecord(name, id, cidr, ula, nat, bridge, Instant.now(), List.of());
         try {
             if (host.links().contains(bridge)) {
                 throw new NetworkException("the host already has an interface " + bridge + " that no network of "
                         + "this appliance owns; remove it (ip link del " + bridge + ") or pick another name");
             }
-            host.ensureBridge(bridge, n.gatewayCidr(), nat);
+            host.ensureBridge(bridge, n.gatewayCidr(), n.gateway6Cidr(), nat);
         } catch (IOException e) {
             undoBridge(name, bridge, false);
             throw new NetworkException("network " + name + ": bridge " + bridge + " could not be made: "
@@ -185,8 +213,17 @@ public final class Networks {
             n.leases().forEach(l -> leased.put(Cidr.parseAddress(l.ip()), l.zone()));
             try {
                 int ip = AddressAllocator.allocate(n.subnet(), leased, id, spec.name(), a.ip());
-                planned.add(new Lease(spec.name(), id, Cidr.format(ip), HostNames.mac(id, n.name()),
-                        HostNames.tap(id, n.name())));
+                String mac = HostNames.mac(id, n.name());
+                String ip6 = n.ipv6() == null ? null : n.ipv6().address(mac);
+                Lease same = ip6 == null ? null : n.leases().stream().filter(l -> ip6.equals(l.ip6())
+                        && !l.zoneId().equals(id)).findFirst().orElse(null);
+                if (same != null) {
+                    // Two zone ids whose MACs on this network collide: 46 bits of a hash, so next to impossible.
+                    errors.add("networks[" + i + "]: IPv6 address " + ip6 + " (from MAC " + mac + ") is already "
+                            + "leased to zone " + same.zone());
+                    continue;
+                }
+                planned.add(new Lease(spec.name(), id, Cidr.format(ip), ip6, mac, HostNames.tap(id, n.name())));
                 on.add(n);
             } catch (IllegalArgumentException e) {
                 errors.add("networks[" + i + "]" + (a.ip() == null ? "" : ".ip") + ": " + e.getMessage());
@@ -236,7 +273,8 @@ public final class Networks {
             Lease l = planned.get(i);
             NetworkRecord n = on.get(i);
             nics.add(new PreparedNic(n.name(), l.tap(), n.bridge(), l.mac(), l.ip() + "/" + n.subnet().prefix(),
-                    Cidr.format(n.subnet().gateway())));
+                    Cidr.format(n.subnet().gateway()), l.ip6() == null ? null : l.ip6() + "/" + Ula.PREFIX_LENGTH,
+                    l.ip6() == null ? null : n.ipv6().gateway()));
         }
         return new PreparedResources(nics, List.of());
     }

@@ -2,8 +2,10 @@ package io.zonekeeper.network;
 
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 import io.zonekeeper.network.host.HostNetwork;
@@ -12,16 +14,22 @@ import io.zonekeeper.network.host.HostNetwork;
 final class FakeHost implements HostNetwork {
     final Set<String> links = new LinkedHashSet<>(Set.of("lo", "eth0"));
     final List<String> nat = new ArrayList<>();
+    /** Bridge to its IPv6 gateway address, for the bridges that have one. */
+    final Map<String, String> gateway6 = new HashMap<>();
     int failTapAfter = -1;
 
     @Override
-    public void ensureBridge(String bridge, String gatewayCidr, boolean nat) {
+    public void ensureBridge(String bridge, String gatewayCidr, String gateway6Cidr, boolean nat) {
         links.add(bridge);
+        if (gateway6Cidr != null) {
+            gateway6.put(bridge, gateway6Cidr);
+        }
     }
 
     @Override
     public void deleteBridge(String bridge) {
         links.remove(bridge);
+        gateway6.remove(bridge);
     }
 
     @Override

@@ -128,4 +128,69 @@ public class NetworksTest {
         assertTrue(!host.links().contains("zkb-a"));
         assertTrue(!Files.exists(dir.resolve("a.json")));
     }
+
+    @Test
+    public void anIpv6NetworkGivesItsZonesAUlaFromTheirMacAndTheBridgeTheGateway() throws Exception {
+        NetworkRecord six = nets.create("six", "10.99.2.0/24", "auto", false);
+        assertTrue(six.ipv6().toString(), six.ipv6().toString().startsWith("fd"));
+        assertEquals(six.ipv6().gatewayCidr(), host.gateway6.get("zkb-six"));
+        assertEquals(null, nets.get("a").orElseThrow().ipv6());
+        assertEquals(null, host.gateway6.get("zkb-a"));
+        NetworkRecord fixed = nets.create("fixed", "10.99.3.0/24", "fd12:3456:789a::/64", false);
+        assertEquals("fd12:3456:789a::1/64", fixed.gateway6Cidr());
+
+        UUID id = UUID.randomUUID();
+        PreparedResources r = nets.prepare(id, zone("web", "six", null, "a", null, "fixed", "10.99.3.9"));
+        PreparedNic n = r.nics().get(0);
+        assertEquals(six.ipv6().address(n.mac()) + "/64", n.address6());
+        assertEquals(six.ipv6().gateway(), n.gateway6());
+        assertEquals("no IPv6 on a network without a prefix", null, r.nics().get(1).address6());
+        assertEquals(null, r.nics().get(1).gateway6());
+        assertTrue(r.nics().get(2).address6(), r.nics().get(2).address6().startsWith("fd12:3456:789a:0:"));
+        assertEquals("fd12:3456:789a::1", r.nics().get(2).gateway6());
+
+        // Durable: the prefix, the id and the zone's IPv6 address are in the record a new appliance reads.
+        Networks reopened = new Networks(dir, host);
+        reopened.open();
+        NetworkRecord again = reopened.get("six").orElseThrow();
+        assertEquals(six.ipv6(), again.ipv6());
+        assertEquals(six.id(), again.id());
+        assertEquals(n.address6().replace("/64", ""), again.leases().get(0).ip6());
+
+        // The same zone gets the same address the next time; the lease goes with the zone.
+        nets.release(id);
+        assertEquals(n.address6(), nets.prepare(id, zone("web", "six", null)).nics().get(0).address6());
+        nets.release(id);
+        assertTrue(nets.get("six").orElseThrow().leases().isEmpty());
+    }
+
+    @Test
+    public void aBadOrTakenIpv6PrefixIsRefusedNamingTheOptionAndChangesNothing() throws Exception {
+        nets.create("six", "10.99.2.0/24", "fd12:3456:789a::/64", false);
+        refused(() -> assertEquals(1, host.gateway6.size()), "--ipv6: prefix fd12:3456:789a::/64 overlaps network "
+                + "six", () -> nets.create("c", "10.99.9.0/24", "fd12:3456:789a:0::/64", false));
+        refused(() -> { }, "--ipv6: 2001:db8::/64 is not a unique local prefix",
+                () -> nets.create("c", "10.99.9.0/24", "2001:db8::/64", false));
+        refused(() -> { }, "--ipv6: 'fd12:3456::/48': a zone network's IPv6 prefix must be a /64",
+                () -> nets.create("c", "10.99.9.0/24", "fd12:3456::/48", false));
+        refused(() -> { }, "--ipv6: 'yes' is not an IPv6 prefix",
+                () -> nets.create("c", "10.99.9.0/24", "yes", false));
+        // The IPv4 subnet is checked too, whatever the IPv6 prefix.
+        refused(() -> { }, "overlaps network a", () -> nets.create("c", "10.99.0.0/24", "auto", false));
+        assertTrue(nets.get("c").isEmpty());
+    }
+
+    @Test
+    public void aRecordWrittenBeforeNetworksHadIpv6IsReadAsIpv4Only() throws Exception {
+        Files.writeString(dir.resolve("old.json"), "{\"name\":\"old\",\"subnet\":\"10.99.7.0/24\",\"nat\":false,"
+                + "\"bridge\":\"zkb-old\",\"created\":\"2025-01-01T00:00:00Z\",\"leases\":[{\"zone\":\"w\","
+                + "\"zoneId\":\"" + UUID.randomUUID() + "\",\"ip\":\"10.99.7.5\",\"mac\":\"0a:00:00:00:00:01\","
+                + "\"tap\":\"zkt00000000001\"}]}");
+        Networks reopened = new Networks(dir, host);
+        assertEquals(List.of(), reopened.open());
+        NetworkRecord old = reopened.get("old").orElseThrow();
+        assertEquals(null, old.ipv6());
+        assertEquals(null, old.leases().get(0).ip6());
+        assertEquals("a stable id", old.id(), NetworkStore.parse(Files.readString(dir.resolve("old.json"))).id());
+    }
 }

@@ -5,9 +5,14 @@ import java.util.Set;
 
 /** The host changes a network needs, each one undoable. {@link IpHost} does them with iproute2 and nftables. */
 public interface HostNetwork {
-    /** Makes (or fixes up) a bridge with {@code gatewayCidr} on it, up, forwarding only when {@code nat}. */
-    void ensureBridge(String bridge, String gatewayCidr, boolean nat) throws IOException;
+    /**
+     * Makes (or fixes up) a bridge with {@code gatewayCidr} on it, up, forwarding IPv4 only when {@code nat}. With
+     * {@code gateway6Cidr} the bridge has that IPv6 address too, and nothing that comes in on it is routed to
+     * another interface; without, the bridge takes no IPv6 at all.
+     */
+    void ensureBridge(String bridge, String gatewayCidr, String gateway6Cidr, boolean nat) throws IOException;
 
+    /** Removes the bridge and whatever {@link #ensureBridge} set up for it. */
     void deleteBridge(String bridge) throws IOException;
 
     /** Masquerades {@code subnet} leaving by any interface but {@code bridge}. */

@@ -16,26 +16,52 @@ import java.util.concurrent.TimeUnit;
  * runs in. Taps are made by the appliance ({@code ip tuntap add ... mode tap}), never by a QEMU helper script.
  */
 public final class IpHost implements HostNetwork {
+    /** The priority of the IPv6 rules that keep a bridge's packets from being routed: after local, before main. */
+    static final int RULE6_PRIORITY = 20000;
     private final String ip;
     private final String nft;
     private final Path procNet;
+    private final Path procNet6;
 
     public IpHost(String ip, String nft) {
-        this(ip, nft, Path.of("/proc/sys/net/ipv4/conf"));
+        this(ip, nft, Path.of("/proc/sys/net/ipv4/conf"), Path.of("/proc/sys/net/ipv6/conf"));
     }
 
-    IpHost(String ip, String nft, Path procNet) {
+    IpHost(String ip, String nft, Path procNet, Path procNet6) {
         this.ip = ip;
         this.nft = nft;
         this.procNet = procNet;
+        this.procNet6 = procNet6;
     }
 
     @Override
-    public void ensureBridge(String bridge, String gatewayCidr, boolean nat) throws IOException {
+    public void ensureBridge(String bridge, String gatewayCidr, String gateway6Cidr, boolean nat)
+            throws IOException {
         if (!links().contains(bridge)) {
             run(ip, "link", "add", "name", bridge, "type", "bridge");
         }
         run(ip, "addr", "replace", gatewayCidr, "dev", bridge);
+        Path noIpv6 = procNet6.resolve(bridge).resolve("disable_ipv6");
+        if (gateway6Cidr == null) {
+            // No IPv6 on this network: the host takes no IPv6 packet from its zones, so it routes none of them.
+            if (Files.exists(noIpv6)) {
+                Files.writeString(noIpv6, "1\n", StandardCharsets.US_ASCII);
+            }
+        } else {
+            if (!Files.exists(noIpv6)) {
+                throw new IOException("this host has no IPv6 (" + noIpv6 + " is missing), so bridge " + bridge
+                        + " cannot have " + gateway6Cidr);
+            }
+            Files.writeString(noIpv6, "0\n", StandardCharsets.US_ASCII);
+            // nodad: the address is ours by construction, and usable at once rather than after duplicate detection.
+            run(ip, "-6", "addr", "replace", gateway6Cidr, "dev", bridge, "nodad");
+            // IPv6 forwarding is one switch for the whole namespace, not one per interface as for IPv4: a rule
+            // refuses to route whatever comes in on this bridge, so zones on other networks stay out of reach
+            // even where the host forwards IPv6. Packets for the host's own addresses match the local table first.
+            if (rules6(bridge).isEmpty()) {
+                run(ip, "-6", "rule", "add", "priority", String.valueOf(RULE6_PRIORITY), "iif", bridge, "prohibit");
+            }
+        }
         run(ip, "link", "set", bridge, "up");
         // Forwarding is decided by the interface a packet comes in on: off here, a zone on this network cannot be
         // routed to another network's zones, even on a host that forwards for other reasons.
@@ -45,10 +71,22 @@ public final class IpHost implements HostNetwork {
         }
     }
 
+    /** The IPv6 rules for packets that come in on {@code bridge}; none where the host has no IPv6. */
+    private List<String> rules6(String bridge) {
+        try {
+            return run(ip, "-6", "rule", "show", "iif", bridge).lines().filter(l -> !l.isBlank()).toList();
+        } catch (IOException e) {
+            return List.of();
+        }
+    }
+
     @Override
     public void deleteBridge(String bridge) throws IOException {
         if (links().contains(bridge)) {
             run(ip, "link", "del", bridge);
+        }
+        for (int i = rules6(bridge).size(); i > 0; i--) {
+            run(ip, "-6", "rule", "del", "priority", String.valueOf(RULE6_PRIORITY), "iif", bridge, "prohibit");
         }
     }
 

@@ -30,23 +30,26 @@ public class NetCommands {
     @Descriptor("Create a network: a host bridge with the subnet's first address as the zones' gateway")
     public String create(
             @Descriptor("IPv4 subnet, such as 10.99.0.0/24") @Parameter(names = "--subnet", absentValue = "") String subnet,
+            @Descriptor("IPv6 unique local /64 prefix such as fd12:3456:789a::/64, or auto (derived from the network's id); none by default") @Parameter(names = "--ipv6", absentValue = "") String ipv6,
             @Descriptor("masquerade the zones' traffic to the host's uplink (nftables); off by default") @Parameter(names = "--nat", presentValue = "true", absentValue = "false") boolean nat,
             @Descriptor("network name") String name) throws NetworkException {
         if (subnet.isEmpty()) {
-            throw new NetworkException("usage: net:create NAME --subnet CIDR [--nat] (--subnet is required)");
+            throw new NetworkException("usage: net:create NAME --subnet CIDR [--ipv6 PREFIX|auto] [--nat] (--subnet "
+                    + "is required)");
         }
-        NetworkRecord n = provider.networks().create(name, subnet, nat);
+        NetworkRecord n = provider.networks().create(name, subnet, ipv6, nat);
         return "network " + n.name() + " " + n.subnet() + " on bridge " + n.bridge() + ", gateway "
-                + n.gatewayCidr() + (n.nat() ? ", NAT" : "");
+                + n.gatewayCidr() + (n.ipv6() == null ? "" : ", ipv6 " + n.ipv6() + " gateway " + n.gateway6Cidr())
+                + (n.nat() ? ", NAT" : "");
     }
 
     @Descriptor("List networks, and resources left by zones that no longer run")
     public String list() {
-        StringBuilder sb = new StringBuilder(String.format("%-16s %-18s %-15s %-4s %s%n", "NAME", "SUBNET", "BRIDGE",
-                "NAT", "LEASES"));
+        StringBuilder sb = new StringBuilder(String.format("%-16s %-18s %-24s %-15s %-4s %s%n", "NAME", "SUBNET",
+                "IPV6", "BRIDGE", "NAT", "LEASES"));
         for (NetworkRecord n : provider.networks().list()) {
-            sb.append(String.format("%-16s %-18s %-15s %-4s %d%n", n.name(), n.subnet(), n.bridge(),
-                    n.nat() ? "yes" : "no", n.leases().size()));
+            sb.append(String.format("%-16s %-18s %-24s %-15s %-4s %d%n", n.name(), n.subnet(),
+                    n.ipv6() == null ? "-" : n.ipv6(), n.bridge(), n.nat() ? "yes" : "no", n.leases().size()));
         }
         Set<UUID> active = zones.list().stream().filter(z -> z.state().isActive()).map(ZoneInfo::id)
                 .collect(Collectors.toSet());
@@ -64,11 +67,16 @@ public class NetCommands {
         sb.append("name     ").append(n.name()).append('\n');
         sb.append("subnet   ").append(n.subnet()).append('\n');
         sb.append("gateway  ").append(Cidr.format(n.subnet().gateway())).append('\n');
+        if (n.ipv6() != null) {
+            sb.append("ipv6     ").append(n.ipv6()).append('\n');
+            sb.append("gateway6 ").append(n.ipv6().gateway()).append('\n');
+        }
         sb.append("bridge   ").append(n.bridge()).append('\n');
         sb.append("nat      ").append(n.nat() ? "yes" : "no").append('\n');
         sb.append("zones    ").append(String.join(", ", usersOf(name))).append('\n');
         for (Lease l : n.leases()) {
-            sb.append(String.format("lease    %-15s %s %s %s%n", l.ip(), l.mac(), l.tap(), l.zone()));
+            sb.append(String.format("lease    %-15s %s%s %s %s%n", l.ip(), l.ip6() == null ? "" : l.ip6() + " ",
+                    l.mac(), l.tap(), l.zone()));
         }
         return sb.toString();
     }
