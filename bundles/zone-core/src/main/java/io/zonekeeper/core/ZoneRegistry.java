@@ -250,6 +250,13 @@ public class ZoneRegistry implements ZoneManager {
         for (String type : driverTypes()) {
             scheduleReconcile(type);
         }
+        List<ZoneResourceProvider> present;
+        synchronized (providers) {
+            present = providers.values().stream().flatMap(List::stream).collect(Collectors.toList());
+        }
+        for (ZoneResourceProvider p : present) {
+            reconciler.execute(() -> reconcileResources(p));
+        }
     }
 
     /** Stops reconciling. Guests keep running: nothing is stopped here. */
@@ -841,7 +848,7 @@ public class ZoneRegistry implements ZoneManager {
         }
         if (open) {
             try {
-                reconciler.execute(() -> reportOrphans(provider));
+                reconciler.execute(() -> reconcileResources(provider));
             } catch (java.util.concurrent.RejectedExecutionException e) {
                 // Closing.
             }
@@ -861,16 +868,52 @@ public class ZoneRegistry implements ZoneManager {
         }
     }
 
-    /** Resources that providers hold for zones that do not run, after a crash say: logged, not released. */
-    private void reportOrphans(ZoneResourceProvider provider) {
+    /**
+     * A provider that comes (at start-up, say) may hold resources for zones that ended while it was away: the
+     * appliance crashed, and the next one found the zone's guest gone before this provider registered, so the end
+     * of the zone released nothing of this kind. Those are given back now, as the end would have, for every zone
+     * this registry knows that does not run and that no operation holds; each is logged. What is left (resources
+     * of zones this registry does not know, such as quarantined ones) is only reported: the operator decides.
+     */
+    private void reconcileResources(ZoneResourceProvider provider) {
+        String kind = provider.kind().name().toLowerCase();
+        List<String> before = orphansOf(provider);
+        if (before.isEmpty()) {
+            return;
+        }
+        for (Zone z : zones.values()) {
+            if (z.record().state().isActive() || !z.operation.tryLock()) {
+                continue; // a zone that runs keeps what it has; an operation on it settles its resources itself
+            }
+            try {
+                ZoneRecord r = z.record();
+                if (!r.state().isActive()) {
+                    safeRelease(provider, r.id(), r.spec().name());
+                }
+            } finally {
+                z.operation.unlock();
+            }
+        }
+        List<String> after = orphansOf(provider);
+        for (String o : before) {
+            if (!after.contains(o)) {
+                LOG.log(Level.WARNING, "released orphan " + kind + " resource: " + o);
+            }
+        }
+        for (String o : after) {
+            LOG.log(Level.WARNING, "orphan " + kind + " resource: " + o);
+        }
+    }
+
+    /** What the provider holds for zones that do not run, or nothing when it fails to say. */
+    private List<String> orphansOf(ZoneResourceProvider provider) {
         Set<UUID> active = zones.values().stream().map(Zone::record).filter(r -> r.state().isActive())
                 .map(ZoneRecord::id).collect(Collectors.toSet());
         try {
-            for (String orphan : provider.orphans(active)) {
-                LOG.log(Level.WARNING, "orphan " + provider.kind().name().toLowerCase() + " resource: " + orphan);
-            }
+            return provider.orphans(active);
         } catch (RuntimeException e) {
             LOG.log(Level.WARNING, "the " + provider.kind() + " provider failed to list orphans: " + e);
+            return List.of();
         }
     }
 

@@ -168,4 +168,67 @@ public class ZoneResourcesTest {
         }
         assertTrue(kvm.calls.isEmpty());
     }
+
+    /** Holds leases by zone id like the network provider does, durable across its instances (the held map). */
+    private static final class Holding implements ZoneResourceProvider {
+        final java.util.Map<UUID, String> held;
+
+        Holding(java.util.Map<UUID, String> held) {
+            this.held = held;
+        }
+
+        @Override
+        public ResourceKind kind() {
+            return ResourceKind.NETWORK;
+        }
+
+        @Override
+        public PreparedResources prepare(UUID id, ZoneSpec spec) {
+            held.put(id, spec.name());
+            return new PreparedResources(List.of(new PreparedNic("a", "zktap0", "zkb-a", "0a:00:00:00:00:01",
+                    "10.99.0.2/24", "10.99.0.1")), List.of());
+        }
+
+        @Override
+        public void release(UUID id, String zoneName) {
+            held.remove(id);
+        }
+
+        @Override
+        public List<String> orphans(Set<UUID> activeZones) {
+            return held.entrySet().stream().filter(e -> !activeZones.contains(e.getKey()))
+                    .map(e -> "lease of zone " + e.getValue()).sorted().toList();
+        }
+    }
+
+    @Test
+    public void aProviderThatComesAfterAZoneEndedGetsItsResourcesBackButKeepsThoseOfUnknownZones() throws Exception {
+        registry.removeResourceProvider(net);
+        java.util.Map<UUID, String> held = new java.util.concurrent.ConcurrentHashMap<>();
+        Holding first = new Holding(held);
+        registry.addResourceProvider(first);
+        registry.create(spec("z6"));
+        registry.start("z6");
+        io.zonekeeper.spi.ZoneContext z6Guest = kvm.lastStarted;
+        registry.create(spec("z7"));
+        registry.start("z7");
+        UUID z6 = registry.get("z6").orElseThrow().id();
+        // The provider goes away (an appliance restart in which it registers late), then z6's guest dies: the end
+        // of z6 can give nothing back to a provider that is not there.
+        registry.removeResourceProvider(first);
+        z6Guest.report(ZoneState.CRASHED, "QEMU died");
+        assertEquals(ZoneState.CRASHED, registry.get("z6").orElseThrow().state());
+        assertTrue(held.containsKey(z6));
+        UUID stranger = UUID.randomUUID();
+        held.put(stranger, "quarantined");
+
+        registry.addResourceProvider(new Holding(held));
+        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        while (held.containsKey(z6) && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertTrue("the crashed zone's lease went back: " + held, !held.containsKey(z6));
+        assertTrue("the running zone keeps its lease", held.containsValue("z7"));
+        assertTrue("a zone the registry does not know is only reported", held.containsKey(stranger));
+    }
 }
