@@ -193,8 +193,9 @@ public final class QemuCommandLine {
     }
 
     /**
-     * The guest kernel's command line. Networks: one {@code zk.nic=MAC,ADDRESS/PREFIX,GATEWAY} per interface (the
-     * init finds the interface by its MAC, so the order the devices probe in does not matter). Disks:
+     * The guest kernel's command line. Networks: one {@code zk.nic=MAC,ADDRESS/PREFIX,GATEWAY} per interface, with
+     * {@code ,ADDRESS6/64,GATEWAY6} after it on a network with IPv6 (the init finds the interface by its MAC, so
+     * the order the devices probe in does not matter). Disks:
      * {@code zk.disks=NAME:rw,NAME:ro} in device order, matched to block devices by their serial {@code zk-dN}.
      */
     public String kernelCmdline(String name, ZoneSpec spec, BootImage image, PreparedResources res) {
@@ -226,7 +227,8 @@ public final class QemuCommandLine {
             k.add("zk.channels=" + spec.channels().stream().map(ChannelSpec::name).collect(Collectors.joining(",")));
         }
         for (PreparedNic n : res.nics()) {
-            k.add("zk.nic=" + n.mac() + "," + n.address() + "," + n.gateway());
+            k.add("zk.nic=" + n.mac() + "," + n.address() + "," + n.gateway()
+                    + (n.address6() == null ? "" : "," + n.address6() + "," + n.gateway6()));
         }
         if (!res.disks().isEmpty()) {
             k.add("zk.disks=" + res.disks().stream().map(d -> d.name() + (d.readOnly() ? ":ro" : ":rw"))

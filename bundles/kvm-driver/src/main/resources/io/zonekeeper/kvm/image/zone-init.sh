@@ -5,8 +5,9 @@
 #   zk.channels=a,b      virtio-serial ports to wait for and link as /dev/virtio-ports/NAME
 #   zk.heartbeat=1       print "zonekeeper: tick N UPTIME" on the console every 100 ms (UPTIME in guest
 #                        seconds, read without a fork, so a host-side stall shows as a gap between ticks)
-#   zk.nic=MAC,ADDR/PREFIX,GW   an interface to configure with busybox ip (found by its MAC); the first one's
-#                        gateway becomes the default route. One zk.nic= per interface.
+#   zk.nic=MAC,ADDR/PREFIX,GW[,ADDR6/64,GW6]   an interface to configure with busybox ip (found by its MAC), with
+#                        an IPv6 address too on a network that has one; the first one's gateways become the
+#                        default routes. One zk.nic= per interface.
 #   zk.disks=NAME:rw,NAME:ro   disks in device order; the block device with serial zk-dN is the N-th, mounted
 #                        (ext4) at /mnt/NAME
 #   zk.root=NAME or zk.root=/dev/vdX   mount that disk as the root instead, and switch_root into it, running
@@ -64,7 +65,9 @@ if [ -n "$nics" ]; then
     ip link set lo up
     first=1
     for nic in $nics; do
-        mac=${nic%%,*}; rest=${nic#*,}; addr=${rest%%,*}; gw=${rest#*,}
+        mac=${nic%%,*}; rest=${nic#*,}; addr=${rest%%,*}; rest=${rest#*,}; gw=${rest%%,*}
+        addr6=; gw6=
+        case "$rest" in *,*) rest=${rest#*,}; addr6=${rest%%,*}; gw6=${rest#*,} ;; esac
         dev=
         tries=0
         while [ -z "$dev" ] && [ $tries -lt 500 ]; do
@@ -74,10 +77,16 @@ if [ -n "$nics" ]; then
             [ -n "$dev" ] || { tries=$((tries + 1)); sleep 0.01; }
         done
         if [ -z "$dev" ]; then echo "zonekeeper: no interface with MAC $mac"; continue; fi
+        if [ -n "$addr6" ]; then
+            # The address is this zone's by construction (from its MAC): no duplicate detection, usable at once.
+            [ -w "/proc/sys/net/ipv6/conf/$dev/accept_dad" ] && echo 0 >"/proc/sys/net/ipv6/conf/$dev/accept_dad"
+            ip -6 addr add "$addr6" dev "$dev" || echo "zonekeeper: could not configure $addr6 on $dev"
+        fi
         ip addr add "$addr" dev "$dev" && ip link set "$dev" up || echo "zonekeeper: could not configure $dev"
         if [ $first = 1 ] && [ -n "$gw" ]; then ip route add default via "$gw" dev "$dev"; fi
+        if [ $first = 1 ] && [ -n "$gw6" ]; then ip -6 route add default via "$gw6" dev "$dev"; fi
         first=0
-        echo "zonekeeper: $dev $addr"
+        echo "zonekeeper: $dev $addr${addr6:+ $addr6}"
     done
 fi
 

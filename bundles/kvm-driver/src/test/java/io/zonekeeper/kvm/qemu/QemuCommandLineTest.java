@@ -173,24 +173,29 @@ public class QemuCommandLineTest {
         BootImage image = new BootImage(IMAGE.kernel(), IMAGE.bootKernel(), IMAGE.initramfs(), true,
                 Set.of("power", "channels", "net", "disk"), "6.1.0-56-amd64");
         ZoneSpec spec = ZoneSpec.builder("web").network(new NetworkAttachment("lan", null))
+                .network(new NetworkAttachment("six", null))
                 .disk(new DiskSpec("/var/lib/zk/disks/data.img", "raw", false))
                 .disk(new DiskSpec("/var/lib/zk/disks/base.qcow2", "qcow2", true)).build();
         PreparedResources res = new PreparedResources(
                 List.of(new PreparedNic("lan", "zkt0123456789a", "zkb-lan", "0a:11:22:33:44:55", "10.99.0.5/24",
-                        "10.99.0.1")),
+                        "10.99.0.1"), new PreparedNic("six", "zkt0123456789b", "zkb-six", "0a:11:22:33:44:66",
+                        "10.99.1.5/24", "10.99.1.1", "fd12:3456:789a:0:811:22ff:fe33:4466/64", "fd12:3456:789a::1")),
                 List.of(new PreparedDisk("data", "/var/lib/zk/disks/data.img", "raw", false),
                         new PreparedDisk("base", "/var/lib/zk/disks/base.qcow2", "qcow2", true)));
 
         List<String> a = tcg.render(ID, "web", spec, FILES, image, res);
 
-        assertEquals(List.of("tap,id=n0,ifname=zkt0123456789a,script=no,downscript=no"), all(a, "-netdev"));
+        assertEquals(List.of("tap,id=n0,ifname=zkt0123456789a,script=no,downscript=no",
+                "tap,id=n1,ifname=zkt0123456789b,script=no,downscript=no"), all(a, "-netdev"));
         assertTrue(all(a, "-device").contains("virtio-net-device,netdev=n0,mac=0a:11:22:33:44:55"));
         assertEquals(List.of("file=/var/lib/zk/disks/data.img,format=raw,if=none,id=d0",
                 "file=/var/lib/zk/disks/base.qcow2,format=qcow2,if=none,id=d1,readonly=on"), all(a, "-drive"));
         assertTrue(all(a, "-device").contains("virtio-blk-device,drive=d1,serial=zk-d1"));
         String append = after(a, "-append");
         assertTrue(append, append.contains("zk.features=power,net,disk"));
-        assertTrue(append, append.contains("zk.nic=0a:11:22:33:44:55,10.99.0.5/24,10.99.0.1"));
+        assertTrue(append, append.contains("zk.nic=0a:11:22:33:44:55,10.99.0.5/24,10.99.0.1 "));
+        assertTrue(append, append.contains("zk.nic=0a:11:22:33:44:66,10.99.1.5/24,10.99.1.1,"
+                + "fd12:3456:789a:0:811:22ff:fe33:4466/64,fd12:3456:789a::1 "));
         assertTrue(append, append.contains("zk.disks=data:rw,base:ro"));
     }
 
