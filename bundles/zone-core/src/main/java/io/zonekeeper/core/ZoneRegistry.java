@@ -86,6 +86,8 @@ public class ZoneRegistry implements ZoneManager {
             ResourceKind.class);
     /** Device backends by the device type they serve; the first bound of a type is used. Guarded by providers. */
     private final Map<String, List<DeviceBackend>> deviceBackends = new java.util.TreeMap<>();
+    /** Pairs zone-to-zone channels; made in {@link #open}, under the state directory. */
+    private ChannelBroker channelBroker;
 
     /** One zone in memory. */
     final class Zone {
@@ -231,6 +233,7 @@ public class ZoneRegistry implements ZoneManager {
             throws IOException {
         this.stateDir = stateDir;
         this.store = new ZoneStore(stateDir);
+        this.channelBroker = new ChannelBroker(stateDir.resolve("channels"));
         this.declaredZonesDir = declaredZonesDir;
         this.driverWait = driverWait;
         this.defaultGrace = defaultGrace;
@@ -631,8 +634,11 @@ public class ZoneRegistry implements ZoneManager {
             checkFits(r.spec(), binding);
             ZoneState before = r.state();
             String beforeReason = r.reason();
+            // Pairing changes nothing on the host, so a channel that is not named back is refused before any tap.
+            List<io.zonekeeper.spi.PreparedChannel> channels = channelBroker.prepare(name, binding.type, parties());
             // All or nothing: a provider that fails has undone its part, and those before it are released here.
-            z.prepared = prepareResources(r.id(), r.spec());
+            z.prepared = prepareResources(r.id(), r.spec()).plus(new PreparedResources(List.of(), List.of(),
+                    List.of(), channels));
             z.change(x -> x.withDriver(binding.type).withDesiredRunning(true).withState(ZoneState.STARTING,
                     "starting on " + binding.describe()));
             z.attach(binding);
@@ -724,6 +730,7 @@ public class ZoneRegistry implements ZoneManager {
             zones.remove(name);
             z.attach(null);
             releaseResources(z);
+            channelBroker.forget(name, r.spec());
             publish(new ZoneEvent(name, r.state(), null, "destroyed", Instant.now()));
         } finally {
             z.operation.unlock();
@@ -826,6 +833,29 @@ public class ZoneRegistry implements ZoneManager {
         } finally {
             z.operation.unlock();
         }
+    }
+
+    // ---- channels ----
+
+    /** Every channel the specs name, with both ends, their states and what each guest reported it moved. */
+    public List<ChannelBroker.Channel> channels() {
+        return channelBroker.channels(parties(), zone -> {
+            try {
+                return ChannelCounters.fromConsoleLog(consoleLog(zone), zone);
+            } catch (ZoneException e) {
+                return Map.of(); // destroyed meanwhile
+            }
+        });
+    }
+
+    /** What the channel broker needs to know of every zone, now. */
+    private Map<String, ChannelBroker.Party> parties() {
+        Map<String, ChannelBroker.Party> m = new TreeMap<>();
+        for (Zone z : zones.values()) {
+            ZoneRecord r = z.record();
+            m.put(r.spec().name(), new ChannelBroker.Party(r.spec().name(), r.spec(), r.state(), r.driver()));
+        }
+        return m;
     }
 
     /** Zone folders that could not be read at start-up and were set aside. */
