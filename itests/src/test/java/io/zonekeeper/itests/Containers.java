@@ -76,6 +76,11 @@ final class Containers {
         return composite(ours("zone-network"), ours("zone-disk"));
     }
 
+    /** The driver conformance kit (its scenarios and the driver:conformance command). */
+    static Option conformanceKit() {
+        return ours("zone-conformance");
+    }
+
     /** A test build of a bundle of this reactor (itests/NAME). */
     static Path testBuild(String module) {
         Path root = Path.of(System.getProperty("zk.repo.root", ".."));
