@@ -401,6 +401,11 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
             var d = resources.disks().get(i);
             p.put("disk." + i, d.path() + " " + d.format() + (d.readOnly() ? " ro" : " rw"));
         }
+        for (var c : zone.spec().channels()) {
+            var pc = c.peer() == null ? null : resources.channel(c.name());
+            p.put("channel." + c.name(), pc == null ? "host " + files.channelSocket(c.name())
+                    : (pc.listens() ? "listens on " : "connects to ") + pc.socket() + " (zone " + pc.peer() + ")");
+        }
         return new RuntimeRecord(TYPE, p);
     }
 

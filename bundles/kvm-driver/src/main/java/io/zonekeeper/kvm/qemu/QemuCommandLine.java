@@ -14,6 +14,7 @@ import io.zonekeeper.api.FieldError;
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.kvm.image.ZoneImages.BootImage;
 import io.zonekeeper.spi.DriverException;
+import io.zonekeeper.spi.PreparedChannel;
 import io.zonekeeper.spi.PreparedDisk;
 import io.zonekeeper.spi.PreparedNic;
 import io.zonekeeper.spi.PreparedResources;
@@ -47,13 +48,6 @@ public final class QemuCommandLine {
         List<FieldError> errors = new ArrayList<>(spec.validate());
         if (!spec.devices().isEmpty()) {
             errors.add(new FieldError("devices", "PCI passthrough is not supported by the kvm driver yet"));
-        }
-        for (int i = 0; i < spec.channels().size(); i++) {
-            ChannelSpec c = spec.channels().get(i);
-            if (c.peer() != null) {
-                errors.add(new FieldError("channels[" + i + "].peer",
-                        "zone-to-zone channels are not supported by the kvm driver yet; use a host channel"));
-            }
         }
         if (image != null && image.zoneInit() && !spec.channels().isEmpty()
                 && !image.features().contains("channels")) {
@@ -103,6 +97,21 @@ public final class QemuCommandLine {
         if (res.disks().size() != spec.disks().size()) {
             errors.add(new FieldError("disks", spec.disks().size() + " named but " + res.disks().size()
                     + " prepared: the appliance checks and locks them (install the zonekeeper-network feature)"));
+        }
+        for (int i = 0; i < spec.channels().size(); i++) {
+            ChannelSpec c = spec.channels().get(i);
+            PreparedChannel p = res.channel(c.name());
+            if (c.peer() == null) {
+                continue;
+            }
+            if (p == null || !c.peer().equals(p.peer())) {
+                errors.add(new FieldError("channels[" + i + "].peer", "channel " + c.name() + " to zone " + c.peer()
+                        + " was not arranged: zone-core's channel broker pairs zone-to-zone channels"));
+            } else if (p.socket().contains(",") || p.socket().getBytes(StandardCharsets.UTF_8).length
+                    > ZoneFiles.MAX_SOCKET_PATH) {
+                errors.add(new FieldError("channels[" + i + "]", "socket " + p.socket() + " cannot be a QEMU chardev"
+                        + " path (a comma, or longer than " + ZoneFiles.MAX_SOCKET_PATH + " bytes)"));
+            }
         }
         for (PreparedDisk d : res.disks()) {
             if (d.path().contains(",") || !List.of("raw", "qcow2").contains(d.format())) {
@@ -159,10 +168,8 @@ public final class QemuCommandLine {
         if (!spec.channels().isEmpty()) {
             a.addAll(List.of("-device", "virtio-serial-device"));
             for (ChannelSpec c : spec.channels()) {
-                // QEMU holds the listening socket, so the channel outlives the JVM and survives driver upgrades.
-                a.addAll(List.of("-chardev", "socket,id=ch-" + c.name() + ",path=" + files.channelSocket(c.name())
-                        + ",server=on,wait=off", "-device", "virtserialport,chardev=ch-" + c.name() + ",name="
-                        + c.name()));
+                a.addAll(List.of("-chardev", channelBackend(c, files, res), "-device", "virtserialport,chardev=ch-"
+                        + c.name() + ",name=" + c.name()));
             }
         }
         for (int i = 0; i < res.nics().size(); i++) {
@@ -181,6 +188,21 @@ public final class QemuCommandLine {
         a.addAll(List.of("-kernel", image.bootKernel().toString(), "-initrd", image.initramfs().toString()));
         a.addAll(List.of("-append", kernelCmdline(name, spec, image, res)));
         return a;
+    }
+
+    /**
+     * A channel's chardev. A host channel: QEMU listens on a socket in the zone's folder. A zone-to-zone channel: the
+     * socket zone-core's channel broker arranged, where one zone's QEMU listens and the other's connects and tries
+     * again every second, so that either may start first or restart. Either way QEMU holds the socket: no process of
+     * ours is in the path, and the channel outlives the JVM and driver upgrades.
+     */
+    static String channelBackend(ChannelSpec c, ZoneFiles files, PreparedResources res) {
+        PreparedChannel p = c.peer() == null ? null : res.channel(c.name());
+        if (p == null) {
+            return "socket,id=ch-" + c.name() + ",path=" + files.channelSocket(c.name()) + ",server=on,wait=off";
+        }
+        return "socket,id=ch-" + c.name() + ",path=" + p.socket() + (p.listens() ? ",server=on,wait=off"
+                : ",reconnect=1");
     }
 
     private interface ThrowingCheck {

@@ -2,7 +2,9 @@
 # Zonekeeper zone init, PID 1 of the zone's initramfs. It reads its orders from the kernel command line:
 #   zk.name=NAME         the zone's name, printed in the ready marker
 #   zk.features=a,b      module groups to load, listed in /etc/zonekeeper/modules.GROUP in load order
-#   zk.channels=a,b      virtio-serial ports to wait for and link as /dev/virtio-ports/NAME
+#   zk.channels=a,b      virtio-serial ports to wait for and link as /dev/virtio-ports/NAME; their byte counts
+#                        are printed as "zonekeeper: channel NAME sent N received M" once ready, whenever they
+#                        change (checked every 2 s) and before powering off, for channel:list on the host
 #   zk.heartbeat=1       print "zonekeeper: tick N UPTIME" on the console every 100 ms (UPTIME in guest
 #                        seconds, read without a fork, so a host-side stall shows as a gap between ticks)
 #   zk.nic=MAC,ADDR/PREFIX,GW[,ADDR6/64,GW6]   an interface to configure with busybox ip (found by its MAC), with
@@ -50,6 +52,25 @@ case "$cmdline" in
     *'zk.run="'*) run=${cmdline#*zk.run=\"}; run=${run%%\"*} ;;
     *zk.run=*) run=${cmdline#*zk.run=}; run=${run%% *} ;;
 esac
+
+# The guest kernel counts each port's bytes (virtio_console's debugfs file); nothing on the host can without sitting
+# in the data path. Prints the channels whose counts changed since the last call in this shell. The file is read
+# with one read() (cat): read piecewise, a count that changed between two reads could come out torn.
+reported=
+report_channels() {
+    now=
+    for f in /sys/kernel/debug/virtio-ports/vport*; do
+        data=$(cat "$f" 2>/dev/null) || continue
+        n=${data#*name: }; n=${n%%[!a-z0-9._-]*}
+        case ",$channels," in *,"$n",*) ;; *) continue ;; esac
+        s=${data#*bytes_sent: }; s=${s%%[!0-9]*}
+        r=${data#*bytes_received: }; r=${r%%[!0-9]*}
+        [ -n "$s" ] && [ -n "$r" ] || continue
+        now="$now $n:$s:$r"
+        case " $reported " in *" $n:$s:$r "*) ;; *) echo "zonekeeper: channel $n sent $s received $r" ;; esac
+    done
+    reported=$now
+}
 
 for group in $(echo "$features" | tr , ' '); do
     if [ ! -f "/etc/zonekeeper/modules.$group" ]; then
@@ -138,11 +159,12 @@ for e in /sys/class/input/event*; do
     if [ "$(cat "$e/device/name")" = "Power Button" ]; then
         # Any event from the power button is a press: the host asked for a graceful power-off.
         (head -c 1 "/dev/input/${e##*/}" >/dev/null 2>&1 && echo "zonekeeper: zone $name powering off" \
-            && sync && poweroff -f) &
+            && { report_channels; sync; poweroff -f; }) &
     fi
 done
 
 if [ -n "$channels" ]; then
+    mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
     mkdir -p /dev/virtio-ports
     for c in $(echo "$channels" | tr , ' '); do
         tries=0
@@ -169,10 +191,15 @@ if [ "$heartbeat" = 1 ]; then
     (n=0; while :; do read -r up _ </proc/uptime; echo "zonekeeper: tick $n $up"; n=$((n + 1)); sleep 0.1; done) &
 fi
 
+if [ -n "$channels" ]; then
+    (while :; do report_channels; sleep 2; done) &
+fi
+
 if [ -n "$run" ]; then
     sh -c "$run" </dev/console >/dev/console 2>&1
     rc=$?
     echo "zonekeeper: zone $name finished, exit $rc"
+    report_channels
     sync
     poweroff -f
 fi

@@ -21,6 +21,7 @@ import io.zonekeeper.api.NetworkAttachment;
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.kvm.image.ZoneImages.BootImage;
 import io.zonekeeper.spi.DriverException;
+import io.zonekeeper.spi.PreparedChannel;
 import io.zonekeeper.spi.PreparedDisk;
 import io.zonekeeper.spi.PreparedNic;
 import io.zonekeeper.spi.PreparedResources;
@@ -112,7 +113,7 @@ public class QemuCommandLineTest {
             for (String field : List.of("devices:", "networks:", "disks:", "channels[0].peer:")) {
                 assertTrue(field + " in " + e.getMessage(), e.getMessage().contains(field));
             }
-            assertTrue(e.getMessage().contains("not supported"));
+            assertTrue(e.getMessage(), e.getMessage().contains("pipe to zone db was not arranged"));
         }
     }
 
@@ -208,6 +209,45 @@ public class QemuCommandLineTest {
         } catch (DriverException e) {
             assertTrue(e.getMessage(), e.getMessage().contains("networks: 1 named but 0 tap device(s) prepared"));
             assertTrue(e.getMessage(), e.getMessage().contains("has no virtio_net module"));
+        }
+    }
+
+    private static PreparedResources channels(PreparedChannel... c) {
+        return new PreparedResources(List.of(), List.of(), List.of(), List.of(c));
+    }
+
+    @Test
+    public void zoneToZoneChannelsListenOrConnectWhereTheBrokerSaid() throws DriverException {
+        String sock = "/var/lib/zk/channels/0123456789abcdef.sock";
+        ZoneSpec a = ZoneSpec.builder("a").channel(new ChannelSpec("data", "b")).channel(ChannelSpec.toHost("log"))
+                .build();
+        List<String> listens = tcg.render(ID, "a", a, FILES, IMAGE, channels(new PreparedChannel("data", "b", sock,
+                true)));
+        assertTrue(all(listens, "-chardev").toString(), all(listens, "-chardev").containsAll(List.of(
+                "socket,id=ch-data,path=" + sock + ",server=on,wait=off",
+                "socket,id=ch-log,path=/var/lib/zk/zones/web/channels/log.sock,server=on,wait=off")));
+        assertTrue(all(listens, "-device").contains("virtserialport,chardev=ch-data,name=data"));
+        assertTrue(after(listens, "-append").contains(" zk.channels=data,log"));
+
+        ZoneSpec b = ZoneSpec.builder("b").channel(new ChannelSpec("data", "a")).build();
+        List<String> connects = tcg.render(ID, "b", b, FILES, IMAGE, channels(new PreparedChannel("data", "a", sock,
+                false)));
+        assertTrue(all(connects, "-chardev").toString(), all(connects, "-chardev").contains(
+                "socket,id=ch-data,path=" + sock + ",reconnect=1"));
+    }
+
+    @Test
+    public void refusesAZoneToZoneChannelTheBrokerDidNotArrangeAsItIsNamed() {
+        ZoneSpec a = ZoneSpec.builder("a").channel(new ChannelSpec("data", "b")).build();
+        for (PreparedResources res : List.of(PreparedResources.NONE,
+                channels(new PreparedChannel("data", "c", "/s/x.sock", true)),
+                channels(new PreparedChannel("data", "b", "/s,evil/x.sock", true)))) {
+            try {
+                tcg.render(ID, "a", a, FILES, IMAGE, res);
+                fail("rendered " + res);
+            } catch (DriverException e) {
+                assertTrue(e.getMessage(), e.getMessage().contains("channels[0]"));
+            }
         }
     }
 }
