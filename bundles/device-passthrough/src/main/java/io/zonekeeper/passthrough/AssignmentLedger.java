@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.UUID;
 
 import jakarta.json.Json;
 import jakarta.json.JsonArrayBuilder;
@@ -32,28 +33,30 @@ import jakarta.json.JsonWriter;
 
 import io.zonekeeper.passthrough.ReconcileReport.Action;
 import io.zonekeeper.passthrough.ReconcileReport.Outcome;
+import io.zonekeeper.passthrough.bind.Binding;
+import io.zonekeeper.passthrough.bind.DeviceBinder;
+import io.zonekeeper.passthrough.bind.Restoration;
 import io.zonekeeper.passthrough.pci.PciAddress;
 import io.zonekeeper.passthrough.pci.PciInventory;
-import io.zonekeeper.passthrough.vfio.Binding;
-import io.zonekeeper.passthrough.vfio.Restoration;
-import io.zonekeeper.passthrough.vfio.VfioBinder;
+import io.zonekeeper.spi.DeviceBackend;
 
 /**
  * Which endpoint belongs to which zone, and what driver it had before: a JSON file that survives a crash of the
  * JVM. Every change is written atomically (temporary file, fsync, rename, fsync of the folder), so the file is
- * always the old or the new ledger, never half of one. A device is never in two zones.
+ * always the old or the new ledger, never half of one. A device is never in two zones: a zone is its id, so a zone
+ * destroyed and created again under the same name does not inherit the devices of the old one.
  *
  * <p>A ledger that cannot be read is left untouched and reported: it is the only record of which drivers to give
  * the devices back to.
  */
 public final class AssignmentLedger {
-    /** Where the ledger lives under the state directory. */
-    public static final String FILE = "passthrough/assignments.json";
-    private static final int VERSION = 1;
+    /** The ledger's file name, in the pci backend's folder under the state directory. */
+    public static final String FILE_NAME = "assignments.json";
+    private static final int VERSION = 2;
 
     private final Path file;
     private final PciInventory inventory;
-    private final VfioBinder binder;
+    private final DeviceBinder binder;
     private final Map<PciAddress, Assignment> entries = new TreeMap<>();
 
     /**
@@ -62,23 +65,28 @@ public final class AssignmentLedger {
      *
      * @throws PassthroughException the file exists but cannot be read or is not a ledger
      */
-    public AssignmentLedger(Path file, PciInventory inventory, VfioBinder binder) throws PassthroughException {
+    public AssignmentLedger(Path file, PciInventory inventory, DeviceBinder binder) throws PassthroughException {
         this.file = file;
         this.inventory = inventory;
         this.binder = binder;
         load();
     }
 
-    public static AssignmentLedger inStateDirectory(Path stateDirectory, PciInventory inventory, VfioBinder binder)
+    /** {@code <state>/devices/pci/assignments.json}, where the pci device backend keeps its records. */
+    public static Path fileIn(Path stateDirectory) {
+        return DeviceBackend.stateDirectory(stateDirectory, "pci").resolve(FILE_NAME);
+    }
+
+    public static AssignmentLedger inStateDirectory(Path stateDirectory, PciInventory inventory, DeviceBinder binder)
             throws PassthroughException {
-        return new AssignmentLedger(stateDirectory.resolve(FILE), inventory, binder);
+        return new AssignmentLedger(fileIn(stateDirectory), inventory, binder);
     }
 
     public Path file() {
         return file;
     }
 
-    public synchronized Optional<String> owner(PciAddress address) {
+    public synchronized Optional<ZoneRef> owner(PciAddress address) {
         return Optional.ofNullable(entries.get(address)).map(Assignment::zone);
     }
 
@@ -86,8 +94,15 @@ public final class AssignmentLedger {
         return List.copyOf(entries.values());
     }
 
-    public synchronized List<Assignment> ofZone(String zone) {
-        return entries.values().stream().filter(a -> a.zone().equals(zone)).toList();
+    public synchronized List<Assignment> ofZone(UUID zone) {
+        return entries.values().stream().filter(a -> a.zone().id().equals(zone)).toList();
+    }
+
+    /** The zones that hold devices, by id, each with the name it had when it took them. */
+    public synchronized Map<UUID, ZoneRef> zones() {
+        Map<UUID, ZoneRef> zones = new LinkedHashMap<>();
+        entries.values().forEach(a -> zones.putIfAbsent(a.zone().id(), a.zone()));
+        return zones;
     }
 
     /**
@@ -98,12 +113,11 @@ public final class AssignmentLedger {
      * @throws PassthroughException an endpoint belongs to another zone (nothing is written then), or the file
      *                              cannot be written
      */
-    public synchronized List<PciAddress> record(String zone, List<Binding> bindings) throws PassthroughException {
-        requireZone(zone);
+    public synchronized List<PciAddress> record(ZoneRef zone, List<Binding> bindings) throws PassthroughException {
         for (Binding binding : bindings) {
             Assignment held = entries.get(binding.address());
-            if (held != null && !held.zone().equals(zone)) {
-                throw new PassthroughException(binding.address() + " is already assigned to zone " + held.zone()
+            if (held != null && !held.zone().id().equals(zone.id())) {
+                throw new PassthroughException(binding.address() + " is already held by zone " + held.zone().name()
                         + "; a device is never in two zones: release it there first");
             }
         }
@@ -132,15 +146,15 @@ public final class AssignmentLedger {
      * original drivers and out of the ledger. Each zone's endpoints are released together, so a zone whose
      * release fails keeps its whole group, and says so in the report.
      */
-    public synchronized ReconcileReport reconcile(Set<String> runningZones) throws PassthroughException {
+    public synchronized ReconcileReport reconcile(Set<UUID> runningZones) throws PassthroughException {
         List<Action> actions = new ArrayList<>();
-        Map<String, List<Assignment>> byZone = new LinkedHashMap<>();
+        Map<ZoneRef, List<Assignment>> byZone = new LinkedHashMap<>();
         for (Assignment a : entries.values()) {
             byZone.computeIfAbsent(a.zone(), z -> new ArrayList<>()).add(a);
         }
-        for (Map.Entry<String, List<Assignment>> zone : byZone.entrySet()) {
-            String name = zone.getKey();
-            if (runningZones.contains(name)) {
+        for (Map.Entry<ZoneRef, List<Assignment>> zone : byZone.entrySet()) {
+            String name = zone.getKey().name();
+            if (runningZones.contains(zone.getKey().id())) {
                 for (Assignment a : zone.getValue()) {
                     actions.add(new Action(a.address(), name, Outcome.KEPT, "zone runs"));
                 }
@@ -190,12 +204,6 @@ public final class AssignmentLedger {
         }
     }
 
-    private static void requireZone(String zone) {
-        if (zone == null || zone.isBlank()) {
-            throw new IllegalArgumentException("a zone name is required");
-        }
-    }
-
     private void load() throws PassthroughException {
         String text;
         try {
@@ -212,9 +220,8 @@ public final class AssignmentLedger {
             }
             for (JsonValue value : root.getJsonArray("assignments")) {
                 JsonObject o = value.asJsonObject();
-                String zone = o.getString("zone");
+                ZoneRef zone = new ZoneRef(UUID.fromString(o.getString("zoneId")), o.getString("zone"));
                 PciAddress address = PciAddress.parse(o.getString("address"));
-                requireZone(zone);
                 if (entries.containsKey(address)) {
                     throw unreadable(address + " is in it twice", null);
                 }
@@ -241,7 +248,7 @@ public final class AssignmentLedger {
         JsonArrayBuilder list = Json.createArrayBuilder();
         for (Assignment a : entries.values()) {
             JsonObjectBuilder o = Json.createObjectBuilder().add("address", a.address().toString())
-                    .add("zone", a.zone());
+                    .add("zone", a.zone().name()).add("zoneId", a.zone().id().toString());
             Binding b = a.binding();
             b.originalDriver().ifPresentOrElse(d -> o.add("originalDriver", d), () -> o.addNull("originalDriver"));
             b.originalOverride().ifPresentOrElse(d -> o.add("originalOverride", d),

@@ -1,21 +1,28 @@
 package io.zonekeeper.passthrough;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.TreeSet;
+import java.util.UUID;
 
+import io.zonekeeper.passthrough.bind.Binding;
+import io.zonekeeper.passthrough.bind.DeviceBinder;
+import io.zonekeeper.passthrough.bind.Restoration;
+import io.zonekeeper.passthrough.bind.SysfsWriter;
 import io.zonekeeper.passthrough.pci.GroupViability;
+import io.zonekeeper.passthrough.pci.IommuGroups;
+import io.zonekeeper.passthrough.pci.Isolation;
 import io.zonekeeper.passthrough.pci.PciAddress;
 import io.zonekeeper.passthrough.pci.PciInventory;
 import io.zonekeeper.passthrough.pci.Verdict;
-import io.zonekeeper.passthrough.vfio.Binding;
-import io.zonekeeper.passthrough.vfio.Restoration;
-import io.zonekeeper.passthrough.vfio.SysfsWriter;
 import io.zonekeeper.passthrough.vfio.VfioBinder;
 
 /**
  * Giving devices to zones and taking them back: the viability check, the binding and the ledger in the order that
- * survives a crash. The ledger is written before the first sysfs write, so that after a crash halfway
+ * survives a crash. The ledger is written before the first change to the host, so that after a crash halfway
  * {@link #reconcile} knows the original drivers; it is cleared only after the devices are back.
  *
  * <p>One change at a time on this host: bindings are quick (well under a second), and two of them interleaved on
@@ -23,18 +30,24 @@ import io.zonekeeper.passthrough.vfio.VfioBinder;
  */
 public final class DeviceAssignments {
     private final PciInventory inventory;
-    private final VfioBinder binder;
+    private final DeviceBinder binder;
     private final AssignmentLedger ledger;
     private final GroupViability viability;
 
-    public DeviceAssignments(PciInventory inventory, VfioBinder binder, AssignmentLedger ledger) {
+    public DeviceAssignments(PciInventory inventory, Isolation isolation, DeviceBinder binder,
+            AssignmentLedger ledger) {
         this.inventory = inventory;
         this.binder = binder;
         this.ledger = ledger;
-        this.viability = new GroupViability(inventory, ledger::owner);
+        this.viability = new GroupViability(inventory, isolation, ledger::owner);
     }
 
-    /** Everything on the real host: sysfs under the root, the ledger under the state directory. */
+    /** On a KVM host: IOMMU groups and vfio-pci. */
+    public DeviceAssignments(PciInventory inventory, VfioBinder binder, AssignmentLedger ledger) {
+        this(inventory, new IommuGroups(inventory), binder, ledger);
+    }
+
+    /** A KVM host: sysfs under the root, vfio-pci, the ledger under the state directory. */
     public static DeviceAssignments open(PciInventory inventory, SysfsWriter writer, Path stateDirectory)
             throws PassthroughException {
         VfioBinder binder = new VfioBinder(inventory, writer);
@@ -54,21 +67,38 @@ public final class DeviceAssignments {
         return viability;
     }
 
+    /** What stands in the way of giving these devices to a zone, per device; empty when nothing does. */
+    public List<String> problems(List<PciAddress> named, ZoneRef asking) throws PassthroughException {
+        List<String> problems = new ArrayList<>();
+        for (PciAddress address : named) {
+            Verdict v = viability.assess(address, named, asking);
+            if (!v.assignable()) {
+                problems.add(v.reason());
+            }
+        }
+        return problems;
+    }
+
     /**
-     * Gives the device, and every other endpoint of its IOMMU group, to the zone: all on vfio-pci and in the
-     * ledger, or nothing changed.
+     * Gives the named devices, and every other endpoint of their IOMMU groups, to the zone: all on the passthrough
+     * driver and in the ledger, or nothing changed.
      *
-     * @return the zone's assignments in that group
+     * @return the zone's assignments for these devices and the endpoints that went along, in address order
      */
-    public synchronized List<Assignment> assign(String zone, PciAddress address) throws PassthroughException {
-        if (zone == null || zone.isBlank()) {
-            throw new IllegalArgumentException("a zone name is required");
+    public synchronized List<Assignment> assign(ZoneRef zone, List<PciAddress> named) throws PassthroughException {
+        if (named.isEmpty()) {
+            throw new IllegalArgumentException("no device named");
         }
-        Verdict verdict = viability.assess(address, zone);
-        if (!verdict.assignable()) {
-            throw new PassthroughException("cannot assign " + address + " to zone " + zone + ": " + verdict.reason());
+        Set<PciAddress> endpoints = new TreeSet<>();
+        for (PciAddress address : named) {
+            Verdict verdict = viability.assess(address, named, zone);
+            if (!verdict.assignable()) {
+                throw new PassthroughException("cannot give " + address + " to zone " + zone.name() + ": "
+                        + verdict.reason());
+            }
+            endpoints.addAll(verdict.endpoints());
         }
-        List<Binding> bindings = binder.prepare(verdict.endpoints());
+        List<Binding> bindings = binder.prepare(List.copyOf(endpoints));
         List<PciAddress> added = ledger.record(zone, bindings);
         try {
             binder.bind(bindings);
@@ -76,15 +106,22 @@ public final class DeviceAssignments {
             forgetAfterFailure(added, e);
             throw e;
         }
-        int group = inventory.device(address).iommuGroup().getAsInt();
-        Verdict now = viability.viableNow(group);
-        if (!now.assignable()) {
-            PassthroughException e = new PassthroughException("bound " + address + " and its group to vfio-pci, but "
-                    + "the group is not viable: " + now.reason() + "; the devices were given back");
-            releaseAfterFailure(bindings, added, e);
-            throw e;
+        Set<PciAddress> checked = new LinkedHashSet<>();
+        for (PciAddress address : named) {
+            if (checked.contains(address)) {
+                continue;
+            }
+            Verdict now = viability.viableNow(address);
+            checked.addAll(now.endpoints());
+            if (!now.assignable()) {
+                PassthroughException e = new PassthroughException("bound " + address + " and the rest of its group "
+                        + "for zone " + zone.name() + ", but the group is not viable: " + now.reason()
+                        + "; the devices were given back");
+                releaseAfterFailure(bindings, added, e);
+                throw e;
+            }
         }
-        return ledger.ofZone(zone).stream().filter(a -> verdict.endpoints().contains(a.address())).toList();
+        return ledger.ofZone(zone.id()).stream().filter(a -> endpoints.contains(a.address())).toList();
     }
 
     /**
@@ -92,7 +129,7 @@ public final class DeviceAssignments {
      *
      * @return per endpoint, whether its original driver came back
      */
-    public synchronized List<Restoration> release(String zone) throws PassthroughException {
+    public synchronized List<Restoration> release(UUID zone) throws PassthroughException {
         List<Binding> held = ledger.ofZone(zone).stream().map(Assignment::binding).toList();
         if (held.isEmpty()) {
             return List.of();
@@ -103,7 +140,7 @@ public final class DeviceAssignments {
     }
 
     /** See {@link AssignmentLedger#reconcile}. */
-    public synchronized ReconcileReport reconcile(Set<String> runningZones) throws PassthroughException {
+    public synchronized ReconcileReport reconcile(Set<UUID> runningZones) throws PassthroughException {
         return ledger.reconcile(runningZones);
     }
 

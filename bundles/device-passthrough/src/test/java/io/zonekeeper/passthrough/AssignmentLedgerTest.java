@@ -1,5 +1,6 @@
 package io.zonekeeper.passthrough;
 
+import static io.zonekeeper.passthrough.fixture.TestZones.zone;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertThrows;
 import static org.junit.Assert.assertTrue;
@@ -17,17 +18,20 @@ import org.junit.Test;
 import org.junit.rules.TemporaryFolder;
 
 import io.zonekeeper.passthrough.ReconcileReport.Outcome;
+import io.zonekeeper.passthrough.bind.Binding;
 import io.zonekeeper.passthrough.fixture.FakeKernel;
 import io.zonekeeper.passthrough.fixture.SysfsFixture;
 import io.zonekeeper.passthrough.pci.PciAddress;
 import io.zonekeeper.passthrough.pci.PciInventory;
-import io.zonekeeper.passthrough.vfio.Binding;
 import io.zonekeeper.passthrough.vfio.VfioBinder;
 
 public class AssignmentLedgerTest {
     private static final PciAddress GPU = PciAddress.parse("0000:01:00.0");
     private static final PciAddress AUDIO = PciAddress.parse("0000:01:00.1");
     private static final PciAddress EDU = PciAddress.parse("0000:04:00.0");
+    private static final ZoneRef GAMING = zone("gaming");
+    private static final ZoneRef RENDER = zone("render");
+    private static final ZoneRef BUILD = zone("build");
 
     @Rule
     public TemporaryFolder tmp = new TemporaryFolder();
@@ -59,36 +63,36 @@ public class AssignmentLedgerTest {
     @Test
     public void ledgerNeverGivesOneDeviceToTwoZones() throws Exception {
         AssignmentLedger ledger = reopen();
-        ledger.record("gaming", List.of(nvidia(GPU)));
+        ledger.record(GAMING, List.of(nvidia(GPU)));
         String onDisk = Files.readString(ledger.file());
         PassthroughException e = assertThrows(PassthroughException.class,
-                () -> ledger.record("render", List.of(nvidia(EDU), nvidia(GPU))));
-        assertEquals("0000:01:00.0 is already assigned to zone gaming; a device is never in two zones: release it "
+                () -> ledger.record(RENDER, List.of(nvidia(EDU), nvidia(GPU))));
+        assertEquals("0000:01:00.0 is already held by zone gaming; a device is never in two zones: release it "
                 + "there first", e.getMessage());
         assertEquals("nothing of the refused request is written", onDisk, Files.readString(ledger.file()));
         assertEquals(Optional.empty(), ledger.owner(EDU));
-        assertEquals(Optional.of("gaming"), reopen().owner(GPU));
+        assertEquals(Optional.of(GAMING), reopen().owner(GPU));
     }
 
     @Test
     public void zoneThatAsksAgainKeepsTheOriginalDriverItHadFirst() throws Exception {
         AssignmentLedger ledger = reopen();
-        assertEquals(List.of(GPU), ledger.record("gaming", List.of(nvidia(GPU))));
-        assertEquals(List.of(), ledger.record("gaming",
+        assertEquals(List.of(GPU), ledger.record(GAMING, List.of(nvidia(GPU))));
+        assertEquals(List.of(), ledger.record(GAMING,
                 List.of(new Binding(GPU, Optional.of("vfio-pci"), Optional.of("vfio-pci")))));
-        assertEquals(Optional.of("nvidia"), reopen().ofZone("gaming").get(0).binding().originalDriver());
+        assertEquals(Optional.of("nvidia"), reopen().ofZone(GAMING.id()).get(0).binding().originalDriver());
     }
 
     @Test
     public void ledgerSurvivesARestartWithEverythingItNeedsToGiveDevicesBack() throws Exception {
-        reopen().record("gaming", List.of(nvidia(GPU),
+        reopen().record(GAMING, List.of(nvidia(GPU),
                 new Binding(AUDIO, Optional.of("snd_hda_intel"), Optional.empty()),
                 new Binding(EDU, Optional.empty(), Optional.of("pci-stub"))));
         AssignmentLedger again = reopen();
         assertEquals(List.of(
-                new Assignment("gaming", nvidia(GPU)),
-                new Assignment("gaming", new Binding(AUDIO, Optional.of("snd_hda_intel"), Optional.empty())),
-                new Assignment("gaming", new Binding(EDU, Optional.empty(), Optional.of("pci-stub")))), again.all());
+                new Assignment(GAMING, nvidia(GPU)),
+                new Assignment(GAMING, new Binding(AUDIO, Optional.of("snd_hda_intel"), Optional.empty())),
+                new Assignment(GAMING, new Binding(EDU, Optional.empty(), Optional.of("pci-stub")))), again.all());
         try (Stream<Path> files = Files.list(again.file().getParent())) {
             assertEquals("no temporary file is left beside the ledger", List.of(again.file()), files.toList());
         }
@@ -96,15 +100,17 @@ public class AssignmentLedgerTest {
 
     @Test
     public void corruptLedgerIsReportedAndLeftAsItIs() throws Exception {
-        Path file = state.resolve(AssignmentLedger.FILE);
+        Path file = AssignmentLedger.fileIn(state);
         Files.createDirectories(file.getParent());
-        Files.writeString(file, "{\"version\":1,\"assignments\":[{\"address\":\"../etc\",\"zone\":\"x\"}");
+        String entry = "{\"address\":\"../etc\",\"zone\":\"x\",\"zoneId\":\"" + GAMING.id() + "\"}";
+        String cut = "{\"version\":2,\"assignments\":[" + entry;
+        Files.writeString(file, cut);
         PassthroughException e = assertThrows(PassthroughException.class, this::reopen);
         assertTrue(e.getMessage(), e.getMessage().startsWith("the assignment ledger " + file + " cannot be read"));
         assertTrue(e.getMessage(), e.getMessage().contains("repair it or move it away"));
-        assertEquals("{\"version\":1,\"assignments\":[{\"address\":\"../etc\",\"zone\":\"x\"}", Files.readString(file));
+        assertEquals(cut, Files.readString(file));
 
-        Files.writeString(file, "{\"version\":1,\"assignments\":[{\"address\":\"../etc\",\"zone\":\"x\"}]}");
+        Files.writeString(file, cut + "]}");
         e = assertThrows(PassthroughException.class, this::reopen);
         assertTrue(e.getMessage(), e.getMessage().contains("path characters"));
     }
@@ -115,7 +121,7 @@ public class AssignmentLedgerTest {
         AssignmentLedger ledger = new AssignmentLedger(folder.resolve("assignments.json"), inventory, binder);
         Files.writeString(folder, "a file where the ledger's folder should be");
         PassthroughException e = assertThrows(PassthroughException.class,
-                () -> ledger.record("gaming", List.of(nvidia(GPU))));
+                () -> ledger.record(GAMING, List.of(nvidia(GPU))));
         assertTrue(e.getMessage(), e.getMessage().endsWith("nothing was changed"));
         assertEquals(Optional.empty(), ledger.owner(GPU));
     }
@@ -123,12 +129,12 @@ public class AssignmentLedgerTest {
     @Test
     public void reconcileRestoresDevicesOfZonesThatAreGone() throws Exception {
         DeviceAssignments host = new DeviceAssignments(inventory, binder, reopen());
-        host.assign("gaming", GPU);
-        host.assign("build", EDU);
+        host.assign(GAMING, List.of(GPU, AUDIO));
+        host.assign(BUILD, List.of(EDU));
         assertEquals(Optional.of("vfio-pci"), fixture.driverOf(AUDIO));
 
         // The JVM restarts; only "build" is still running.
-        ReconcileReport report = reopen().reconcile(Set.of("build"));
+        ReconcileReport report = reopen().reconcile(Set.of(BUILD.id()));
 
         assertEquals(List.of(GPU, AUDIO), report.with(Outcome.RESTORED).stream().map(a -> a.address()).toList());
         assertEquals(List.of(EDU), report.with(Outcome.KEPT).stream().map(a -> a.address()).toList());
@@ -136,7 +142,7 @@ public class AssignmentLedgerTest {
         assertEquals(Optional.of("snd_hda_intel"), fixture.driverOf(AUDIO));
         assertEquals("(null)", fixture.overrideOf(GPU));
         assertEquals(Optional.of("vfio-pci"), fixture.driverOf(EDU));
-        assertEquals(List.of(new Assignment("build", new Binding(EDU, Optional.empty(), Optional.empty()))),
+        assertEquals(List.of(new Assignment(BUILD, new Binding(EDU, Optional.empty(), Optional.empty()))),
                 reopen().all());
         assertTrue(report.toString(), report.toString().contains(
                 "0000:01:00.0 (zone gaming): restored: zone is not running; 0000:01:00.0 is back on nvidia"));
@@ -145,7 +151,7 @@ public class AssignmentLedgerTest {
     @Test
     public void reconcileUndoesABindThatACrashCutShort() throws Exception {
         AssignmentLedger ledger = reopen();
-        ledger.record("gaming", binder.prepare(List.of(GPU, AUDIO)));
+        ledger.record(GAMING, binder.prepare(List.of(GPU, AUDIO)));
         // The crash came after the GPU's driver_override and unbind were written.
         fixture.setOverride(GPU.toString(), "vfio-pci");
         fixture.setDriver(GPU.toString(), Optional.empty());
@@ -162,19 +168,19 @@ public class AssignmentLedgerTest {
     @Test
     public void reconcileKeepsAZoneWhoseReleaseFailsAndSaysSo() throws Exception {
         DeviceAssignments host = new DeviceAssignments(inventory, binder, reopen());
-        host.assign("gaming", GPU);
+        host.assign(GAMING, List.of(GPU, AUDIO));
         kernel.failOn("drivers_probe <- " + AUDIO);
         ReconcileReport report = reopen().reconcile(Set.of());
         assertEquals(report.toString(), 2, report.with(Outcome.FAILED).size());
         assertEquals(Optional.of("vfio-pci"), fixture.driverOf(GPU.toString()));
         assertEquals("the zone keeps its whole group", Optional.of("vfio-pci"), fixture.driverOf(AUDIO.toString()));
-        assertEquals(2, reopen().ofZone("gaming").size());
+        assertEquals(2, reopen().ofZone(GAMING.id()).size());
     }
 
     @Test
     public void reconcileDropsDevicesThatWereUnplugged() throws Exception {
         DeviceAssignments host = new DeviceAssignments(inventory, binder, reopen());
-        host.assign("build", EDU);
+        host.assign(BUILD, List.of(EDU));
         Files.delete(fixture.root().resolve("bus/pci/devices/" + EDU));
         ReconcileReport report = reopen().reconcile(Set.of());
         assertEquals(List.of(EDU), report.with(Outcome.DEVICE_GONE).stream().map(a -> a.address()).toList());

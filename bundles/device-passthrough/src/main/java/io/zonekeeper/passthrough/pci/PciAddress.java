@@ -54,6 +54,11 @@ public record PciAddress(int domain, int bus, int device, int function) implemen
         return domain == other.domain && bus == other.bus && device == other.device;
     }
 
+    /** The device this function belongs to, {@code 0000:01:00}: the functions of a GPU share it. */
+    public String slot() {
+        return String.format("%04x:%02x:%02x", domain, bus, device);
+    }
+
     @Override
     public int compareTo(PciAddress other) {
         return ORDER.compare(this, other);

@@ -22,6 +22,8 @@ public record PciDevice(PciAddress address, int vendor, int device, int classCod
 
     public static final int CLASS_PCI_BRIDGE = 0x0604;
     public static final int CLASS_BASE_DISPLAY = 0x03;
+    public static final int CLASS_HOST_BRIDGE = 0x0600;
+    public static final int CLASS_ISA_BRIDGE = 0x0601;
 
     public PciDevice {
         resetMethods = List.copyOf(resetMethods);
@@ -30,6 +32,15 @@ public record PciDevice(PciAddress address, int vendor, int device, int classCod
     /** A PCI-to-PCI bridge (a root port, a switch port): never assigned, and no obstacle in a group. */
     public boolean isBridge() {
         return (classCode >> 8) == CLASS_PCI_BRIDGE;
+    }
+
+    /**
+     * A host bridge or an ISA (LPC) bridge: the host's chipset, never given to a zone. Other bridge-class devices
+     * are endpoints: an NVSwitch is class 0x0680.
+     */
+    public boolean isChipset() {
+        int sub = classCode >> 8;
+        return sub == CLASS_HOST_BRIDGE || sub == CLASS_ISA_BRIDGE;
     }
 
     /** A display controller: VGA (0x0300), XGA (0x0301), 3D (0x0302, the data-center GPUs) or other (0x0380). */

@@ -1,70 +1,58 @@
 package io.zonekeeper.passthrough.shell;
 
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-import org.osgi.framework.BundleContext;
-import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
-import org.osgi.service.metatype.annotations.Designate;
+import org.osgi.service.component.annotations.Reference;
 
+import io.zonekeeper.api.ZoneException;
+import io.zonekeeper.passthrough.Assignment;
 import io.zonekeeper.passthrough.DeviceAssignments;
-import io.zonekeeper.passthrough.PassthroughException;
+import io.zonekeeper.passthrough.PciDeviceBackend;
+import io.zonekeeper.passthrough.bind.Restoration;
 import io.zonekeeper.passthrough.pci.PciAddress;
 import io.zonekeeper.passthrough.pci.PciDevice;
 import io.zonekeeper.passthrough.pci.PciInventory;
-import io.zonekeeper.passthrough.vfio.FileSysfsWriter;
 
 /**
- * {@code device:list [--json] [BDF...]}: the host's PCI devices, their IOMMU groups, and whether each could be
- * given to a zone and why not. Reads only: it changes nothing on the host or in the state directory.
+ * {@code device:list [--json] [BDF...]}: the host's PCI devices, their IOMMU groups, which zone holds each, and
+ * whether each could be given to a zone and why not; it changes nothing. {@code device:assign ZONE BDF...} and
+ * {@code device:release ZONE}: holding devices for a zone by hand and giving them back, for operators (a zone's
+ * start and stop do the same by themselves).
  */
-@Component(service = DeviceCommands.class, configurationPid = DeviceCommands.PID)
-@Designate(ocd = PassthroughConfig.class)
-@GogoCommand(scope = "device", function = {"list"})
+@Component(service = DeviceCommands.class)
+@GogoCommand(scope = "device", function = {"list", "assign", "release"})
 public class DeviceCommands {
-    public static final String PID = "io.zonekeeper.passthrough";
-    /** The framework property naming the state directory. */
-    public static final String STATE_PROPERTY = "zonekeeper.state";
-    public static final String DEFAULT_STATE = "/var/lib/zonekeeper";
-    private static final String USAGE = "usage: device:list [--json] [BDF...]";
+    private static final String LIST_USAGE = "usage: device:list [--json] [BDF...]";
+    private static final String ASSIGN_USAGE = "usage: device:assign ZONE BDF [BDF...]";
+    private static final String RELEASE_USAGE = "usage: device:release ZONE";
 
-    private Path sysfsRoot;
-    private Path stateDirectory;
-    private DeviceAssignments assignments;
+    @Reference
+    private PciDeviceBackend backend;
 
     public DeviceCommands() {
     }
 
-    /** For tests: a fixture tree and a temporary state directory, no framework. */
-    DeviceCommands(Path sysfsRoot, Path stateDirectory) {
-        this.sysfsRoot = sysfsRoot;
-        this.stateDirectory = stateDirectory;
-    }
-
-    @Activate
-    void activate(BundleContext context, PassthroughConfig config) {
-        String root = config.sysfsRoot() == null || config.sysfsRoot().isBlank() ? "/sys" : config.sysfsRoot().trim();
-        this.sysfsRoot = Path.of(root);
-        String state = context.getProperty(STATE_PROPERTY);
-        this.stateDirectory = Path.of(state == null || state.isBlank() ? DEFAULT_STATE : state.trim());
+    /** For tests: a backend on a fixture tree, no framework. */
+    public DeviceCommands(PciDeviceBackend backend) {
+        this.backend = backend;
     }
 
     /** Gogo: {@code device:list}, {@code device:list --json}, {@code device:list 0000:01:00.0}. */
-    public String list(String... args) throws PassthroughException {
+    public String list(String... args) throws ZoneException {
         boolean json = false;
         List<PciAddress> wanted = new ArrayList<>();
         for (String arg : args) {
             if (arg.equals("--json")) {
                 json = true;
             } else if (arg.startsWith("-")) {
-                throw new IllegalArgumentException("unknown option " + arg + "; " + USAGE);
+                throw new IllegalArgumentException("unknown option " + arg + "; " + LIST_USAGE);
             } else {
                 wanted.add(PciAddress.parse(arg));
             }
         }
-        DeviceAssignments host = assignments();
+        DeviceAssignments host = backend.host();
         PciInventory inventory = host.inventory();
         List<PciDevice> devices;
         if (wanted.isEmpty()) {
@@ -75,20 +63,56 @@ public class DeviceCommands {
                 devices.add(inventory.device(address));
             }
         }
+        boolean available = host.viability().isolation().unavailable().isEmpty();
         List<DeviceTable.Row> rows = DeviceTable.rows(devices, host.viability(), host.ledger()::owner);
-        return json ? DeviceTable.json(rows, inventory.iommuEnabled())
-                : DeviceTable.text(rows, inventory.iommuEnabled());
+        return json ? DeviceTable.json(rows, available) : DeviceTable.text(rows, available);
     }
 
-    /** Opened on first use, so that an unreadable ledger is reported by the command that needs it. */
-    private synchronized DeviceAssignments assignments() throws PassthroughException {
-        if (assignments == null) {
-            if (!sysfsRoot.isAbsolute()) {
-                throw new PassthroughException("sysfsRoot must be an absolute path, not '" + sysfsRoot + "'; set it "
-                        + "in the configuration " + PID);
-            }
-            assignments = DeviceAssignments.open(new PciInventory(sysfsRoot), new FileSysfsWriter(), stateDirectory);
+    /** Gogo: {@code device:assign gpu-a 0000:01:00.0 0000:01:00.1}. */
+    public String assign(String... args) throws ZoneException {
+        List<String> operands = operands(args, ASSIGN_USAGE);
+        if (operands.size() < 2) {
+            throw new IllegalArgumentException(ASSIGN_USAGE);
         }
-        return assignments;
+        List<PciAddress> devices = new ArrayList<>();
+        for (String bdf : operands.subList(1, operands.size())) {
+            devices.add(PciAddress.parse(bdf));
+        }
+        List<Assignment> taken = backend.assignByHand(operands.get(0), devices);
+        StringBuilder out = new StringBuilder();
+        for (Assignment a : taken) {
+            out.append(a.address()).append(" held for zone ").append(a.zone().name()).append(" (was on ")
+                    .append(a.binding().originalDriver().orElse("no driver")).append(")\n");
+        }
+        return out.toString();
+    }
+
+    /** Gogo: {@code device:release gpu-a}. */
+    public String release(String... args) throws ZoneException {
+        List<String> operands = operands(args, RELEASE_USAGE);
+        if (operands.size() != 1) {
+            throw new IllegalArgumentException(RELEASE_USAGE);
+        }
+        StringBuilder out = new StringBuilder();
+        boolean all = true;
+        for (Restoration r : backend.releaseByHand(operands.get(0))) {
+            out.append(r).append('\n');
+            all &= r.restored();
+        }
+        if (!all) {
+            throw new ZoneException(out.toString().strip());
+        }
+        return out.toString();
+    }
+
+    private static List<String> operands(String[] args, String usage) {
+        List<String> operands = new ArrayList<>();
+        for (String arg : args) {
+            if (arg.startsWith("-")) {
+                throw new IllegalArgumentException("unknown option " + arg + "; " + usage);
+            }
+            operands.add(arg);
+        }
+        return operands;
     }
 }

@@ -14,6 +14,7 @@ import jakarta.json.JsonWriterFactory;
 import jakarta.json.stream.JsonGenerator;
 
 import io.zonekeeper.passthrough.PassthroughException;
+import io.zonekeeper.passthrough.ZoneRef;
 import io.zonekeeper.passthrough.pci.GroupViability;
 import io.zonekeeper.passthrough.pci.PciAddress;
 import io.zonekeeper.passthrough.pci.PciDevice;
@@ -21,31 +22,33 @@ import io.zonekeeper.passthrough.pci.Verdict;
 
 /** What {@code device:list} shows: each device with its verdict, as a table for people or JSON for scripts. */
 final class DeviceTable {
-    record Row(PciDevice device, Verdict verdict, Optional<String> zone) {
+    record Row(PciDevice device, Verdict verdict, Optional<ZoneRef> zone) {
     }
 
     private DeviceTable() {
     }
 
     static List<Row> rows(List<PciDevice> devices, GroupViability viability,
-            java.util.function.Function<PciAddress, Optional<String>> owners) throws PassthroughException {
+            java.util.function.Function<PciAddress, Optional<ZoneRef>> owners) throws PassthroughException {
         List<Row> rows = new ArrayList<>();
         for (PciDevice device : devices) {
-            rows.add(new Row(device, viability.assess(device.address(), null), owners.apply(device.address())));
+            rows.add(new Row(device, viability.assessAlone(device.address()), owners.apply(device.address())));
         }
         return rows;
     }
 
-    static String text(List<Row> rows, boolean iommuEnabled) {
+    static String text(List<Row> rows, boolean available) {
         List<String[]> lines = new ArrayList<>();
-        lines.add(new String[] {"BDF", "ID", "CLASS", "DRIVER", "GROUP", "GPU", "NUMA", "ZONE", "ASSIGNABLE"});
+        lines.add(new String[] {"BDF", "ID", "CLASS", "DRIVER", "GROUP", "GPU", "NUMA", "RESET", "ZONE",
+            "ASSIGNABLE"});
         for (Row row : rows) {
             PciDevice d = row.device();
             Verdict v = row.verdict();
             lines.add(new String[] {d.address().toString(), d.vendorDevice(), d.classHex(), d.driverName(),
                 d.iommuGroup().isPresent() ? Integer.toString(d.iommuGroup().getAsInt()) : "-",
                 d.isGpu() ? "GPU" : "", d.numaNode() < 0 ? "-" : Integer.toString(d.numaNode()),
-                row.zone().orElse("-"), !iommuEnabled ? "no: the IOMMU is off"
+                d.resetMethods().isEmpty() ? "-" : String.join(",", d.resetMethods()),
+                row.zone().map(ZoneRef::name).orElse("-"), !available ? "no: the IOMMU is off"
                         : (v.assignable() ? "yes" : "no") + (v.reason().isEmpty() ? "" : ": " + v.reason())});
         }
         int[] widths = new int[lines.get(0).length];
@@ -55,7 +58,7 @@ final class DeviceTable {
             }
         }
         StringBuilder out = new StringBuilder();
-        if (!iommuEnabled) {
+        if (!available) {
             // Said once here rather than on every row.
             out.append(rows.isEmpty() ? "The IOMMU is off: no device can be assigned.\n"
                     : "No device can be assigned: " + rows.get(0).verdict().reason() + ".\n");
@@ -70,7 +73,7 @@ final class DeviceTable {
         return out.toString();
     }
 
-    static String json(List<Row> rows, boolean iommuEnabled) {
+    static String json(List<Row> rows, boolean available) {
         JsonArrayBuilder devices = Json.createArrayBuilder();
         for (Row row : rows) {
             PciDevice d = row.device();
@@ -87,7 +90,8 @@ final class DeviceTable {
             d.resetMethods().forEach(resets::add);
             o.add("resetMethods", resets).add("numaNode", d.numaNode()).add("gpu", d.isGpu())
                     .add("bridge", d.isBridge());
-            row.zone().ifPresentOrElse(z -> o.add("zone", z), () -> o.addNull("zone"));
+            row.zone().ifPresentOrElse(z -> o.add("zone", z.name()).add("zoneId", z.id().toString()),
+                    () -> o.addNull("zone"));
             JsonArrayBuilder group = Json.createArrayBuilder();
             row.verdict().endpoints().forEach(e -> group.add(e.toString()));
             o.add("assignable", row.verdict().assignable()).add("reason", row.verdict().reason())
@@ -97,7 +101,7 @@ final class DeviceTable {
         StringWriter text = new StringWriter();
         JsonWriterFactory factory = Json.createWriterFactory(Map.of(JsonGenerator.PRETTY_PRINTING, true));
         try (JsonWriter writer = factory.createWriter(text)) {
-            writer.writeObject(Json.createObjectBuilder().add("iommuEnabled", iommuEnabled)
+            writer.writeObject(Json.createObjectBuilder().add("iommuEnabled", available)
                     .add("devices", devices).build());
         }
         return text.toString().strip() + "\n";

@@ -9,6 +9,11 @@ import java.util.Optional;
 import java.util.stream.Collectors;
 
 import io.zonekeeper.passthrough.PassthroughException;
+import io.zonekeeper.passthrough.bind.Binding;
+import io.zonekeeper.passthrough.bind.DeviceBinder;
+import io.zonekeeper.passthrough.bind.HostTransaction;
+import io.zonekeeper.passthrough.bind.Restoration;
+import io.zonekeeper.passthrough.bind.SysfsWriter;
 import io.zonekeeper.passthrough.pci.PciAddress;
 import io.zonekeeper.passthrough.pci.PciDevice;
 import io.zonekeeper.passthrough.pci.PciInventory;
@@ -19,7 +24,7 @@ import io.zonekeeper.passthrough.pci.PciInventory;
  * Every step looks at the device first and is skipped when already done, so releasing works on a device left
  * half-way by a crash.
  */
-public final class VfioBinder {
+public final class VfioBinder implements DeviceBinder {
     private static final String VFIO = PciInventory.VFIO_PCI;
 
     private final PciInventory inventory;
@@ -36,6 +41,7 @@ public final class VfioBinder {
      * @throws PassthroughException the IOMMU is off, vfio-pci is not loaded, or an endpoint is missing or has no
      *                              IOMMU group
      */
+    @Override
     public List<Binding> prepare(List<PciAddress> endpoints) throws PassthroughException {
         checkHost();
         List<Binding> bindings = new ArrayList<>();
@@ -51,6 +57,7 @@ public final class VfioBinder {
      * Everything is checked before the first write, because vfio-pci without an IOMMU fails its probe and leaves
      * the device on no driver at all.
      */
+    @Override
     public void bind(List<Binding> bindings) throws PassthroughException {
         checkHost();
         for (Binding binding : bindings) {
@@ -71,6 +78,7 @@ public final class VfioBinder {
      * far go back to vfio-pci, so the zone keeps a whole group. An endpoint whose driver did not come back is
      * reported in the answer, not thrown: it is no longer on vfio-pci, and the ledger must say so.
      */
+    @Override
     public List<Restoration> release(List<Binding> bindings) throws PassthroughException {
         HostTransaction tx = new HostTransaction("releasing " + addresses(bindings) + " from vfio-pci");
         for (Binding binding : bindings) {

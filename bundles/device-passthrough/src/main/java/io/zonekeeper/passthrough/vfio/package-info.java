@@ -1,2 +1,2 @@
-/** Moving devices to vfio-pci and back through sysfs, each move a transaction with undo. */
+/** Moving devices to vfio-pci and back through sysfs (KVM hosts), each move a transaction with undo. */
 package io.zonekeeper.passthrough.vfio;

@@ -62,7 +62,7 @@ public class PciInventoryTest {
         assertFalse("an NVSwitch is a bridge-class device (0x0680), not a GPU", nvswitch.isGpu());
         assertFalse(nvswitch.isBridge());
         assertEquals(OptionalInt.of(30), nvswitch.iommuGroup());
-        assertEquals(6, host.devices().size());
+        assertEquals(8, host.devices().size());
         assertEquals(List.of(PciAddress.parse("0000:9a:00.0")), host.group(21).members());
     }
 
@@ -112,5 +112,47 @@ public class PciInventoryTest {
         Files.writeString(decoy.resolve("vendor"), "0x10de\n");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> host.device("../evil"));
         assertTrue(e.getMessage(), e.getMessage().contains("path characters"));
+    }
+
+    private record Variant(String machine, String bdf, List<String> reset, int numa) {
+    }
+
+    @Test
+    public void everyFamilyIsReadWithEachResetMethodVariantAndNumaNode() throws Exception {
+        List<Variant> variants = List.of(
+                new Variant("h100-pcie", "0000:17:00.0", List.of("flr", "bus"), 0),
+                new Variant("h100-pcie", "0000:ca:00.0", List.of("bus"), 1),
+                new Variant("h100-pcie", "0000:31:00.0", List.of(), -1),
+                new Variant("h100-sxm", "0000:3b:00.0", List.of("flr", "bus"), 0),
+                new Variant("h100-sxm", "0000:18:00.0", List.of("bus"), 0),
+                new Variant("h100-sxm", "0000:9a:00.0", List.of(), 1),
+                new Variant("h100-sxm", "0000:07:00.0", List.of("flr", "bus"), 1),
+                new Variant("h100-sxm", "0000:06:00.0", List.of("bus"), 0),
+                new Variant("h100-sxm", "0000:05:00.0", List.of(), -1),
+                new Variant("consumer-gpu", "0000:01:00.0", List.of("bus"), -1),
+                new Variant("consumer-gpu", "0000:01:00.1", List.of(), -1),
+                new Variant("consumer-workstation", "0000:01:00.0", List.of("flr", "bus"), 0),
+                new Variant("consumer-workstation", "0000:01:00.1", List.of("flr"), 0),
+                new Variant("consumer-workstation", "0000:81:00.0", List.of(), 1),
+                new Variant("vfio-lab-guest", "0000:03:00.0", List.of("pm", "bus"), -1));
+        for (Variant v : variants) {
+            PciDevice d = new PciInventory(SysfsFixture.build(v.machine(), tmp.newFolder().toPath()).root())
+                    .device(v.bdf());
+            assertEquals(v.toString(), v.reset(), d.resetMethods());
+            assertEquals(v.toString(), v.numa(), d.numaNode());
+        }
+    }
+
+    @Test
+    public void theLabGuestsDevicesAreWhatTheKernelShowed() throws Exception {
+        PciInventory host = machine("vfio-lab-guest");
+        PciDevice bochs = host.device("0000:01:00.0");
+        assertTrue("bochs-display is class 0x0380, a display controller", bochs.isGpu());
+        assertEquals(Optional.of("bochs-drm"), bochs.driver());
+        assertTrue(host.device("0000:00:00.0").isChipset());
+        assertTrue(host.device("0000:00:1f.0").isChipset());
+        assertTrue(host.device("0000:03:00.0").isBridge());
+        assertEquals(List.of(PciAddress.parse("0000:03:00.0"), PciAddress.parse("0000:04:01.0"),
+                PciAddress.parse("0000:04:02.0")), host.group(9).members());
     }
 }

@@ -31,9 +31,14 @@ import jakarta.json.Json;
 import jakarta.json.JsonObject;
 import jakarta.json.JsonReader;
 
+import io.zonekeeper.api.ZoneException;
+import io.zonekeeper.api.ZoneState;
 import io.zonekeeper.passthrough.DeviceAssignments;
 import io.zonekeeper.passthrough.PassthroughException;
+import io.zonekeeper.passthrough.PciDeviceBackend;
+import io.zonekeeper.passthrough.fixture.FakeZones;
 import io.zonekeeper.passthrough.fixture.SysfsFixture;
+import io.zonekeeper.passthrough.fixture.TestZones;
 import io.zonekeeper.passthrough.pci.PciAddress;
 import io.zonekeeper.passthrough.pci.PciInventory;
 
@@ -43,11 +48,13 @@ public class DeviceCommandsTest {
 
     private SysfsFixture fixture;
     private Path state;
+    private final FakeZones zones = new FakeZones();
 
     private DeviceCommands commands(String machine) throws Exception {
         fixture = SysfsFixture.build(machine, tmp.newFolder().toPath());
         state = tmp.getRoot().toPath().resolve("state");
-        return new DeviceCommands(fixture.root(), state);
+        return new DeviceCommands(new PciDeviceBackend(DeviceAssignments.open(new PciInventory(fixture.root()),
+                fixture.kernel(), state), zones, PciDeviceBackend.Mode.VFIO));
     }
 
     private static String row(String table, String bdf) {
@@ -58,12 +65,13 @@ public class DeviceCommandsTest {
     @Test
     public void listShowsEachDeviceWithItsGroupAndWhetherAZoneCouldTakeIt() throws Exception {
         String table = commands("consumer-gpu").list();
-        assertTrue(table, table.startsWith("BDF           ID         CLASS     DRIVER         GROUP  GPU  NUMA  ZONE  "
-                + "ASSIGNABLE\n"));
-        assertEquals("0000:01:00.0  10de:2684  0x030000  nvidia         14     GPU  -     -     yes: takes "
-                + "0000:01:00.1 along", row(table, "0000:01:00.0"));
-        assertEquals("0000:00:01.0  8086:1901  0x060400  pcieport       14          -     -     no: 0000:00:01.0 is "
-                + "a PCI bridge; bridges are not assigned, the devices behind them are", row(table, "0000:00:01.0"));
+        assertTrue(table, table.startsWith("BDF           ID         CLASS     DRIVER         GROUP  GPU  NUMA  RESET  "
+                + "ZONE  ASSIGNABLE\n"));
+        assertEquals("0000:01:00.0  10de:2684  0x030000  nvidia         14     GPU  -     bus    -     yes: a zone "
+                + "names it with 0000:01:00.1 (snd_hda_intel)", row(table, "0000:01:00.0"));
+        assertEquals("0000:00:01.0  8086:1901  0x060400  pcieport       14          -     -      -     no: "
+                + "0000:00:01.0 is a PCI bridge; bridges are not assigned, the devices behind them are",
+                row(table, "0000:00:01.0"));
         assertTrue(row(table, "0000:05:00.0"), row(table, "0000:05:00.0").contains(
                 "no: 0000:06:00.0 (ahci) in IOMMU group 17 is still on its driver"));
         assertEquals(10, table.lines().count());
@@ -72,11 +80,11 @@ public class DeviceCommandsTest {
     @Test
     public void listShowsTheZoneThatHoldsADevice() throws Exception {
         DeviceCommands commands = commands("h100-pcie");
-        DeviceAssignments.open(new PciInventory(fixture.root()), fixture.kernel(), state)
-                .assign("ml", PciAddress.parse("0000:17:00.0"));
+        zones.put("ml", ZoneState.DEFINED);
+        commands.assign("ml", "0000:17:00.0");
         String line = row(commands.list(), "0000:17:00.0");
-        assertEquals("0000:17:00.0  10de:2331  0x030200  vfio-pci  14     GPU  0     ml    no: 0000:17:00.0 in "
-                + "IOMMU group 14 is assigned to zone ml", line);
+        assertEquals("0000:17:00.0  10de:2331  0x030200  vfio-pci  14     GPU  0     flr,bus  ml    no: 0000:17:00.0 "
+                + "in IOMMU group 14 is held by zone ml", line);
     }
 
     @Test
@@ -175,24 +183,35 @@ public class DeviceCommandsTest {
     }
 
     @Test
-    public void componentIsAGogoCommandConfiguredUnderItsPid() throws Exception {
+    public void componentsAreAGogoCommandAndAPciBackendConfiguredUnderItsPid() throws Exception {
+        Map<String, String> commands = properties("io.zonekeeper.passthrough.shell.DeviceCommands", null);
+        assertEquals(Optional.of("device"), Optional.ofNullable(commands.get("osgi.command.scope")));
+        assertEquals(Optional.of("list\nassign\nrelease"), Optional.ofNullable(commands.get("osgi.command.function")));
+        Map<String, String> backend = properties("io.zonekeeper.passthrough.PciDeviceBackend",
+                "io.zonekeeper.passthrough");
+        assertEquals(Optional.of("pci"), Optional.ofNullable(backend.get("zonekeeper.device.type")));
+        assertEquals(Optional.of("/sys"), Optional.ofNullable(backend.get("sysfsRoot")));
+        assertEquals(Optional.of("auto"), Optional.ofNullable(backend.get("mode")));
+    }
+
+    private static Map<String, String> properties(String component, String pid) throws Exception {
         Document xml;
-        try (InputStream in = DeviceCommands.class.getResourceAsStream(
-                "/OSGI-INF/io.zonekeeper.passthrough.shell.DeviceCommands.xml")) {
-            assertTrue("bnd wrote the component description", in != null);
+        try (InputStream in = DeviceCommands.class.getResourceAsStream("/OSGI-INF/" + component + ".xml")) {
+            assertTrue("bnd wrote the component description of " + component, in != null);
             xml = DocumentBuilderFactory.newInstance().newDocumentBuilder().parse(in);
         }
-        Element component = xml.getDocumentElement();
-        assertEquals("io.zonekeeper.passthrough", component.getAttribute("configuration-pid"));
-        NodeList properties = component.getElementsByTagName("property");
+        Element root = xml.getDocumentElement();
+        if (pid != null) {
+            assertEquals(pid, root.getAttribute("configuration-pid"));
+            assertEquals("true", root.getAttribute("immediate"));
+        }
+        NodeList properties = root.getElementsByTagName("property");
         Map<String, String> found = new java.util.TreeMap<>();
         for (int i = 0; i < properties.getLength(); i++) {
             Element p = (Element) properties.item(i);
             found.put(p.getAttribute("name"), p.hasAttribute("value") ? p.getAttribute("value")
                     : p.getTextContent().trim());
         }
-        assertEquals(Optional.of("device"), Optional.ofNullable(found.get("osgi.command.scope")));
-        assertEquals(Optional.of("list"), Optional.ofNullable(found.get("osgi.command.function")));
-        assertEquals(Optional.of("/sys"), Optional.ofNullable(found.get("sysfsRoot")));
+        return found;
     }
 }

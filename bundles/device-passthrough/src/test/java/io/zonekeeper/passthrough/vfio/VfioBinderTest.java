@@ -19,6 +19,8 @@ import org.junit.Test;
 import org.junit.rules.TemporaryFolder;
 
 import io.zonekeeper.passthrough.PassthroughException;
+import io.zonekeeper.passthrough.bind.Binding;
+import io.zonekeeper.passthrough.bind.Restoration;
 import io.zonekeeper.passthrough.fixture.FakeKernel;
 import io.zonekeeper.passthrough.fixture.SysfsFixture;
 import io.zonekeeper.passthrough.pci.PciAddress;

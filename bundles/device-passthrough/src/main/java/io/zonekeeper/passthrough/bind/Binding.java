@@ -1,4 +1,4 @@
-package io.zonekeeper.passthrough.vfio;
+package io.zonekeeper.passthrough.bind;
 
 import java.util.Optional;
 

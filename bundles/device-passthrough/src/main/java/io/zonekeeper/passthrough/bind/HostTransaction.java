@@ -1,4 +1,4 @@
-package io.zonekeeper.passthrough.vfio;
+package io.zonekeeper.passthrough.bind;
 
 import java.io.IOException;
 import java.util.ArrayDeque;
@@ -13,9 +13,9 @@ import io.zonekeeper.passthrough.PassthroughException;
  * virhostdev.c: when a step fails, the steps done are undone in reverse order and the exception says which step
  * failed and whether everything was put back.
  */
-final class HostTransaction {
+public final class HostTransaction {
     @FunctionalInterface
-    interface Action {
+    public interface Action {
         void run() throws IOException, PassthroughException;
     }
 
@@ -27,7 +27,7 @@ final class HostTransaction {
     private boolean rolledBack;
 
     /** @param what the whole change, for messages ("binding 0000:01:00.0 to vfio-pci") */
-    HostTransaction(String what) {
+    public HostTransaction(String what) {
         this.what = what;
     }
 
@@ -36,7 +36,7 @@ final class HostTransaction {
      *
      * @param undo what puts the step back; {@code null} for a step that changes nothing (a check)
      */
-    void step(String label, Action action, String undoLabel, Action undo) throws PassthroughException {
+    public void step(String label, Action action, String undoLabel, Action undo) throws PassthroughException {
         try {
             action.run();
         } catch (IOException | PassthroughException | RuntimeException e) {
@@ -51,7 +51,7 @@ final class HostTransaction {
      * Rolls back because something outside a step failed (reading a device's state between steps). An exception
      * that a failed step threw, and that was rolled back already, is passed through as it is.
      */
-    PassthroughException abort(String failedStep, PassthroughException cause) {
+    public PassthroughException abort(String failedStep, PassthroughException cause) {
         return rolledBack ? cause : rollBack(failedStep, cause);
     }
 
