@@ -33,7 +33,9 @@ import io.zonekeeper.kvm.accel.AcceleratorProbe;
 import io.zonekeeper.kvm.image.ZoneImages;
 import io.zonekeeper.kvm.image.ZoneImages.BootImage;
 import io.zonekeeper.kvm.qemu.HostInfo;
+import io.zonekeeper.kvm.qemu.Machine;
 import io.zonekeeper.kvm.qemu.QemuCommandLine;
+import io.zonekeeper.kvm.qemu.QemuDevices;
 import io.zonekeeper.kvm.qemu.QemuProcess;
 import io.zonekeeper.kvm.qemu.ZoneFiles;
 import io.zonekeeper.kvm.qmp.QmpClient;
@@ -50,9 +52,9 @@ import io.zonekeeper.spi.RuntimeRecord;
 import io.zonekeeper.spi.ZoneContext;
 
 /**
- * Runs each zone as a QEMU process of its own (microvm, PVH boot), which outlives this driver and the JVM. The
- * driver only starts, watches, stops and adopts them. Activation does nothing expensive: the zone image, the
- * accelerator probe and the QEMU version are worked out on first use.
+ * Runs each zone as a QEMU process of its own (microvm, PVH boot; q35 for zones whose devices need it), which
+ * outlives this driver and the JVM. The driver only starts, watches, stops and adopts them. Activation does nothing
+ * expensive: the zone image, the accelerator probe and the QEMU version are worked out on first use.
  */
 @Component(service = HypervisorDriver.class, configurationPid = KvmDriver.PID,
         configurationPolicy = ConfigurationPolicy.OPTIONAL, property = HypervisorDriver.TYPE_PROPERTY + "="
@@ -75,6 +77,9 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
     public static final String R_UUID = "uuid";
     public static final String R_KERNEL = "kernel";
     public static final String R_INITRAMFS = "initramfs";
+    /** The machine the zone got ({@link Machine#id()}), and why it got that one. */
+    public static final String R_MACHINE = "machine";
+    public static final String R_MACHINE_REASON = "machine.reason";
 
     private static final Duration LAUNCH_TIMEOUT = Duration.ofSeconds(10);
     private static final Duration QMP_TIMEOUT = Duration.ofSeconds(5);
@@ -86,13 +91,20 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
      * @param qemuBinary    the QEMU to run
      * @param accel         {@code auto}, {@code kvm} or {@code tcg}
      * @param defaultKernel the kernel of zones that name none, or null for the newest /boot/vmlinuz-*
+     * @param machine       the least machine every zone gets; devices that need more raise it per zone
      */
-    public record Settings(Path stateDir, String qemuBinary, String accel, String defaultKernel) {
+    public record Settings(Path stateDir, String qemuBinary, String accel, String defaultKernel, Machine machine) {
         public Settings {
             if (!List.of("auto", "kvm", "tcg").contains(accel)) {
                 throw new IllegalArgumentException("accel must be auto, kvm or tcg, not '" + accel + "'");
             }
             defaultKernel = defaultKernel == null || defaultKernel.isBlank() ? null : defaultKernel;
+            machine = machine == null ? Machine.MICROVM_PVH : machine;
+        }
+
+        /** Settings where each zone gets the cheapest machine its devices allow. */
+        public Settings(Path stateDir, String qemuBinary, String accel, String defaultKernel) {
+            this(stateDir, qemuBinary, accel, defaultKernel, Machine.MICROVM_PVH);
         }
     }
 
@@ -142,7 +154,8 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
     }
 
     private static Settings settingsOf(Path state, KvmDriverConfig c) {
-        return new Settings(state, c.qemuBinary(), c.accel(), c.defaultKernel());
+        return new Settings(state, c.qemuBinary(), c.accel(), c.defaultKernel(),
+                c.machine() == null || c.machine().isBlank() ? null : Machine.parse(c.machine()));
     }
 
     /** The framework property, then the system property, then {@link #DEFAULT_STATE}. */
@@ -193,9 +206,12 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         }
         d.put("defaultKernel", kernel);
         d.put("imageCache", images.cacheDir().toString());
+        d.put("machines", "microvm-pvh (no device needs more), q35-pvh (PCIE: pci), q35-firmware (FIRMWARE_ACPI:"
+                + " tpm; boots the bzImage through SeaBIOS, slower)");
+        d.put("machine.least", settings.machine().id());
         return new Capabilities(EnumSet.of(Feature.PAUSE, Feature.CONSOLE, Feature.ADOPTION, Feature.CHANNELS,
-                Feature.NETWORK, Feature.DISK),
-                HostInfo.cores(), Math.max(0, HostInfo.memAvailableMiB()), d);
+                Feature.NETWORK, Feature.DISK, Feature.PCI_PASSTHROUGH),
+                HostInfo.cores(), Math.max(0, HostInfo.memAvailableMiB()), d, QemuDevices.TYPES);
     }
 
     private String qemuVersion() {
@@ -238,10 +254,12 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         QemuCommandLine.checkPrepared(spec, resources);
         checkHostResources(spec);
         BootImage image = image(spec);
+        Machine machine = QemuDevices.machineFor(resources, settings.machine());
+        checkFirmwareBootable(spec, image, machine);
         AccelVerdict verdict = accelFor(image);
         ZoneFiles files = new ZoneFiles(zone.directory());
-        List<String> argv = new QemuCommandLine(settings.qemuBinary(), verdict.accel(), HostInfo.tscKhz())
-                .render(zone.id(), zone.name(), spec, files, image, resources);
+        List<String> argv = new QemuCommandLine(settings.qemuBinary(), verdict.accel(), HostInfo.tscKhz(),
+                settings.machine()).render(zone.id(), zone.name(), spec, files, image, resources);
 
         Attempt attempt = new Attempt(files, spec);
         QemuProcess process = null;
@@ -253,7 +271,8 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
             if (qemuVersion == null) {
                 qemuVersion = versionFromGreeting(qmp);
             }
-            RuntimeRecord record = record(zone, files, process.pid(), verdict.accel(), image, resources);
+            RuntimeRecord record = record(zone, files, process.pid(), verdict.accel(), image, resources, machine,
+                    QemuDevices.why(resources, settings.machine(), machine));
             zone.saveRuntime(record);
             ended.remove(zone.id());
             watches.put(zone.id(), watch);
@@ -382,8 +401,24 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         }
     }
 
+    /** A machine that boots through firmware needs a bzImage: an ELF vmlinux has only the PVH entry. */
+    private static void checkFirmwareBootable(ZoneSpec spec, BootImage image, Machine machine) throws DriverException {
+        if (!machine.firmware()) {
+            return;
+        }
+        try {
+            if (!ZoneImages.isBzImage(image.kernel())) {
+                throw new DriverException("zone " + spec.name() + " needs the " + machine.id() + " machine (its"
+                        + " devices need ACPI tables from firmware), which boots a bzImage, but kernel "
+                        + image.kernel() + " is not one; name a vmlinuz (bzImage) as its kernel");
+            }
+        } catch (IOException e) {
+            throw new DriverException("cannot read kernel " + image.kernel() + ": " + e.getMessage(), e);
+        }
+    }
+
     private RuntimeRecord record(ZoneContext zone, ZoneFiles files, long pid, String accel, BootImage image,
-            PreparedResources resources) {
+            PreparedResources resources, Machine machine, String machineReason) {
         Map<String, String> p = new LinkedHashMap<>();
         p.put(RuntimeRecord.PID, String.valueOf(pid));
         p.put(R_UUID, zone.id().toString());
@@ -393,6 +428,12 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         p.put(R_ACCEL, accel);
         p.put(R_KERNEL, image.kernel().toString());
         p.put(R_INITRAMFS, image.initramfs().toString());
+        p.put(R_MACHINE, machine.id());
+        p.put(R_MACHINE_REASON, machineReason);
+        List<String> devices = QemuDevices.describe(resources.devices());
+        for (int i = 0; i < devices.size(); i++) {
+            p.put("device." + i, devices.get(i));
+        }
         for (int i = 0; i < resources.nics().size(); i++) {
             var n = resources.nics().get(i);
             p.put("nic." + i, n.network() + " " + n.address() + " " + n.mac() + " tap " + n.tapDevice());

@@ -20,4 +20,10 @@ public @interface KvmDriverConfig {
     @AttributeDefinition(name = "Default kernel", required = false, description = "The kernel of zones whose spec"
             + " names none; empty means the newest /boot/vmlinuz-*.")
     String defaultKernel() default "";
+
+    @AttributeDefinition(name = "Least machine", description = "The machine every zone gets at least; a zone whose"
+            + " devices need more gets more (q35-pvh for PCI functions, q35-firmware for a TPM). microvm-pvh boots"
+            + " fastest.", options = {@Option(label = "microvm-pvh", value = "microvm-pvh"),
+                @Option(label = "q35-pvh", value = "q35-pvh"), @Option(label = "q35-firmware", value = "q35-firmware")})
+    String machine() default "microvm-pvh";
 }

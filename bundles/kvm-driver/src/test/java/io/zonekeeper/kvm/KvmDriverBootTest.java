@@ -266,9 +266,9 @@ public class KvmDriverBootTest {
         TestZone withDevice = zone(ZoneSpec.builder("delta").device(DeviceSpec.pci("0000:01:00.0")).build());
         try {
             kvm.start(withDevice);
-            fail("devices are not supported yet");
+            fail("a device that no backend prepared cannot be rendered");
         } catch (DriverException e) {
-            assertTrue(e.getMessage(), e.getMessage().contains("devices") && e.getMessage().contains("not supported"));
+            assertTrue(e.getMessage(), e.getMessage().contains("devices[0]: no pci device was prepared"));
         }
         TestZone noKernel = zone(ZoneSpec.builder("delta").kernel("/nonexistent/vmlinuz-0").build());
         try {

@@ -215,6 +215,10 @@ public final class InitramfsBuilder {
         // virtio_net needs failover and net_failover (modules.dep); ext4 needs crc32c first (modules.softdep).
         f.put("net", List.of("virtio_mmio", "virtio_net"));
         f.put("disk", List.of("virtio_mmio", "virtio_blk", "ext4"));
+        // On q35 virtio is on PCI; the groups above still name virtio_mmio, which finds nothing there (a few ms).
+        f.put("vpci", List.of("virtio_pci"));
+        // Built into Debian's kernel (so nothing to insert there); modules on kernels that build them so.
+        f.put("tpm", List.of("tpm_tis", "tpm_crb"));
         return f;
     }
 }

@@ -188,6 +188,18 @@ public final class ZoneImages {
         return Integer.compare(x.length, y.length);
     }
 
+    /**
+     * Whether {@code kernel} is a bzImage (the x86 boot protocol's {@code HdrS} header), which firmware can boot; an
+     * ELF vmlinux boots only through its PVH entry.
+     */
+    public static boolean isBzImage(Path kernel) throws IOException {
+        try (var ch = java.nio.channels.FileChannel.open(kernel)) {
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4);
+            ch.read(b, 0x202);
+            return b.position() == 4 && new String(b.array(), StandardCharsets.US_ASCII).equals("HdrS");
+        }
+    }
+
     /** Where a kernel's modules would be, for messages. */
     public Optional<Path> modulesOf(String release) {
         return release.isEmpty() ? Optional.empty() : Optional.of(modulesRoot.resolve(release));

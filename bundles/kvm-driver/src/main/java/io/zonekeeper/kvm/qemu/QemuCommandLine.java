@@ -23,8 +23,10 @@ import io.zonekeeper.spi.PreparedResources;
  * Renders a zone into QEMU arguments: the microvm machine booting the kernel through its PVH entry, tuned as
  * measured on this kind of host (docs: shared/labs/KVM.md), in the full seccomp sandbox, with QMP, a pidfile, a
  * serial console that is both a log file and a socket, one virtio-serial port per channel, one virtio-net device
- * per prepared tap and one virtio-blk device per prepared disk. Pure: it reads nothing and starts nothing. Whatever
- * of a spec it cannot render, it refuses by name.
+ * per prepared tap and one virtio-blk device per prepared disk. A zone whose prepared devices need more gets the
+ * cheapest {@link Machine} that has it (q35, booting through firmware where ACPI tables must come from it), with
+ * the same virtio devices on PCI, and its devices rendered by {@link QemuDevices}. Pure: it reads nothing and
+ * starts nothing. Whatever of a spec it cannot render, it refuses by name.
  */
 public final class QemuCommandLine {
     public static final String TCG = "tcg";
@@ -33,21 +35,36 @@ public final class QemuCommandLine {
     private final String qemuBinary;
     private final String accel;
     private final OptionalLong tscKhz;
+    private final Machine floor;
 
     public QemuCommandLine(String qemuBinary, String accel, OptionalLong tscKhz) {
+        this(qemuBinary, accel, tscKhz, Machine.MICROVM_PVH);
+    }
+
+    /** @param floor the least machine every zone gets; devices that need more raise it per zone */
+    public QemuCommandLine(String qemuBinary, String accel, OptionalLong tscKhz, Machine floor) {
         if (!TCG.equals(accel) && !KVM.equals(accel)) {
             throw new IllegalArgumentException("accel must be kvm or tcg: " + accel);
         }
         this.qemuBinary = qemuBinary;
         this.accel = accel;
         this.tscKhz = tscKhz;
+        this.floor = floor;
+    }
+
+    /** The machine a zone gets with these prepared resources: the cheapest its devices allow. */
+    public Machine machineFor(PreparedResources res) {
+        return QemuDevices.machineFor(res, floor);
     }
 
     /** Throws a DriverException naming each field of {@code spec} this driver cannot honour yet. */
     public static void checkSupported(ZoneSpec spec, BootImage image) throws DriverException {
         List<FieldError> errors = new ArrayList<>(spec.validate());
-        if (!spec.devices().isEmpty()) {
-            errors.add(new FieldError("devices", "PCI passthrough is not supported by the kvm driver yet"));
+        for (int i = 0; i < spec.devices().size(); i++) {
+            if (!QemuDevices.TYPES.contains(spec.devices().get(i).type())) {
+                errors.add(new FieldError("devices[" + i + "].type", "the kvm driver renders pci and tpm devices,"
+                        + " not " + spec.devices().get(i).type()));
+            }
         }
         if (image != null && image.zoneInit() && !spec.channels().isEmpty()
                 && !image.features().contains("channels")) {
@@ -124,6 +141,7 @@ public final class QemuCommandLine {
                         + " cannot be a QEMU netdev"));
             }
         }
+        errors.addAll(QemuDevices.check(spec, res));
         if (!errors.isEmpty()) {
             throw new DriverException("zone " + spec.name() + " cannot run on the kvm driver: "
                     + errors.stream().map(FieldError::toString).collect(Collectors.joining("; ")));
@@ -147,9 +165,16 @@ public final class QemuCommandLine {
                     + String.join("; ", problems));
         }
         checkSocketPaths(spec, files);
+        Machine machine = machineFor(res);
+        boolean virtio = !spec.channels().isEmpty() || !res.nics().isEmpty() || !res.disks().isEmpty();
+        if (image.zoneInit() && virtio && machine.pci() && !image.features().contains(machine.transportFeature())) {
+            throw new DriverException("zone " + spec.name() + " cannot run on the kvm driver: its devices need the "
+                    + machine.id() + " machine, where virtio is on PCI, but kernel " + image.kernel() + " has no"
+                    + " virtio_pci module in /lib/modules/" + image.release());
+        }
         List<String> a = new ArrayList<>();
         a.add(qemuBinary);
-        a.addAll(List.of("-M", "microvm,x-option-roms=off,isa-serial=on,rtc=on"));
+        a.addAll(List.of("-M", machine.qemuMachine()));
         if (KVM.equals(accel)) {
             a.addAll(List.of("-accel", "kvm", "-cpu", "host"));
         } else {
@@ -166,7 +191,7 @@ public final class QemuCommandLine {
         a.addAll(List.of("-chardev", "socket,id=console,path=" + files.consoleSocket() + ",server=on,wait=off,logfile="
                 + files.consoleLog() + ",logappend=on", "-serial", "chardev:console"));
         if (!spec.channels().isEmpty()) {
-            a.addAll(List.of("-device", "virtio-serial-device"));
+            a.addAll(List.of("-device", machine.virtio("serial")));
             for (ChannelSpec c : spec.channels()) {
                 a.addAll(List.of("-chardev", channelBackend(c, files, res), "-device", "virtserialport,chardev=ch-"
                         + c.name() + ",name=" + c.name()));
@@ -176,16 +201,22 @@ public final class QemuCommandLine {
             PreparedNic n = res.nics().get(i);
             // The appliance made the tap and enslaved it: QEMU only opens it, and runs no helper script.
             a.addAll(List.of("-netdev", "tap,id=n" + i + ",ifname=" + n.tapDevice() + ",script=no,downscript=no",
-                    "-device", "virtio-net-device,netdev=n" + i + ",mac=" + n.mac()));
+                    // romfile= : no iPXE option ROM on q35; the kernel is loaded directly, nothing boots from the net.
+                    "-device", machine.virtio("net") + ",netdev=n" + i + ",mac=" + n.mac()
+                            + (machine.pci() ? ",romfile=" : "")));
         }
         for (int i = 0; i < res.disks().size(); i++) {
             PreparedDisk d = res.disks().get(i);
             // The serial tells the zone init which block device is which disk, whatever order they probe in.
             a.addAll(List.of("-drive", "file=" + d.path() + ",format=" + d.format() + ",if=none,id=d" + i
-                    + (d.readOnly() ? ",readonly=on" : ""), "-device", "virtio-blk-device,drive=d" + i + ",serial=zk-d"
-                    + i));
+                    + (d.readOnly() ? ",readonly=on" : ""), "-device", machine.virtio("blk") + ",drive=d" + i
+                    + ",serial=zk-d" + i));
         }
-        a.addAll(List.of("-kernel", image.bootKernel().toString(), "-initrd", image.initramfs().toString()));
+        a.addAll(QemuDevices.render(res.devices()));
+        // Through firmware the bzImage boots as a PC kernel does (SeaBIOS runs its real-mode entry); otherwise QEMU
+        // enters the vmlinux at its PVH entry and no firmware runs before it.
+        Path kernel = machine.firmware() ? image.kernel() : image.bootKernel();
+        a.addAll(List.of("-kernel", kernel.toString(), "-initrd", image.initramfs().toString()));
         a.addAll(List.of("-append", kernelCmdline(name, spec, image, res)));
         return a;
     }
@@ -232,6 +263,10 @@ public final class QemuCommandLine {
             if (image.features().contains("power")) {
                 features.add("power");
             }
+            Machine machine = machineFor(res);
+            if (machine.pci() && (!spec.channels().isEmpty() || !res.nics().isEmpty() || !res.disks().isEmpty())) {
+                features.add(machine.transportFeature());
+            }
             if (!spec.channels().isEmpty()) {
                 features.add("channels");
             }
@@ -240,6 +275,11 @@ public final class QemuCommandLine {
             }
             if (!res.disks().isEmpty()) {
                 features.add("disk");
+            }
+            // The TPM drivers are built into Debian's kernel; where they are modules, the init loads them here.
+            if (image.features().contains("tpm")
+                    && res.devices().stream().anyMatch(d -> QemuDevices.TPM.equals(d.type()))) {
+                features.add("tpm");
             }
             if (!features.isEmpty()) {
                 k.add("zk.features=" + String.join(",", features));

@@ -1,7 +1,8 @@
 #!/bin/busybox sh
 # Zonekeeper zone init, PID 1 of the zone's initramfs. It reads its orders from the kernel command line:
 #   zk.name=NAME         the zone's name, printed in the ready marker
-#   zk.features=a,b      module groups to load, listed in /etc/zonekeeper/modules.GROUP in load order
+#   zk.features=a,b      module groups to load, listed in /etc/zonekeeper/modules.GROUP in load order; with
+#                        tpm, wait for /dev/tpm0 and print "zonekeeper: tpm /dev/tpm0 version 2"
 #   zk.channels=a,b      virtio-serial ports to wait for and link as /dev/virtio-ports/NAME; their byte counts
 #                        are printed as "zonekeeper: channel NAME sent N received M" once ready, whenever they
 #                        change (checked every 2 s) and before powering off, for channel:list on the host
@@ -82,6 +83,19 @@ for group in $(echo "$features" | tr , ' '); do
     done
 done
 
+case ",$features," in
+    *,tpm,*)
+        # The TPM driver finds the device through the firmware's ACPI TPM2 table; say on the console what came up.
+        tries=0
+        while [ ! -e /dev/tpm0 ] && [ $tries -lt 200 ]; do tries=$((tries + 1)); sleep 0.01; done
+        if [ -e /dev/tpm0 ]; then
+            echo "zonekeeper: tpm /dev/tpm0 version $(cat /sys/class/tpm/tpm0/tpm_version_major 2>/dev/null)"
+        else
+            echo "zonekeeper: no TPM appeared (is the machine booting through firmware?)"
+        fi
+        ;;
+esac
+
 if [ -n "$nics" ]; then
     ip link set lo up
     first=1
@@ -154,12 +168,17 @@ if [ -n "$root" ]; then
     fi
 fi
 
+pbfd=7
 for e in /sys/class/input/event*; do
     [ -e "$e/device/name" ] || continue
-    if [ "$(cat "$e/device/name")" = "Power Button" ]; then
+    if [ "$(cat "$e/device/name")" = "Power Button" ] && [ $pbfd -le 9 ]; then
+        # Opened here, before the ready marker: a press that comes right after it is queued for the reader, not
+        # lost while the background reader is still starting.
+        eval "exec $pbfd<\"/dev/input/${e##*/}\""
         # Any event from the power button is a press: the host asked for a graceful power-off.
-        (head -c 1 "/dev/input/${e##*/}" >/dev/null 2>&1 && echo "zonekeeper: zone $name powering off" \
+        (head -c 1 <&$pbfd >/dev/null 2>&1 && echo "zonekeeper: zone $name powering off" \
             && { report_channels; sync; poweroff -f; }) &
+        pbfd=$((pbfd + 1))
     fi
 done
 

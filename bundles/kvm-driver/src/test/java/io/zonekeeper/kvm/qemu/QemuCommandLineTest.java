@@ -110,7 +110,7 @@ public class QemuCommandLineTest {
             tcg.render(ID, "web", spec, FILES, IMAGE);
             fail();
         } catch (DriverException e) {
-            for (String field : List.of("devices:", "networks:", "disks:", "channels[0].peer:")) {
+            for (String field : List.of("devices[0]:", "networks:", "disks:", "channels[0].peer:")) {
                 assertTrue(field + " in " + e.getMessage(), e.getMessage().contains(field));
             }
             assertTrue(e.getMessage(), e.getMessage().contains("pipe to zone db was not arranged"));
