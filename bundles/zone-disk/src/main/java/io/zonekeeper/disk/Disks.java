@@ -343,6 +343,29 @@ public final class Disks {
         return out;
     }
 
+    /**
+     * Gives back the locks that {@link #orphans} reports of zones this appliance does not know (a zone whose record
+     * was quarantined, say), for the operator ({@code disk:orphans --release}). A lock of a known zone that does not
+     * run is kept: its next start or its destroy gives it back. One line for each lock released or kept.
+     */
+    public synchronized List<String> releaseOrphans(Set<UUID> activeZones, Set<UUID> knownZones) {
+        List<String> out = new ArrayList<>();
+        for (DiskLock l : locks()) {
+            if (activeZones.contains(l.zoneId())) {
+                continue;
+            }
+            String what = "read-write lock on " + l.path() + " of zone " + l.zone() + " (" + l.zoneId() + ")";
+            if (knownZones.contains(l.zoneId())) {
+                out.add("kept: " + what + ", a zone of this appliance: zone:start or zone:destroy " + l.zone()
+                        + " gives it back");
+            } else {
+                quietlyDelete(lockFile(Path.of(l.path())));
+                out.add("released: " + what);
+            }
+        }
+        return out;
+    }
+
     List<DiskLock> locks() {
         List<DiskLock> out = new ArrayList<>();
         if (!Files.isDirectory(locksDir)) {

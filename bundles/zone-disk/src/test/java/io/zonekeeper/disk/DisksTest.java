@@ -113,6 +113,27 @@ public class DisksTest {
     }
 
     @Test
+    public void releasingOrphansGivesBackLocksOfUnknownZonesOnly() throws Exception {
+        UUID stopped = UUID.randomUUID();
+        UUID unknown = UUID.randomUUID();
+        UUID running = UUID.randomUUID();
+        disks.prepare(stopped, zone("stopped", new DiskSpec(image(shared, "s.img").toString(), "raw", false)));
+        Path u = image(shared, "u.img");
+        disks.prepare(unknown, zone("gone", new DiskSpec(u.toString(), "raw", false)));
+        disks.prepare(running, zone("running", new DiskSpec(image(shared, "r.img").toString(), "raw", false)));
+        assertEquals(2, disks.orphans(Set.of(running)).size());
+
+        List<String> lines = disks.releaseOrphans(Set.of(running), Set.of(stopped, running));
+        assertEquals(lines.toString(), 2, lines.size());
+        assertTrue(lines.toString(), lines.contains("released: read-write lock on " + u.toRealPath() + " of zone gone ("
+                + unknown + ")"));
+        assertTrue(lines.toString(), lines.stream().anyMatch(l -> l.startsWith("kept: ") && l.contains("stopped")));
+        assertEquals(Set.of("stopped", "running"), disks.locks().stream().map(DiskLock::zone)
+                .collect(java.util.stream.Collectors.toSet()));
+        disks.prepare(UUID.randomUUID(), zone("next", new DiskSpec(u.toString(), "raw", false)));
+    }
+
+    @Test
     public void readOnlyDisksTakeNoLockAndAWrongFormatIsRefused() throws Exception {
         Path a = image(shared, "ro.img");
         disks.prepare(UUID.randomUUID(), zone("x", new DiskSpec(a.toString(), "raw", true)));

@@ -329,4 +329,55 @@ public final class Networks {
         }
         return out;
     }
+
+    /**
+     * Gives back what {@link #orphans} reports, for the operator ({@code net:orphans --release}): leases of zones
+     * that do not run and that this appliance does not know (a zone whose record was quarantined, say), with their
+     * taps, and taps of ours that no lease explains (one per appliance and network namespace is assumed, as for the
+     * bridges). A lease of a known zone that does not run is kept: the zone's next start or its destroy gives it
+     * back, and a start may be preparing it at this moment. One line for each thing released or kept.
+     */
+    public synchronized List<String> releaseOrphans(Set<UUID> activeZones, Set<UUID> knownZones) {
+        List<String> out = new ArrayList<>();
+        Set<String> leasedTaps = new java.util.HashSet<>();
+        for (NetworkRecord n : List.copyOf(networks.values())) {
+            for (Lease l : n.leases()) {
+                leasedTaps.add(l.tap());
+                String what = "lease " + l.ip() + (l.ip6() == null ? "" : " " + l.ip6()) + " on network " + n.name()
+                        + " (tap " + l.tap() + ") of zone " + l.zone() + " (" + l.zoneId() + ")";
+                if (activeZones.contains(l.zoneId())) {
+                    continue;
+                }
+                if (knownZones.contains(l.zoneId())) {
+                    out.add("kept: " + what + ", a zone of this appliance: zone:start or zone:destroy " + l.zone()
+                            + " gives it back");
+                    continue;
+                }
+                try {
+                    host.deleteTap(l.tap());
+                    NetworkRecord after = networks.get(n.name()).withoutLease(l);
+                    store.write(after);
+                    networks.put(after.name(), after);
+                    out.add("released: " + what);
+                } catch (IOException e) {
+                    out.add("not released: " + what + ": " + e.getMessage());
+                }
+            }
+        }
+        try {
+            for (String link : host.links()) {
+                if (link.startsWith(HostNames.TAP_PREFIX) && !leasedTaps.contains(link)) {
+                    try {
+                        host.deleteTap(link);
+                        out.add("released: tap " + link + ", which had no lease");
+                    } catch (IOException e) {
+                        out.add("not released: tap " + link + ": " + e.getMessage());
+                    }
+                }
+            }
+        } catch (IOException e) {
+            out.add("the host's links could not be listed: " + e.getMessage());
+        }
+        return out;
+    }
 }

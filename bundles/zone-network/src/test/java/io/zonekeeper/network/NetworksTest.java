@@ -193,4 +193,31 @@ public class NetworksTest {
         assertEquals(null, old.leases().get(0).ip6());
         assertEquals("a stable id", old.id(), NetworkStore.parse(Files.readString(dir.resolve("old.json"))).id());
     }
+
+    @Test
+    public void releasingOrphansGivesBackLeasesOfUnknownZonesAndStrayTapsAndKeepsTheRest() throws Exception {
+        UUID stopped = UUID.randomUUID();
+        UUID unknown = UUID.randomUUID();
+        UUID running = UUID.randomUUID();
+        String stoppedTap = nets.prepare(stopped, zone("stopped", "a", null)).nics().get(0).tapDevice();
+        String unknownTap = nets.prepare(unknown, zone("gone", "a", "10.99.0.9")).nics().get(0).tapDevice();
+        String runningTap = nets.prepare(running, zone("running", "b", null)).nics().get(0).tapDevice();
+        host.links.add("zkt00000000bad"); // made, then the appliance died before the lease was written
+        assertEquals(3, nets.orphans(Set.of(running)).size());
+
+        List<String> lines = nets.releaseOrphans(Set.of(running), Set.of(stopped, running));
+        assertEquals(lines.toString(), 3, lines.size());
+        assertTrue(lines.get(0), lines.get(0).startsWith("kept: lease ") && lines.get(0).contains("zone:start or "
+                + "zone:destroy stopped gives it back"));
+        assertTrue(lines.get(1), lines.get(1).startsWith("released: lease 10.99.0.9 on network a (tap "
+                + unknownTap + ") of zone gone"));
+        assertEquals("released: tap zkt00000000bad, which had no lease", lines.get(2));
+        assertEquals(Set.of("lo", "eth0", "zkb-a", "zkb-b", stoppedTap, runningTap), host.links());
+        Networks reopened = new Networks(dir, host);
+        reopened.open();
+        assertEquals("durable", List.of("stopped"), reopened.get("a").orElseThrow().leases().stream()
+                .map(Lease::zone).toList());
+        assertEquals(1, nets.orphans(Set.of(running)).size());
+        assertEquals(List.of(), nets.releaseOrphans(Set.of(running, stopped), Set.of(stopped, running)));
+    }
 }

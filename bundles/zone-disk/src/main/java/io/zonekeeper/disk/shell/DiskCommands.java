@@ -20,7 +20,7 @@ import io.zonekeeper.disk.DiskProvider;
 
 /** The {@code disk:} shell commands. Each failure says what was wrong and changes nothing. */
 @Component(service = DiskCommands.class, property = { "osgi.command.scope=disk", "osgi.command.function=create",
-        "osgi.command.function=list", "osgi.command.function=destroy" })
+        "osgi.command.function=list", "osgi.command.function=destroy", "osgi.command.function=orphans" })
 public class DiskCommands {
     @Reference
     DiskProvider provider;
@@ -49,12 +49,29 @@ public class DiskCommands {
             sb.append(String.format("%-16s %-7s %12d %-16s %s%n", d.name(), d.format(), d.bytes(),
                     d.lock() == null ? "-" : d.lock().zone(), d.path()));
         }
-        Set<UUID> active = zones.list().stream().filter(z -> z.state().isActive()).map(ZoneInfo::id)
-                .collect(Collectors.toSet());
-        for (String o : provider.disks().orphans(active)) {
+        for (String o : provider.disks().orphans(activeZones())) {
             sb.append("orphan: ").append(o).append('\n');
         }
         return sb.toString();
+    }
+
+    private Set<UUID> activeZones() {
+        return zones.list().stream().filter(z -> z.state().isActive()).map(ZoneInfo::id).collect(Collectors.toSet());
+    }
+
+    @Descriptor("List read-write locks that no running zone holds (left by a crash); --release gives back those of "
+            + "zones this appliance does not know")
+    public String orphans(
+            @Descriptor("give them back: remove the locks") @Parameter(names = "--release", presentValue = "true", absentValue = "false") boolean release) {
+        Set<UUID> active = activeZones();
+        List<String> lines;
+        if (release) {
+            Set<UUID> known = zones.list().stream().map(ZoneInfo::id).collect(Collectors.toSet());
+            lines = provider.disks().releaseOrphans(active, known);
+        } else {
+            lines = provider.disks().orphans(active).stream().map(o -> "orphan: " + o).toList();
+        }
+        return lines.isEmpty() ? "no orphans\n" : String.join("\n", lines) + "\n";
     }
 
     @Descriptor("Destroy a disk image; refused while a zone holds it or names it")

@@ -20,7 +20,8 @@ import io.zonekeeper.network.ipv4.Cidr;
 
 /** The {@code net:} shell commands. Each failure says what was wrong and changes nothing. */
 @Component(service = NetCommands.class, property = { "osgi.command.scope=net", "osgi.command.function=create",
-        "osgi.command.function=list", "osgi.command.function=info", "osgi.command.function=destroy" })
+        "osgi.command.function=list", "osgi.command.function=info", "osgi.command.function=destroy",
+        "osgi.command.function=orphans" })
 public class NetCommands {
     @Reference
     NetworkProvider provider;
@@ -51,12 +52,29 @@ public class NetCommands {
             sb.append(String.format("%-16s %-18s %-24s %-15s %-4s %d%n", n.name(), n.subnet(),
                     n.ipv6() == null ? "-" : n.ipv6(), n.bridge(), n.nat() ? "yes" : "no", n.leases().size()));
         }
-        Set<UUID> active = zones.list().stream().filter(z -> z.state().isActive()).map(ZoneInfo::id)
-                .collect(Collectors.toSet());
-        for (String o : provider.networks().orphans(active)) {
+        for (String o : provider.networks().orphans(activeZones())) {
             sb.append("orphan: ").append(o).append('\n');
         }
         return sb.toString();
+    }
+
+    private Set<UUID> activeZones() {
+        return zones.list().stream().filter(z -> z.state().isActive()).map(ZoneInfo::id).collect(Collectors.toSet());
+    }
+
+    @Descriptor("List leases and taps that no running zone explains (left by a crash); --release gives back those "
+            + "of zones this appliance does not know and taps without a lease")
+    public String orphans(
+            @Descriptor("give them back: delete the taps and drop the leases") @Parameter(names = "--release", presentValue = "true", absentValue = "false") boolean release) {
+        Set<UUID> active = activeZones();
+        List<String> lines;
+        if (release) {
+            Set<UUID> known = zones.list().stream().map(ZoneInfo::id).collect(Collectors.toSet());
+            lines = provider.networks().releaseOrphans(active, known);
+        } else {
+            lines = provider.networks().orphans(active).stream().map(o -> "orphan: " + o).toList();
+        }
+        return lines.isEmpty() ? "no orphans\n" : String.join("\n", lines) + "\n";
     }
 
     @Descriptor("Show a network, its leases and the zones that name it")
