@@ -89,9 +89,9 @@ public class DeployFolderIT {
         }
     }
 
-    /** bin/, lib/, bundles/, features/ and etc/ of the distribution; an empty deploy/ and no state. */
+    /** bin/, lib/, bundles/, features/, etc/ and extras/ of the distribution; an empty deploy/ and no state. */
     private static void copyDistribution(Path from, Path to) throws IOException {
-        for (String dir : List.of("bin", "lib", "bundles", "features", "etc")) {
+        for (String dir : List.of("bin", "lib", "bundles", "features", "etc", "extras")) {
             try (Stream<Path> files = Files.walk(from.resolve(dir))) {
                 for (Path p : files.sorted(Comparator.naturalOrder()).toList()) {
                     Path target = to.resolve(from.relativize(p).toString());
@@ -199,6 +199,17 @@ public class DeployFolderIT {
         awaitOutput("zone:list --json", out -> out.contains("\"driverAttached\":true"),
                 "the re-dropped driver did not adopt vendor1");
         assertEquals(pid, Long.parseLong(zone("vendor1").getJsonObject("runtime").getString("pid")));
+
+        // Replaced by the next build: FileInstall updates the bundle in place, and the new revision adopts the guest.
+        Path next = home.getParent().resolve("acme-pc-driver-next.jar");
+        withManifest(acmeJar(), next, mf -> mf.getMainAttributes().putValue("Bundle-Version", "1.0.1.next"));
+        dropped = drop(next, "acme-pc-driver.jar");
+        awaitOutput("driver:list --json", out -> out.contains("\"version\":\"1.0.1.next\""),
+                "the replaced jar did not update the driver");
+        awaitOutput("zone:list --json", out -> out.contains("\"driverAttached\":true"),
+                "the updated driver did not adopt vendor1");
+        assertEquals(pid, Long.parseLong(zone("vendor1").getJsonObject("runtime").getString("pid")));
+        assertTrue(alive(pid));
         String stopped = cli("zone:stop --grace 2 vendor1");
         assertTrue(stopped, stopped.contains("STOPPED"));
         ProcessHandle.of(pid).ifPresent(h -> h.onExit().join());
@@ -241,9 +252,10 @@ public class DeployFolderIT {
 
     @Test
     public void theConformanceKitDroppedIntoDeployPassesTheDroppedVendorDriver() throws Exception {
-        Path root = Path.of(System.getProperty("zk.repo.root", ".."));
-        Path kit = root.resolve("bundles/zone-conformance/target/zone-conformance-"
-                + System.getProperty("zk.project.version") + ".jar").toAbsolutePath();
+        // The kit as the distribution ships it: in extras/, installed only when dropped into deploy/.
+        Path kit = home.resolve("extras/zone-conformance.jar");
+        assertTrue("the distribution ships the conformance kit in extras/", Files.isRegularFile(kit));
+        assertFalse("the kit is not installed unless asked for", cli("lb -s").contains("zone-conformance"));
         drop(acmeJar(), "acme-pc-driver.jar");
         drop(kit, "zone-conformance.jar");
         awaitOutput("driver:list --json", out -> out.contains("\"type\":\"acme-pc\""), "the dropped driver did not bind");
