@@ -30,12 +30,13 @@ final class GuestDeathScenario implements Scenario {
         String name = z.name();
         long offset = run.consoleLength(name);
         z = run.start(name);
-        run.awaitReady(name, offset);
         var pid = run.pid(z);
         if (pid.isEmpty()) {
+            // Said before waiting for the guest: on a slow host (nested Xen) a boot costs minutes.
             run.skip("the runtime record has no pid, so the kit cannot end the guest behind the driver's back; "
                     + "prove this in your own tests");
         }
+        run.awaitReady(name, offset);
         List<ProcessHandle> procs = new ArrayList<>(run.guestProcesses(run.info(name)));
         ProcessHandle guest = ProcessHandle.of(pid.get()).orElseThrow(() -> new AssertionError("pid " + pid.get()
                 + " of " + name + " is not alive"));
