@@ -54,6 +54,24 @@ public class DeployFolderIT {
     private long appliancePid;
     private final List<Long> guestPids = new ArrayList<>();
 
+    /** Runs after @After (the appliance has stopped): the copy and the state go, unless a test failed. */
+    @org.junit.Rule
+    public org.junit.rules.TestWatcher removeWorkFolderOnSuccess = new org.junit.rules.TestWatcher() {
+        @Override
+        protected void succeeded(org.junit.runner.Description d) {
+            if (home == null) {
+                return;
+            }
+            try (Stream<Path> all = Files.walk(home.getParent())) {
+                for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(p);
+                }
+            } catch (IOException e) {
+                System.err.println("could not remove " + home.getParent() + ": " + e.getMessage());
+            }
+        }
+    };
+
     @Before
     public void startAppliance() throws Exception {
         Path dist = Path.of(System.getProperty("zk.repo.root", "..")).resolve("launcher/target/zonekeeper")
