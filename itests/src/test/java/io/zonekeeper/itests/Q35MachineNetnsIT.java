@@ -125,6 +125,8 @@ public class Q35MachineNetnsIT {
         assertTrue("q2 reached q1 over virtio-net-pci:\n" + out, out.contains("bytes from 10.99.7.11"));
         assertTrue("q2 read its virtio-blk-pci disk:\n" + out, out.contains("hello-from-a-q35-disk"));
         assertTrue(out, out.contains("zonekeeper: zone q2 finished, exit 0"));
+        System.out.println("q35-pvh zones: q2 to q1 " + out.lines().filter(l -> l.contains("packets transmitted"))
+                .findFirst().orElse("?"));
 
         assertTrue(sh("zone:stop --grace 30 q1").contains("STOPPED"));
         assertTrue("q1 powered off by its ACPI power button:\n" + console("q1"),
