@@ -39,6 +39,8 @@ public final class XenPciback implements DeviceBinder, Isolation {
     private final CommandRunner runner;
     private final String xl;
     private final SysfsWriter writer;
+    /** Xen's answer once it gave one: its IOMMU is set up at boot and does not change while it runs. */
+    private volatile Optional<String> iommuAnswer;
 
     /**
      * @param xl     the xl binary
@@ -64,6 +66,10 @@ public final class XenPciback implements DeviceBinder, Isolation {
 
     @Override
     public Optional<String> unavailable() {
+        Optional<String> known = iommuAnswer;
+        if (known != null) {
+            return known;
+        }
         CommandRunner.Result info;
         try {
             info = runner.run(List.of(xl, "info"));
@@ -75,11 +81,10 @@ public final class XenPciback implements DeviceBinder, Isolation {
         }
         String caps = info.output().lines().filter(l -> l.startsWith("virt_caps")).findFirst()
                 .map(l -> l.substring(l.indexOf(':') + 1).trim()).orElse("");
-        if (caps.contains("directio")) {
-            return Optional.empty();
-        }
-        return Optional.of("Xen's IOMMU is off (xl info: virt_caps " + (caps.isEmpty() ? "not shown" : caps)
-                + "); enable VT-d or AMD-Vi in the firmware and boot Xen with iommu=1");
+        iommuAnswer = caps.contains("directio") ? Optional.empty()
+                : Optional.of("Xen's IOMMU is off (xl info: virt_caps " + (caps.isEmpty() ? "not shown" : caps)
+                        + "); enable VT-d or AMD-Vi in the firmware and boot Xen with iommu=1");
+        return iommuAnswer;
     }
 
     @Override

@@ -96,6 +96,8 @@ public class XenPcibackTest {
         host.assign(zone("gaming"), List.of(GPU, AUDIO));
         assertEquals(Optional.of("pciback"), fixture.driverOf(GPU));
         assertEquals(Optional.of("pciback"), fixture.driverOf(AUDIO));
+        assertEquals("Xen's IOMMU is set at boot: asked once", 1, commands.stream().filter(c -> c.equals("xl info"))
+                .count());
         List<String> adds = commands.stream().filter(c -> !c.equals("xl info")).toList();
         assertEquals(List.of("xl pci-assignable-add 0000:01:00.0", "xl pci-assignable-add 0000:01:00.1"), adds);
         commands.clear();
