@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -61,6 +62,9 @@ public class NetworksAndDisksNetnsIT {
         // Forwarding on for the whole namespace: zones on different networks must still not reach each other,
         // because the appliance turns forwarding off on each bridge.
         Files.writeString(Path.of("/proc/sys/net/ipv4/ip_forward"), "1\n");
+        // The same for IPv6, where forwarding is one switch for the namespace: the appliance's rule per bridge
+        // must keep the networks apart.
+        Files.writeString(Path.of("/proc/sys/net/ipv6/conf/all/forwarding"), "1\n");
     }
 
     @After
@@ -70,7 +74,7 @@ public class NetworksAndDisksNetnsIT {
             Containers.run(shell, "zone:destroy " + z.name());
             ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
         }
-        for (String n : new String[] { "a", "b" }) {
+        for (String n : new String[] { "a", "b", "six", "other" }) {
             Containers.run(shell, "net:destroy " + n);
         }
     }
@@ -88,6 +92,17 @@ public class NetworksAndDisksNetnsIT {
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         p.waitFor();
         return out;
+    }
+
+    /** The names of the namespace's interfaces, sorted (their flags and addresses change as taps come and go). */
+    private static List<String> linkNames() throws IOException, InterruptedException {
+        return host("ip", "-o", "link", "show").lines().map(l -> l.split(":\\s+", 3)[1].replaceFirst("@.*", ""))
+                .sorted().toList();
+    }
+
+    /** Whether net:info lists a lease of the zone (its name ends a lease line). */
+    private boolean hasLease(String network, String zone) {
+        return sh("net:info " + network).lines().anyMatch(l -> l.startsWith("lease") && l.endsWith(" " + zone));
     }
 
     private String console(String zone) throws Exception {
@@ -127,8 +142,12 @@ public class NetworksAndDisksNetnsIT {
         String a1Tap = tapOf(zones.get("a1").orElseThrow());
         assertTrue("the appliance made the tap and enslaved it to the bridge",
                 host("ip", "-o", "link", "show", a1Tap).contains("master zkb-a"));
+        List<String> linksWithA1 = linkNames();
         String taken = fails("zone:create --hypervisor kvm --networks a=10.99.0.11 --start dup");
         assertTrue(taken, taken.contains("10.99.0.11 is already leased to zone a1"));
+        assertEquals(ZoneState.DEFINED, zones.get("dup").orElseThrow().state());
+        assertEquals("the refused zone made no tap", linksWithA1, linkNames());
+        assertFalse(hasLease("a", "dup"));
         sh("zone:destroy dup");
 
         sh("zone:create --hypervisor kvm --networks a --cmdline 'zk.run=\"ping -c 3 -W 5 10.99.0.11\"' --start a2");
@@ -148,6 +167,8 @@ public class NetworksAndDisksNetnsIT {
                 && l.endsWith(" a2")));
         String refused = fails("net:destroy a");
         assertTrue(refused, refused.contains("used by zone(s) a1, a2"));
+        assertTrue("the network in use is still there", sh("net:list").contains("zkb-a")
+                && host("ip", "-o", "link", "show", "zkb-a").contains("zkb-a"));
 
         sh("zone:destroy a1");
         assertFalse("the tap went with the zone", host("ip", "-o", "link", "show").contains(a1Tap));
@@ -177,10 +198,15 @@ public class NetworksAndDisksNetnsIT {
         sh("zone:create --hypervisor kvm --disks " + image + " --start holder");
         sh("zone:wait --timeout 90 --console 'zonekeeper: zone holder ready' holder");
         assertTrue(sh("disk:list").contains("holder"));
-        sh("zone:create --hypervisor kvm --disks " + image + " second");
+        // The refused zone names a network too: its tap and lease, made before the disk was refused, are undone.
+        sh("net:create --subnet 10.99.0.0/24 a");
+        List<String> linksBefore = linkNames();
+        sh("zone:create --hypervisor kvm --networks a --disks " + image + " second");
         String inUse = fails("zone:start second");
         assertTrue(inUse, inUse.contains("attached read-write to zone holder"));
         assertEquals(ZoneState.DEFINED, zones.get("second").orElseThrow().state());
+        assertEquals("no tap left by the refused start", linksBefore, linkNames());
+        assertFalse("no lease left by the refused start", hasLease("a", "second"));
         assertTrue(fails("disk:destroy data").contains("zone holder"));
 
         // A symlink out of the allowed folders is followed to its real path and refused.
@@ -190,7 +216,14 @@ public class NetworksAndDisksNetnsIT {
         sh("zone:create --hypervisor kvm --disks " + link + " sneaky");
         String escaped = fails("zone:start sneaky");
         assertTrue(escaped, escaped.contains("disks[0].path") && escaped.contains("is outside the folders"));
+        assertEquals(ZoneState.DEFINED, zones.get("sneaky").orElseThrow().state());
         Files.delete(link);
+        // And a plain path outside them, no symlink on the way.
+        sh("zone:create --hypervisor kvm --disks " + outside.resolve("secret.img") + " plain");
+        String plain = fails("zone:start plain");
+        assertTrue(plain, plain.contains("disks[0].path") && plain.contains("is outside the folders"));
+        assertFalse("nothing was locked for the refused zones", sh("disk:list").contains("sneaky")
+                || sh("disk:list").contains("plain"));
     }
 
     @Test
@@ -257,5 +290,49 @@ public class NetworksAndDisksNetnsIT {
         }
         assertFalse(host("ip", "-o", "link", "show").contains(tap));
         assertFalse(sh("net:info a").contains("lease"));
+    }
+
+    private static final Pattern LEASE6 = Pattern.compile("lease +\\S+ +(fd[0-9a-f:]+) ");
+
+    @Test
+    public void twoZonesPingEachOtherOverIpv6AndAZoneOnAnotherNetworkCannotReachThem() throws Exception {
+        String made = sh("net:create --subnet 10.99.2.0/24 --ipv6 auto six");
+        Matcher pm = Pattern.compile("ipv6 (fd[0-9a-f:]+::)/64 gateway \\S+").matcher(made);
+        assertTrue(made, pm.find());
+        String gateway6 = pm.group(1) + "1";
+        assertTrue("the bridge has the IPv6 gateway", host("ip", "-6", "-o", "addr", "show", "dev", "zkb-six")
+                .contains(gateway6 + "/64"));
+        sh("net:create --subnet 10.99.3.0/24 --ipv6 fd00:99:3::/64 other");
+        assertTrue(fails("net:create --subnet 10.99.4.0/24 --ipv6 " + pm.group(1) + "/64 again")
+                .contains("overlaps network six"));
+
+        sh("zone:create --hypervisor kvm --networks six --start s1");
+        sh("zone:wait --timeout 90 --console 'zonekeeper: zone s1 ready' s1");
+        Matcher lm = LEASE6.matcher(sh("net:info six"));
+        assertTrue(sh("net:info six"), lm.find());
+        String s1 = lm.group(1);
+        assertTrue(s1, s1.startsWith(pm.group(1).replace("::", ":")));
+        assertTrue("the zone init configured " + s1 + ":\n" + console("s1"), console("s1").contains(" " + s1 + "/64"));
+        // The host (the gateway) reaches the zone over IPv6.
+        String fromHost = host("busybox", "ping", "-c", "2", "-W", "5", s1);
+        assertTrue(fromHost, fromHost.contains("bytes from " + s1));
+
+        sh("zone:create --hypervisor kvm --networks six --cmdline 'zk.run=\"ping -c 3 -W 5 " + s1 + "\"' --start s2");
+        sh("zone:create --hypervisor kvm --networks other --cmdline 'zk.run=\"ping -c 3 -W 2 " + s1 + "\"' --start o1");
+        String s2 = awaitStopped("s2", 120);
+        String o1 = awaitStopped("o1", 120);
+        System.out.println("s2 pinging s1 over IPv6:\n" + s2.lines().filter(l -> l.contains("packets")
+                || l.contains("bytes from")).reduce("", (x, y) -> x + y + "\n"));
+        assertTrue("s2 reached s1 over IPv6 on network six:\n" + s2, s2.contains("bytes from " + s1)
+                && s2.contains("zonekeeper: zone s2 finished, exit 0"));
+        assertTrue("o1 has an IPv6 address and route of its own network:\n" + o1, o1.contains(" fd00:99:3:0:"));
+        assertFalse("o1 on network other must not reach s1, though the namespace forwards IPv6:\n" + o1,
+                o1.contains("bytes from " + s1));
+        assertFalse(o1, o1.contains("zonekeeper: zone o1 finished, exit 0"));
+
+        sh("zone:destroy s1; zone:destroy s2; zone:destroy o1");
+        sh("net:destroy six");
+        String rules = host("ip", "-6", "rule", "show");
+        assertFalse("the network's rule went with it: " + rules, rules.contains("zkb-six"));
     }
 }
