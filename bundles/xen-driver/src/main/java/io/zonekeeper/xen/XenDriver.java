@@ -34,14 +34,17 @@ import io.zonekeeper.spi.DriverException;
 import io.zonekeeper.spi.Feature;
 import io.zonekeeper.spi.HypervisorDriver;
 import io.zonekeeper.spi.PausableDriver;
+import io.zonekeeper.spi.PreparedResources;
 import io.zonekeeper.spi.RuntimeRecord;
 import io.zonekeeper.spi.ZoneContext;
 import io.zonekeeper.xen.image.ZoneImage;
+import io.zonekeeper.xen.vchan.KeeperConfig;
 import io.zonekeeper.xen.xenstore.XenstoreClient;
 import io.zonekeeper.xen.xenstore.XenstoreException;
 import io.zonekeeper.xen.xl.Domain;
 import io.zonekeeper.xen.xl.DomainConfig;
 import io.zonekeeper.xen.xl.DomainConfig.BootFiles;
+import io.zonekeeper.xen.xl.HotplugScripts;
 import io.zonekeeper.xen.xl.Xl;
 
 /**
@@ -72,9 +75,15 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
     public static final String R_CONSOLE_LOG = "consoleLog";
     public static final String R_KERNEL = "kernel";
     public static final String R_INITRAMFS = "initramfs";
+    /** The pid of the zone's channel keeper, for zones with channels. */
+    public static final String R_KEEPER = "channelKeeper";
 
     private static final Duration GONE_AFTER_DESTROY = Duration.ofSeconds(30);
     private static final Duration CAPS_TTL = Duration.ofSeconds(10);
+    /** A JVM's start in dom0 under emulation took up to tens of seconds in the lab. */
+    private static final Duration KEEPER_READY = Duration.ofSeconds(120);
+    /** Longest Unix socket path (sun_path is 108 bytes with its terminating zero). */
+    private static final int MAX_SOCKET_PATH = 107;
 
     /**
      * What the driver needs, for use as a plain object (tests, tools) as well as from configuration.
@@ -86,9 +95,11 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
      * @param xenstoreSocket xenstored's socket
      * @param consoleLogDir  where xenconsoled writes guest-NAME.log
      * @param busybox        the static busybox of the default initramfs
+     * @param modulesRoot    where the kernels' modules are ({@code /lib/modules}), for the initramfs's groups
+     * @param vchanProxy     Xen's vchan-socket-proxy, which the initramfs carries for the zone's end of channels
      */
     public record Settings(Path stateDir, String xlBinary, String defaultType, String defaultKernel,
-            Path xenstoreSocket, Path consoleLogDir, Path busybox) {
+            Path xenstoreSocket, Path consoleLogDir, Path busybox, Path modulesRoot, Path vchanProxy) {
         public Settings {
             if (!DomainConfig.PV.equals(defaultType) && !DomainConfig.PVH.equals(defaultType)) {
                 throw new IllegalArgumentException("defaultType must be pv or pvh, not '" + defaultType + "'");
@@ -98,13 +109,19 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
 
         public static Settings defaults(Path stateDir) {
             return new Settings(stateDir, "xl", DomainConfig.PV, null, XenstoreClient.DEFAULT_SOCKET,
-                    Path.of("/var/log/xen/console"), Path.of("/bin/busybox"));
+                    Path.of("/var/log/xen/console"), Path.of("/bin/busybox"), Path.of("/lib/modules"),
+                    ZoneImage.DEFAULT_VCHAN_PROXY);
         }
     }
 
     private volatile Settings settings;
     private volatile Xl xl;
     private volatile ZoneImage image;
+    private volatile HotplugScripts hotplug;
+    private volatile ChannelKeepers keepers;
+    /** Where the channel keeper's classes are: set from the bundle at activation, else this JVM's class path. */
+    private volatile java.util.function.Function<Path, String> keeperClasspath =
+            cache -> System.getProperty("java.class.path");
     private final Xl.Runner runner;
     private final Map<UUID, ZoneDomain> domains = new ConcurrentHashMap<>();
     private final Map<UUID, ZoneState> ended = new ConcurrentHashMap<>();
@@ -125,6 +142,14 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
 
     @Activate
     void activate(BundleContext context, XenDriverConfig config) {
+        org.osgi.framework.Bundle bundle = context.getBundle();
+        keeperClasspath = cache -> {
+            try {
+                return ChannelKeepers.bundleJar(bundle, cache).toString();
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException("cannot copy the xen-driver bundle for the channel keeper", e);
+            }
+        };
         configure(settingsOf(stateDir(context), config));
     }
 
@@ -147,7 +172,10 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
     private synchronized void configure(Settings s) {
         settings = s;
         xl = new Xl(s.xlBinary(), runner);
-        image = new ZoneImage(s.stateDir().resolve("cache").resolve("xen"), Path.of("/boot"), s.busybox());
+        Path cache = s.stateDir().resolve("cache").resolve("xen");
+        image = new ZoneImage(cache, Path.of("/boot"), s.modulesRoot(), s.busybox(), s.vchanProxy());
+        hotplug = new HotplugScripts(cache.resolve("hotplug"));
+        keepers = new ChannelKeepers(() -> keeperClasspath.apply(cache), s.xenstoreSocket());
         cachedCaps = null;
         DomainWatcher old = watcher;
         if (old != null) {
@@ -182,7 +210,7 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
 
     private static Settings settingsOf(Path state, XenDriverConfig c) {
         return new Settings(state, c.xlBinary(), c.defaultType(), c.defaultKernel(), Path.of(c.xenstoreSocket()),
-                Path.of(c.consoleLogDir()), Path.of(c.busybox()));
+                Path.of(c.consoleLogDir()), Path.of(c.busybox()), Path.of(c.modulesRoot()), Path.of(c.vchanProxy()));
     }
 
     /** The framework property, then the system property, then {@link #DEFAULT_STATE}. */
@@ -240,9 +268,24 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
         d.put("console", "xenconsoled log " + settings.consoleLogDir() + "/guest-NAME.log; attach runs xl console");
         d.put("differsFromKvm", "zones are Xen domains, not host processes (no pid; the domid is in the runtime"
                 + " record); adoption proves the domain uuid and the xenstore tag; the console log is"
-                + " xenconsoled's; no channels yet (vchan is planned); the guest kernel must be Xen-aware");
+                + " xenconsoled's; networks are netback vifs on the network's bridge (named like the appliance's"
+                + " taps, made by netback), disks are raw images on blkback (no qcow2), in the guest xvda, xvdb, ...;"
+                + " the guest kernel must be Xen-aware");
         d.put("imageCache", image.cacheDir().toString());
-        c = new Capabilities(EnumSet.of(Feature.PAUSE, Feature.CONSOLE, Feature.ADOPTION), maxVcpus, maxMemory, d);
+        EnumSet<Feature> features = EnumSet.of(Feature.PAUSE, Feature.CONSOLE, Feature.ADOPTION, Feature.NETWORK,
+                Feature.DISK);
+        Optional<Path> vchan = libxenvchan();
+        if (vchan.isPresent() && Files.isRegularFile(settings.vchanProxy())) {
+            features.add(Feature.CHANNELS);
+            d.put("channels", "vchan: in the zone \"zk-channel NAME\" (Xen's vchan-socket-proxy as the vchan server)"
+                    + " joins its stdin and stdout to the channel; on the host <zone>/channels/NAME.sock, served by a"
+                    + " channel keeper process per zone (libxenvchan through jnr-ffi), which outlives the driver;"
+                    + " zone-to-zone channels meet at the broker's socket through both keepers");
+        } else {
+            d.put("channels", "none: " + (vchan.isEmpty() ? "no " + io.zonekeeper.xen.vchan.Libxenvchan.LIBRARY
+                    + " (libxenmisc4.17)" : "no " + settings.vchanProxy() + " (xen-utils-4.17)"));
+        }
+        c = new Capabilities(features, maxVcpus, maxMemory, d);
         cachedCaps = c;
         capsAt = System.nanoTime();
         return c;
@@ -269,7 +312,18 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
         // Everything that can be said about the spec is said before xl is run even once.
         DomainConfig.checkSupported(spec);
         BootFiles boot = bootFiles(spec);
-        String config = DomainConfig.render(zone.id(), spec, boot, settings.defaultType());
+        PreparedResources res = zone.resources();
+        DomainConfig.Backends backends = null;
+        if (!res.nics().isEmpty() || !res.disks().isEmpty()) {
+            try {
+                backends = hotplug.install(XenDriver::hostLinkExists);
+            } catch (IOException e) {
+                throw new DriverException("zone " + spec.name() + ": cannot install the hotplug scripts: "
+                        + e.getMessage(), e);
+            }
+        }
+        String config = DomainConfig.render(zone.id(), spec, boot, settings.defaultType(), res, backends);
+        List<KeeperConfig.Channel> plan = channelPlan(zone, res);
 
         Optional<Domain> existing = findDomain(zone.id());
         if (existing.isPresent()) {
@@ -299,6 +353,17 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
             throw new DriverException("zone " + zone.name() + " did not start: " + e.getMessage(), e);
         }
         String tagNote = writeTag(d.domid(), zone.id());
+        long keeper = 0;
+        if (!plan.isEmpty()) {
+            stopKeeper(zone); // one left from the zone's last run, if its domain's end has not reached it yet
+            try {
+                keeper = startKeeper(zone, d.domid(), plan);
+            } catch (IOException | RuntimeException e) {
+                undo(zone, cfg);
+                throw new DriverException("zone " + zone.name() + " did not start: its channels could not be served: "
+                        + e.getMessage(), e);
+            }
+        }
         Map<String, String> p = new LinkedHashMap<>();
         p.put(R_DOMID, String.valueOf(d.domid()));
         p.put(R_UUID, zone.id().toString());
@@ -310,6 +375,9 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
         p.put(R_INITRAMFS, boot.ramdisk().toString());
         if (tagNote != null) {
             p.put("tag", tagNote);
+        }
+        if (keeper != 0) {
+            p.put(R_KEEPER, String.valueOf(keeper));
         }
         RuntimeRecord record = new RuntimeRecord(TYPE, p);
         zone.saveRuntime(record);
@@ -352,10 +420,64 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
                 }
                 return new BootFiles(kernel, r, false);
             }
-            return new BootFiles(kernel, image.initramfs(), true);
+            ZoneImage.Initramfs ir = image.initramfs(kernel);
+            return new BootFiles(kernel, ir.path(), true, ir.features(), ir.missing());
         } catch (IOException e) {
             throw new DriverException("zone image for " + spec.name() + ": " + e.getMessage(), e);
         }
+    }
+
+    static Optional<Path> libxenvchan() {
+        return io.zonekeeper.xen.image.SharedLibraries.HOST_FOLDERS.stream()
+                .map(f -> f.resolve(io.zonekeeper.xen.vchan.Libxenvchan.LIBRARY)).filter(Files::isRegularFile)
+                .findFirst();
+    }
+
+    /** The host ends of the zone's channels, in spec order: the broker's rendezvous, else a socket of its own. */
+    static List<KeeperConfig.Channel> channelPlan(ZoneContext zone, PreparedResources res) throws DriverException {
+        List<KeeperConfig.Channel> out = new ArrayList<>();
+        List<String> problems = new ArrayList<>();
+        for (int i = 0; i < zone.spec().channels().size(); i++) {
+            io.zonekeeper.api.ChannelSpec c = zone.spec().channels().get(i);
+            io.zonekeeper.spi.PreparedChannel pc = res.channel(c.name());
+            KeeperConfig.Channel k = pc != null ? new KeeperConfig.Channel(c.name(), Path.of(pc.socket()), pc.listens())
+                    : new KeeperConfig.Channel(c.name(), ChannelKeepers.dir(zone.directory()).resolve(c.name()
+                            + ".sock"), true);
+            int len = k.socket().toString().getBytes(StandardCharsets.UTF_8).length;
+            if (len > MAX_SOCKET_PATH) {
+                problems.add("channels[" + i + "]: its socket " + k.socket() + " would be " + len + " bytes, but a Unix"
+                        + " socket path may have at most " + MAX_SOCKET_PATH + "; use a shorter state directory");
+            }
+            out.add(k);
+        }
+        if (!problems.isEmpty()) {
+            throw new DriverException("zone " + zone.name() + " cannot run on the xen driver: "
+                    + String.join("; ", problems));
+        }
+        return out;
+    }
+
+    /** Starts the zone's channel keeper for domain {@code domid}; its pid. */
+    private long startKeeper(ZoneContext zone, int domid, List<KeeperConfig.Channel> plan) throws IOException {
+        KeeperConfig kc = new KeeperConfig(zone.id(), domid, KeeperConfig.xsBase(domid), settings.xenstoreSocket(),
+                plan);
+        return keepers.start(zone.directory(), kc, KEEPER_READY);
+    }
+
+    /** Ends the zone's channel keeper, if its record names one (it also ends by itself once the domain is gone). */
+    private static void stopKeeper(ZoneContext zone) {
+        zone.runtime().flatMap(r -> r.get(R_KEEPER)).ifPresent(pid -> {
+            try {
+                ChannelKeepers.stop(Long.parseLong(pid), zone.id());
+            } catch (NumberFormatException ignored) {
+                // not a pid: nothing of ours to end
+            }
+        });
+    }
+
+    /** Whether this host (the network namespace the appliance runs in) has an interface of that name. */
+    static boolean hostLinkExists(String name) {
+        return Files.exists(Path.of("/sys/class/net").resolve(name));
     }
 
     private static void writeAtomically(Path file, String text) throws IOException {
@@ -415,7 +537,7 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
         }
         Optional<Domain> found;
         try {
-            found = xl.domainOf(zone.id());
+            found = domainForAdoption(zone.id(), rec.get().get(R_DOMID));
         } catch (IOException e) {
             return Adoption.refused("cannot list Xen domains: " + e.getMessage());
         }
@@ -438,16 +560,103 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
         }
         ZoneState state = d.zoneState();
         String recorded = rec.get().get(R_DOMID).orElse("");
+        Map<String, String> p = new LinkedHashMap<>(rec.get().properties());
         if (!recorded.equals(String.valueOf(d.domid()))) {
             // Same uuid, new id (the domain was renamed or migrated): write down the id it has now.
-            Map<String, String> p = new LinkedHashMap<>(rec.get().properties());
             p.put(R_DOMID, String.valueOf(d.domid()));
+        }
+        if (!zone.spec().channels().isEmpty()) {
+            reviveKeeper(zone, d.domid(), p);
+        }
+        if (!p.equals(rec.get().properties())) {
             zone.saveRuntime(new RuntimeRecord(TYPE, p));
         }
         ended.remove(zone.id());
         domains.put(zone.id(), new ZoneDomain(zone, d.domid(), d.name(), state));
         watcher().wake();
         return Adoption.adopted(state);
+    }
+
+    /**
+     * The zone's domain, found without {@code xl list -l} where xenstored answers: a domain's {@code vm} node, which
+     * libxl writes from the domain's uuid when it creates it and only dom0 may change, must name
+     * {@code /vm/<zone id>}; the recorded domid is looked at first, then every domain. Its state flags come from one
+     * plain {@code xl list}, which prints no configs. This is what an upgrade does for every running zone, inside the
+     * window in which the driver is away. Without xenstored, or when xenstore finds no such domain, {@code xl list
+     * -l} decides, as before.
+     */
+    private Optional<Domain> domainForAdoption(UUID id, Optional<String> recorded) throws IOException {
+        Optional<Domain> viaXenstore;
+        try (XenstoreClient xs = XenstoreClient.connect(settings.xenstoreSocket(), Duration.ofSeconds(5), null)) {
+            viaXenstore = domainInXenstore(xs, id, recorded);
+        } catch (XenstoreException e) {
+            return xl.domainOf(id);
+        }
+        if (viaXenstore.isPresent()) {
+            String flags = xl.flags().get(viaXenstore.get().domid());
+            if (flags != null) {
+                return Optional.of(viaXenstore.get().withFlags(flags));
+            }
+        }
+        return xl.domainOf(id); // not in xenstore, or not in xl list (on its way out): the slow, sure way
+    }
+
+    /** The domain whose {@code vm} node names the zone, by xenstore alone; its flags are left unknown. */
+    static Optional<Domain> domainInXenstore(XenstoreClient xs, UUID id, Optional<String> recorded)
+            throws XenstoreException {
+        Optional<String> first = recorded.filter(d -> d.matches("\\d+"));
+        if (first.isPresent()) {
+            Optional<Domain> d = ifItIsTheZones(xs, first.get(), id);
+            if (d.isPresent()) {
+                return d;
+            }
+        }
+        for (String domid : xs.directory("/local/domain")) {
+            if (domid.matches("\\d+") && !first.filter(domid::equals).isPresent()) {
+                Optional<Domain> d = ifItIsTheZones(xs, domid, id);
+                if (d.isPresent()) {
+                    return d;
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    private static Optional<Domain> ifItIsTheZones(XenstoreClient xs, String domid, UUID id)
+            throws XenstoreException {
+        String home = "/local/domain/" + domid;
+        if (xs.read(home + "/vm").filter(("/vm/" + id)::equals).isEmpty()) {
+            return Optional.empty();
+        }
+        return Optional.of(new Domain(Integer.parseInt(domid), xs.read(home + "/name").orElse(""), Optional.of(id),
+                null, null));
+    }
+
+    /**
+     * The channel keeper outlives drivers, so an adopted zone normally has its own still running. One that is gone
+     * (killed by hand, a dom0 reboot of the toolstack) is started again from the zone's keeper config, for the
+     * domain the zone has now; a keeper that cannot start leaves a note, not a refusal, since the domain is fine.
+     */
+    private void reviveKeeper(ZoneContext zone, int domid, Map<String, String> record) {
+        String pid = record.get(R_KEEPER);
+        try {
+            if (pid != null && ChannelKeepers.isKeeper(Long.parseLong(pid), zone.id())) {
+                return;
+            }
+        } catch (NumberFormatException ignored) {
+            // started again below
+        }
+        try {
+            Path file = ChannelKeepers.dir(zone.directory()).resolve(ChannelKeepers.CONFIG);
+            KeeperConfig old = KeeperConfig.read(file);
+            KeeperConfig now = new KeeperConfig(zone.id(), domid, KeeperConfig.xsBase(domid), settings.xenstoreSocket(),
+                    old.channels());
+            record.put(R_KEEPER, String.valueOf(keepers.start(zone.directory(), now, KEEPER_READY)));
+            record.remove("channelKeeperNote");
+        } catch (IOException | RuntimeException e) {
+            record.remove(R_KEEPER);
+            record.put("channelKeeperNote", "not running: " + e.getMessage());
+        }
     }
 
     @Override
@@ -482,6 +691,7 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
         if (!awaitGone(d.domid, grace)) {
             destroy(zone, d.domid);
         }
+        stopKeeper(zone);
         finish(d, ZoneState.STOPPED);
     }
 
@@ -500,6 +710,7 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
             }
             ended.put(zone.id(), ZoneState.STOPPED);
         }
+        stopKeeper(zone);
         try {
             Files.deleteIfExists(configFile(zone));
         } catch (IOException ignored) {
@@ -567,6 +778,7 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
             return;
         }
         ended.put(d.id, state);
+        stopKeeper(d.zone);
         String why = reason;
         if (state == ZoneState.CRASHED) {
             List<String> console = lastLines(consoleLog(d.zone), 15);

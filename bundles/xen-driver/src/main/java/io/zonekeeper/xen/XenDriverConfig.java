@@ -29,4 +29,12 @@ public @interface XenDriverConfig {
 
     @AttributeDefinition(name = "busybox", description = "The static busybox put into the default zone initramfs.")
     String busybox() default "/bin/busybox";
+
+    @AttributeDefinition(name = "Kernel modules", description = "Where the kernels' modules are; the default zone"
+            + " initramfs carries the Xen frontends and ext4 from there.")
+    String modulesRoot() default "/lib/modules";
+
+    @AttributeDefinition(name = "vchan proxy", description = "Xen's vchan-socket-proxy (xen-utils), which the default"
+            + " zone initramfs carries, with its shared libraries, as the zone's end of its channels.")
+    String vchanProxy() default "/usr/lib/xen-4.17/bin/vchan-socket-proxy";
 }

@@ -49,7 +49,8 @@ public class XenDriverTest {
     private XenDriver.Settings settings() {
         // No xenstored here: the socket path does not exist, so the driver works from xl alone.
         return new XenDriver.Settings(dir.resolve("state"), "xl", DomainConfig.PV, kernel.toString(),
-                dir.resolve("no-xenstored"), dir.resolve("console"), Path.of("/bin/busybox"));
+                dir.resolve("no-xenstored"), dir.resolve("console"), Path.of("/bin/busybox"), dir.resolve("modules"),
+                dir.resolve("no-vchan-proxy"));
     }
 
     @After
@@ -69,11 +70,11 @@ public class XenDriverTest {
     @Test
     public void aBadSpecIsRefusedBeforeXlIsCalledWithTheFieldNamed() throws IOException {
         ZoneSpec spec = SpecFiles.read(SpecFiles.HELLO).toBuilder().label(DomainConfig.TYPE_LABEL, "hvm")
-                .channel(ChannelSpec.toHost("data")).build();
+                .disk(new io.zonekeeper.api.DiskSpec("/d/x.qcow2", "qcow2", false)).build();
         TestZone zone = new TestZone(spec, dir.resolve("state/zones/hello"));
         DriverException e = assertThrows(DriverException.class, () -> driver.start(zone));
         assertTrue(e.getMessage(), e.getMessage().contains("labels.xen.type"));
-        assertTrue(e.getMessage(), e.getMessage().contains("channels"));
+        assertTrue(e.getMessage(), e.getMessage().contains("disks[0].format"));
         assertEquals("xl must not have been run", List.of(), xl.calls);
         assertTrue(zone.saved.isEmpty());
     }
@@ -93,6 +94,104 @@ public class XenDriverTest {
         assertEquals(ZoneState.RUNNING, driver.observe(zone));
         assertEquals(Optional.of(1), driver.watchedDomid(zone.id()));
         assertEquals(dir.resolve("console/guest-hello.log"), driver.consoleLog(zone));
+    }
+
+    @Test
+    public void networksAndDisksAreRenderedAsVifsOnTheBridgeAndBlkbackDisksWithTheDriversHotplugScripts()
+            throws Exception {
+        ZoneSpec spec = SpecFiles.read(SpecFiles.HELLO).toBuilder().initramfs(ramdisk.toString())
+                .network(new io.zonekeeper.api.NetworkAttachment("lan", null))
+                .disk(new io.zonekeeper.api.DiskSpec("/var/lib/zonekeeper/disks/data.img", "raw", true)).build();
+        TestZone zone = new TestZone(spec, dir.resolve("state/zones/hello"));
+        zone.resources = new PreparedResources(List.of(new io.zonekeeper.spi.PreparedNic("lan", "zkt0123456789a",
+                "zkb-lan", "0a:1b:2c:3d:4e:5f", "10.99.0.5/24", "10.99.0.1")), List.of(
+                        new io.zonekeeper.spi.PreparedDisk("data", "/var/lib/zonekeeper/disks/data.img", "raw", true)));
+        driver.start(zone);
+        String cfg = Files.readString(XenDriver.configFile(zone));
+        Path scripts = dir.resolve("state/cache/xen/hotplug");
+        assertTrue(cfg, cfg.contains("vif = [ 'bridge=zkb-lan,mac=0a:1b:2c:3d:4e:5f,vifname=zkt0123456789a,script="
+                + scripts.resolve("zk-vif") + "' ]"));
+        assertTrue(cfg, cfg.contains("disk = [ 'format=raw,vdev=xvda,access=ro,backendtype=phy,script="
+                + scripts.resolve("zk-block") + ",target=/var/lib/zonekeeper/disks/data.img' ]"));
+        assertTrue("the hotplug scripts are installed, executable", Files.isExecutable(scripts.resolve("zk-vif"))
+                && Files.isExecutable(scripts.resolve("zk-block")));
+        assertTrue(Files.readString(scripts.resolve("zk-block")).contains("losetup --find --show $ro"));
+    }
+
+    /** A driver whose zones boot its own image, with the vchan group: needs busybox-static and xen-utils-4.17. */
+    private XenDriver channelDriver() throws IOException {
+        org.junit.Assume.assumeTrue("needs busybox-static", Files.isRegularFile(Path.of("/bin/busybox")));
+        org.junit.Assume.assumeTrue("needs xen-utils-4.17",
+                Files.isRegularFile(io.zonekeeper.xen.image.ZoneImage.DEFAULT_VCHAN_PROXY));
+        org.junit.Assume.assumeTrue("needs libxenmisc4.17", XenDriver.libxenvchan().isPresent());
+        Path k = Files.writeString(dir.resolve("vmlinuz-6.1.0-test"), "kernel");
+        io.zonekeeper.xen.image.ZoneImageTest.fakeModules(dir.resolve("modules"), "6.1.0-test");
+        return new XenDriver(new XenDriver.Settings(dir.resolve("state"), "xl", DomainConfig.PV, k.toString(),
+                dir.resolve("no-xenstored"), dir.resolve("console"), Path.of("/bin/busybox"), dir.resolve("modules"),
+                io.zonekeeper.xen.image.ZoneImage.DEFAULT_VCHAN_PROXY), xl);
+    }
+
+    private static long keeperOf(TestZone zone) {
+        return Long.parseLong(zone.runtime().orElseThrow().get(XenDriver.R_KEEPER).orElseThrow());
+    }
+
+    @Test
+    public void aZoneWithAChannelGetsAKeeperProcessThatOutlivesTheDriverAndEndsWithTheZone() throws Exception {
+        XenDriver d = channelDriver();
+        driver.deactivate();
+        driver = d;
+        ZoneSpec spec = SpecFiles.read(SpecFiles.HELLO).toBuilder().channel(ChannelSpec.toHost("data")).build();
+        // A short folder: the socket path must fit in 107 bytes.
+        Path zoneDir = Files.createTempDirectory(Path.of("/tmp"), "zk");
+        try {
+            TestZone zone = new TestZone(spec, zoneDir);
+            d.start(zone);
+            String cfg = Files.readString(XenDriver.configFile(zone));
+            assertTrue(cfg, cfg.contains("zk.features=vchan zk.channels=data"));
+            long pid = keeperOf(zone);
+            Path sock = zoneDir.resolve("channels/data.sock");
+            assertTrue("the keeper serves the channel's socket", Files.exists(sock));
+            assertTrue(ChannelKeepers.isKeeper(pid, zone.id()));
+            assertFalse("and only for its own zone", ChannelKeepers.isKeeper(pid, UUID.randomUUID()));
+
+            d.deactivate(); // a driver upgrade: the keeper stays, as the domain does
+            XenDriver next = channelDriver();
+            driver = next;
+            assertTrue(next.adopt(zone).adopted());
+            assertEquals("adopted with the same keeper", pid, keeperOf(zone));
+            assertTrue(ChannelKeepers.isKeeper(pid, zone.id()));
+
+            ProcessHandle first = ProcessHandle.of(pid).orElseThrow();
+            first.destroyForcibly();
+            first.onExit().get();
+            next.deactivate();
+            XenDriver third = channelDriver();
+            driver = third;
+            assertTrue(third.adopt(zone).adopted());
+            long revived = keeperOf(zone);
+            assertTrue("a keeper that died is started again at adoption", revived != pid
+                    && ChannelKeepers.isKeeper(revived, zone.id()));
+
+            third.kill(zone);
+            assertTrue(ProcessHandle.of(revived).map(h -> !h.isAlive()).orElse(true));
+            assertFalse("the keeper removes its socket", Files.exists(sock));
+        } finally {
+            try (var s = Files.walk(zoneDir)) {
+                s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    @Test
+    public void aChannelSocketPathTooLongForUnixIsRefusedBeforeXl() throws Exception {
+        XenDriver d = channelDriver();
+        driver.deactivate();
+        driver = d;
+        ZoneSpec spec = SpecFiles.read(SpecFiles.HELLO).toBuilder().channel(ChannelSpec.toHost("data")).build();
+        TestZone zone = new TestZone(spec, dir.resolve("state/zones/" + "z".repeat(90)));
+        DriverException e = assertThrows(DriverException.class, () -> d.start(zone));
+        assertTrue(e.getMessage(), e.getMessage().contains("channels[0]: its socket"));
+        assertEquals(List.of(), xl.calls);
     }
 
     @Test
@@ -163,6 +262,56 @@ public class XenDriverTest {
     }
 
     @Test
+    public void anUpgradeFindsTheDomainThroughXenstoreWithoutXlListLong() throws Exception {
+        try (io.zonekeeper.xen.xenstore.FakeXenstored xs = new io.zonekeeper.xen.xenstore.FakeXenstored(
+                dir.resolve("xs.sock"))) {
+            XenDriver.Settings s = new XenDriver.Settings(dir.resolve("state"), "xl", DomainConfig.PV,
+                    kernel.toString(), xs.socket(), dir.resolve("console"), Path.of("/bin/busybox"),
+                    dir.resolve("modules"), dir.resolve("no-vchan-proxy"));
+            driver.deactivate();
+            driver = new XenDriver(s, xl);
+            TestZone zone = hello();
+            driver.start(zone);
+            assertEquals("the tag", zone.id().toString(), xs.tree.get("/local/domain/1/zonekeeper/zone"));
+            // What libxl writes for the domains it creates, dom0's own included.
+            xs.tree.put("/local/domain/0/vm", "/vm/00000000-0000-0000-0000-000000000000");
+            xs.tree.put("/local/domain/1/vm", "/vm/" + zone.id());
+            xs.tree.put("/local/domain/1/name", "hello");
+            driver.deactivate();
+            xl.calls.clear();
+            XenDriver next = new XenDriver(s, xl);
+            try {
+                Adoption a = next.adopt(zone);
+                assertTrue(a.reason(), a.adopted());
+                assertEquals(Optional.of(1), next.watchedDomid(zone.id()));
+                assertEquals("one plain xl list for the state flags; no configs: " + xl.calls, 0,
+                        xl.count("list -l"));
+                assertTrue(xs.requests.contains("read /local/domain/1/vm"));
+            } finally {
+                next.deactivate();
+            }
+
+            // The recorded domid now names another domain (the zone's was destroyed, the id reused): xenstore finds
+            // no domain of the zone, xl list -l confirms it, and nothing is adopted or destroyed.
+            xl.domains.clear();
+            xl.domains.put(1, new FakeXl.Dom(1, "other", UUID.randomUUID().toString()));
+            xs.tree.put("/local/domain/1/vm", "/vm/" + xl.domains.get(1).uuid);
+            xl.calls.clear();
+            XenDriver third = new XenDriver(s, xl);
+            try {
+                Adoption a = third.adopt(zone);
+                assertFalse(a.adopted());
+                assertTrue(a.reason(), a.reason().contains("no Xen domain has zone hello's uuid"));
+                assertEquals("the slow, sure way decides a refusal", 1, xl.count("list -l"));
+                third.kill(zone);
+                assertTrue(xl.domains.containsKey(1));
+            } finally {
+                third.deactivate();
+            }
+        }
+    }
+
+    @Test
     public void adoptionRefusesADomainWhoseUuidIsNotTheZones() throws Exception {
         TestZone zone = hello();
         driver.start(zone);
@@ -201,7 +350,10 @@ public class XenDriverTest {
         var c = driver.capabilities();
         assertTrue(c.supports(Feature.ADOPTION));
         assertTrue(c.supports(Feature.PAUSE));
-        assertFalse(c.supports(Feature.CHANNELS));
+        assertTrue(c.supports(Feature.NETWORK));
+        assertTrue(c.supports(Feature.DISK));
+        assertFalse("the settings name no vchan-socket-proxy", c.supports(Feature.CHANNELS));
+        assertTrue(c.details().get("channels"), c.details().get("channels").startsWith("none: "));
         assertEquals(2, c.maxVcpus());
         assertEquals(1400, c.maxMemoryMiB());
         assertEquals("4.17.5", c.details().get("xen"));
@@ -230,6 +382,7 @@ public class XenDriverTest {
         private final Path directory;
         final List<RuntimeRecord> saved = new CopyOnWriteArrayList<>();
         final List<String> reports = new CopyOnWriteArrayList<>();
+        PreparedResources resources = PreparedResources.NONE;
 
         TestZone(ZoneSpec spec, Path directory) throws IOException {
             this.spec = spec;
@@ -273,7 +426,7 @@ public class XenDriverTest {
 
         @Override
         public PreparedResources resources() {
-            return PreparedResources.NONE;
+            return resources;
         }
     }
 }

@@ -193,7 +193,8 @@ public final class Networks {
     }
 
     /**
-     * Leases an address on each network the spec names and makes the zone's taps. All or nothing; the message of
+     * Leases an address on each network the spec names and makes the zone's taps (none for a zone whose hypervisor
+     * makes its own interface: {@link #OWN_INTERFACE_HYPERVISORS}). All or nothing; the message of
      * a refusal names the spec field ({@code networks[1].ip: ...}).
      */
     public synchronized PreparedResources prepare(UUID id, ZoneSpec spec) throws NetworkException {
@@ -241,6 +242,9 @@ public final class Networks {
                 if (links.contains(l.tap())) {
                     host.deleteTap(l.tap()); // left by a crash: this zone's own name, so nobody else's
                 }
+                if (makesOwnInterface(spec)) {
+                    continue;
+                }
                 host.createTap(l.tap(), on.get(i).bridge());
                 made.add(l.tap());
             }
@@ -277,6 +281,18 @@ public final class Networks {
                     l.ip6() == null ? null : n.ipv6().gateway()));
         }
         return new PreparedResources(nics, List.of());
+    }
+
+    /**
+     * Hypervisors whose backend makes the zone's host interface itself: Xen's netback creates a vif in dom0 when the
+     * domain starts (the driver names it after the lease's tap name and puts it on the bridge) and removes it with
+     * the domain, so a tap made here would only sit unused on the bridge. For these the appliance leases the
+     * address, MAC and interface name, and makes no device; the release and orphan checks stay the same.
+     */
+    static final Set<String> OWN_INTERFACE_HYPERVISORS = Set.of("xen");
+
+    static boolean makesOwnInterface(ZoneSpec spec) {
+        return spec.hypervisor() != null && OWN_INTERFACE_HYPERVISORS.contains(spec.hypervisor());
     }
 
     /** Gives back the zone's leases and removes its taps. */

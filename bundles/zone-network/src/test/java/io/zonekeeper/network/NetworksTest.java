@@ -99,6 +99,25 @@ public class NetworksTest {
     }
 
     @Test
+    public void aXenZoneGetsALeaseAndAnInterfaceNameButNoTapBecauseNetbackMakesItsVif() throws Exception {
+        UUID id = UUID.randomUUID();
+        ZoneSpec xen = zone("web", "a", null).toBuilder().hypervisor("xen").build();
+        Set<String> before = host.links();
+        PreparedResources r = nets.prepare(id, xen);
+        PreparedNic a = r.nics().get(0);
+        assertEquals("zkb-a", a.bridge());
+        assertTrue(a.tapDevice(), a.tapDevice().startsWith("zkt"));
+        assertEquals("no device is made: netback makes the vif, named " + a.tapDevice(), before, host.links());
+        assertTrue("the lease is durable", Files.readString(dir.resolve("a.json")).contains(a.tapDevice()));
+        host.links.add(a.tapDevice()); // netback's vif while the domain runs: leased, so no orphan
+        assertEquals(List.of(), nets.orphans(Set.of(id)));
+        host.links.remove(a.tapDevice()); // gone with the domain
+        nets.release(id);
+        assertTrue(nets.get("a").orElseThrow().leases().isEmpty());
+        assertEquals(List.of(), nets.orphans(Set.of()));
+    }
+
+    @Test
     public void aFixedAddressOutsideTheSubnetOrLeasedOrAnUnknownNetworkIsRefusedNamingTheField() throws Exception {
         nets.prepare(UUID.randomUUID(), zone("web", "a", "10.99.0.7"));
         refused(() -> { }, "networks[0].ip: 10.99.0.7 is already leased to zone web",

@@ -3,13 +3,22 @@ package io.zonekeeper.xen.xl;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.StringJoiner;
 import java.util.UUID;
+import java.util.function.Predicate;
 import java.util.stream.Collectors;
 
+import io.zonekeeper.api.ChannelSpec;
+import io.zonekeeper.api.DiskSpec;
 import io.zonekeeper.api.FieldError;
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.spi.DriverException;
+import io.zonekeeper.spi.PreparedDisk;
+import io.zonekeeper.spi.PreparedNic;
+import io.zonekeeper.spi.PreparedResources;
+import io.zonekeeper.xen.image.ZoneImage;
 
 /**
  * Renders a zone into an xl domain config file (xl.cfg(5)), which xl hands to libxl. Pure: it reads nothing and
@@ -20,15 +29,49 @@ import io.zonekeeper.spi.DriverException;
  * nested lab; PVH needs hardware-assisted paging and was about twice as slow there.
  *
  * <p>The domain's uuid is the zone's id: Xen keeps it, the guest cannot change it, and it is what adoption checks.
+ *
+ * <p>Networks and disks come prepared by the appliance ({@link PreparedResources}) and are rendered as a {@code vif}
+ * per network (netback in dom0, on the network's bridge, with the lease's MAC) and a {@code disk} per image (blkback
+ * on a loop device, raw images only), each with the driver's own hotplug script (see {@code HotplugScripts}).
  */
 public final class DomainConfig {
     /** The spec label that picks the guest type: {@code pv} or {@code pvh}. */
     public static final String TYPE_LABEL = "xen.type";
     public static final String PV = "pv";
     public static final String PVH = "pvh";
+    /** One vdev letter per disk, xvda to xvdz. */
+    public static final int MAX_DISKS = 26;
 
-    /** What a zone boots: the kernel and ramdisk files, and whether the ramdisk runs Zonekeeper's zone init. */
-    public record BootFiles(Path kernel, Path ramdisk, boolean zoneInit) {
+    /**
+     * What a zone boots.
+     *
+     * @param kernel   the kernel file
+     * @param ramdisk  the initramfs file
+     * @param zoneInit true when the ramdisk is the driver's own, which runs Zonekeeper's zone init
+     * @param features the module groups the zone init can load ({@code net}, {@code disk}, {@code vchan})
+     * @param missing  the groups the driver's ramdisk lacks, each with the reason
+     */
+    public record BootFiles(Path kernel, Path ramdisk, boolean zoneInit, Set<String> features,
+            Map<String, String> missing) {
+        public BootFiles {
+            features = Set.copyOf(features);
+            missing = Map.copyOf(missing);
+        }
+
+        /** An initramfs of the zone's own: the zone init's features do not apply. */
+        public BootFiles(Path kernel, Path ramdisk, boolean zoneInit) {
+            this(kernel, ramdisk, zoneInit, Set.of(), Map.of());
+        }
+    }
+
+    /**
+     * How devices reach their backends in dom0.
+     *
+     * @param vifScript   the hotplug script of network interfaces
+     * @param blockScript the hotplug script of disks
+     * @param linkExists  whether a host network interface of that name exists already
+     */
+    public record Backends(Path vifScript, Path blockScript, Predicate<String> linkExists) {
     }
 
     private DomainConfig() {
@@ -44,16 +87,19 @@ public final class DomainConfig {
     public static List<FieldError> unsupported(ZoneSpec spec) {
         List<FieldError> errors = new ArrayList<>(spec.validate());
         if (!spec.devices().isEmpty()) {
-            errors.add(new FieldError("devices", "PCI passthrough is not supported by the xen driver yet"));
+            errors.add(new FieldError("devices", "PCI passthrough and other devices are not supported by the xen"
+                    + " driver yet"));
         }
-        if (!spec.networks().isEmpty()) {
-            errors.add(new FieldError("networks", "networks are not supported by the xen driver yet"));
+        for (int i = 0; i < spec.disks().size(); i++) {
+            DiskSpec d = spec.disks().get(i);
+            if (DiskSpec.FORMAT_QCOW2.equals(d.format())) {
+                errors.add(new FieldError("disks[" + i + "].format", "qcow2 needs QEMU's qdisk backend in dom0; the"
+                        + " xen driver gives raw images to blkback (qemu-img convert -O raw)"));
+            }
+            checkQuotable(errors, "disks[" + i + "].path", d.path());
         }
-        if (!spec.disks().isEmpty()) {
-            errors.add(new FieldError("disks", "disks are not supported by the xen driver yet"));
-        }
-        if (!spec.channels().isEmpty()) {
-            errors.add(new FieldError("channels", "channels (vchan) are not supported by the xen driver yet"));
+        if (spec.disks().size() > MAX_DISKS) {
+            errors.add(new FieldError("disks", "at most " + MAX_DISKS + " disks (xvda to xvdz)"));
         }
         String type = spec.labels().get(TYPE_LABEL);
         if (type != null && !PV.equals(type) && !PVH.equals(type)) {
@@ -67,7 +113,10 @@ public final class DomainConfig {
 
     /** Throws a DriverException that names each field of {@code spec} this driver cannot honour. */
     public static void checkSupported(ZoneSpec spec) throws DriverException {
-        List<FieldError> errors = unsupported(spec);
+        fail(spec, unsupported(spec));
+    }
+
+    private static void fail(ZoneSpec spec, List<FieldError> errors) throws DriverException {
         if (!errors.isEmpty()) {
             throw new DriverException("zone " + spec.name() + " cannot run on the xen driver: "
                     + errors.stream().map(FieldError::toString).collect(Collectors.joining("; ")));
@@ -75,19 +124,75 @@ public final class DomainConfig {
     }
 
     /**
-     * The config file's text.
-     *
-     * @param defaultType the guest type of zones that do not ask for one ({@link #PV} or {@link #PVH})
+     * What the boot files and the prepared resources cannot give the spec: a feature of the driver's image that
+     * this kernel lacks, a channel to a zone with no rendezvous, a value an xl string cannot hold.
      */
-    public static String render(UUID id, ZoneSpec spec, BootFiles boot, String defaultType) throws DriverException {
-        checkSupported(spec);
+    public static List<FieldError> unrenderable(ZoneSpec spec, BootFiles boot, PreparedResources res) {
         List<FieldError> errors = new ArrayList<>();
         checkQuotable(errors, "kernel", boot.kernel().toString());
         checkQuotable(errors, "initramfs", boot.ramdisk().toString());
-        if (!errors.isEmpty()) {
-            throw new DriverException("zone " + spec.name() + " cannot run on the xen driver: " + errors.stream()
-                    .map(FieldError::toString).collect(Collectors.joining("; ")));
+        if (boot.zoneInit()) {
+            need(errors, boot, "networks", ZoneImage.NET, !spec.networks().isEmpty());
+            need(errors, boot, "disks", ZoneImage.DISK, !spec.disks().isEmpty());
+            need(errors, boot, "channels", ZoneImage.VCHAN, !spec.channels().isEmpty());
+        } else if (!spec.channels().isEmpty()) {
+            errors.add(new FieldError("channels", "channels need the driver's zone initramfs (its zk-channel); this"
+                    + " zone boots an initramfs of its own"));
         }
+        for (int i = 0; i < spec.channels().size(); i++) {
+            ChannelSpec c = spec.channels().get(i);
+            if (c.peer() != null && res.channel(c.name()) == null) {
+                errors.add(new FieldError("channels[" + i + "].peer", "no rendezvous was arranged for the channel to "
+                        + c.peer() + " (zone-core's channel broker arranges zone-to-zone channels)"));
+            }
+        }
+        if (res.nics().size() != spec.networks().size()) {
+            errors.add(new FieldError("networks", spec.networks().size() + " named, but " + res.nics().size()
+                    + " prepared"));
+        }
+        if (res.disks().size() != spec.disks().size()) {
+            errors.add(new FieldError("disks", spec.disks().size() + " named, but " + res.disks().size()
+                    + " prepared"));
+        }
+        for (int i = 0; i < res.nics().size(); i++) {
+            PreparedNic n = res.nics().get(i);
+            checkDeviceWord(errors, "networks[" + i + "]", n.bridge());
+            checkDeviceWord(errors, "networks[" + i + "]", n.mac());
+            checkDeviceWord(errors, "networks[" + i + "]", n.tapDevice());
+        }
+        for (int i = 0; i < res.disks().size(); i++) {
+            PreparedDisk d = res.disks().get(i);
+            checkQuotable(errors, "disks[" + i + "].path", d.path());
+            if (DiskSpec.FORMAT_QCOW2.equals(d.format())) {
+                errors.add(new FieldError("disks[" + i + "].format", "qcow2 needs QEMU's qdisk backend in dom0"));
+            }
+        }
+        return errors;
+    }
+
+    private static void need(List<FieldError> errors, BootFiles boot, String field, String feature, boolean wanted) {
+        if (wanted && !boot.features().contains(feature)) {
+            errors.add(new FieldError(field, "the zone image of kernel " + boot.kernel() + " has no " + feature
+                    + " support: " + boot.missing().getOrDefault(feature, "not built")));
+        }
+    }
+
+    /** The config of a zone with no networks, disks or channels. */
+    public static String render(UUID id, ZoneSpec spec, BootFiles boot, String defaultType) throws DriverException {
+        return render(id, spec, boot, defaultType, PreparedResources.NONE, null);
+    }
+
+    /**
+     * The config file's text.
+     *
+     * @param defaultType the guest type of zones that do not ask for one ({@link #PV} or {@link #PVH})
+     * @param res         what the appliance prepared: network interfaces and disks in spec order
+     * @param backends    the hotplug scripts; may be null when {@code res} has no interfaces and no disks
+     */
+    public static String render(UUID id, ZoneSpec spec, BootFiles boot, String defaultType, PreparedResources res,
+            Backends backends) throws DriverException {
+        checkSupported(spec);
+        fail(spec, unrenderable(spec, boot, res));
         StringBuilder c = new StringBuilder();
         c.append("# Zonekeeper zone ").append(spec.name()).append(" (").append(id).append("), rendered by the xen")
                 .append(" driver at every start: edit the zone's spec, not this file.\n");
@@ -96,10 +201,36 @@ public final class DomainConfig {
         line(c, "type", quote(guestType(spec, defaultType)));
         line(c, "kernel", quote(boot.kernel().toString()));
         line(c, "ramdisk", quote(boot.ramdisk().toString()));
-        line(c, "cmdline", quote(kernelCmdline(spec, boot)));
+        line(c, "cmdline", quote(kernelCmdline(spec, boot, res)));
         line(c, "memory", String.valueOf(spec.memoryMiB()));
         line(c, "maxmem", String.valueOf(spec.memoryMiB()));
         line(c, "vcpus", String.valueOf(spec.vcpus()));
+        if (!res.nics().isEmpty()) {
+            List<String> vifs = new ArrayList<>();
+            for (PreparedNic n : res.nics()) {
+                StringJoiner v = new StringJoiner(",");
+                v.add("bridge=" + n.bridge()).add("mac=" + n.mac());
+                // The host interface takes the name the appliance leased for it, so that it is known to be this
+                // zone's; netback makes it. When a device of that name exists already (the appliance made a tap
+                // for a zone that named no hypervisor), netback's default vifDOMID.N is used instead.
+                if (!backends.linkExists().test(n.tapDevice())) {
+                    v.add("vifname=" + n.tapDevice());
+                }
+                v.add("script=" + backends.vifScript());
+                vifs.add(single(v.toString()));
+            }
+            line(c, "vif", "[ " + String.join(", ", vifs) + " ]");
+        }
+        if (!res.disks().isEmpty()) {
+            List<String> disks = new ArrayList<>();
+            for (int i = 0; i < res.disks().size(); i++) {
+                PreparedDisk d = res.disks().get(i);
+                // target= must come last: xl takes the rest of the string as the path.
+                disks.add(single("format=raw,vdev=" + vdev(i) + ",access=" + (d.readOnly() ? "ro" : "rw")
+                        + ",backendtype=phy,script=" + backends.blockScript() + ",target=" + d.path()));
+            }
+            line(c, "disk", "[ " + String.join(", ", disks) + " ]");
+        }
         // A zone that powers off is gone; one that crashes stays (state 'c') so the driver can tell the two apart
         // and report CRASHED with its console, then destroys it. Zones do not reboot.
         line(c, "on_poweroff", quote("destroy"));
@@ -108,12 +239,51 @@ public final class DomainConfig {
         return c.toString();
     }
 
-    /** The guest kernel's command line: the Xen console, the zone init's orders, then the spec's own words. */
+    /** The guest's name of the {@code i}-th disk: xvda, xvdb, ... */
+    public static String vdev(int i) {
+        return "xvd" + (char) ('a' + i);
+    }
+
+    /** The guest kernel's command line of a zone without networks, disks or channels. */
     public static String kernelCmdline(ZoneSpec spec, BootFiles boot) {
+        return kernelCmdline(spec, boot, PreparedResources.NONE);
+    }
+
+    /**
+     * The guest kernel's command line: the Xen console, the zone init's orders, then the spec's own words. The
+     * zone init's words are the KVM driver's: {@code zk.features=}, one {@code zk.nic=MAC,ADDR/PREFIX,GW[,ADDR6,GW6]}
+     * per interface, {@code zk.disks=NAME:rw,...} in vdev order, {@code zk.channels=} in spec order.
+     */
+    public static String kernelCmdline(ZoneSpec spec, BootFiles boot, PreparedResources res) {
         StringJoiner k = new StringJoiner(" ");
         k.add("console=hvc0");
         if (boot.zoneInit()) {
             k.add("quiet").add("rdinit=/init").add("zk.name=" + spec.name());
+            List<String> features = new ArrayList<>();
+            if (!res.nics().isEmpty()) {
+                features.add(ZoneImage.NET);
+            }
+            if (!res.disks().isEmpty()) {
+                features.add(ZoneImage.DISK);
+            }
+            if (!spec.channels().isEmpty()) {
+                features.add(ZoneImage.VCHAN);
+            }
+            if (!features.isEmpty()) {
+                k.add("zk.features=" + String.join(",", features));
+            }
+            for (PreparedNic n : res.nics()) {
+                k.add("zk.nic=" + n.mac() + "," + n.address() + "," + n.gateway()
+                        + (n.address6() == null ? "" : "," + n.address6() + "," + n.gateway6()));
+            }
+            if (!res.disks().isEmpty()) {
+                k.add("zk.disks=" + res.disks().stream().map(d -> d.name() + (d.readOnly() ? ":ro" : ":rw"))
+                        .collect(Collectors.joining(",")));
+            }
+            if (!spec.channels().isEmpty()) {
+                k.add("zk.channels=" + spec.channels().stream().map(ChannelSpec::name)
+                        .collect(Collectors.joining(",")));
+            }
         }
         if (!spec.cmdline().isBlank()) {
             k.add(spec.cmdline().trim());
@@ -130,6 +300,11 @@ public final class DomainConfig {
         return s.indexOf('"') < 0 ? "\"" + s + "\"" : "'" + s + "'";
     }
 
+    /** A list element in single quotes; its text was checked to hold none. */
+    private static String single(String s) {
+        return "'" + s + "'";
+    }
+
     private static void checkQuotable(List<FieldError> errors, String field, String value) {
         if (value == null) {
             return;
@@ -140,6 +315,15 @@ public final class DomainConfig {
             errors.add(new FieldError(field, "holds a backslash, which an xl config string would read as an escape"));
         } else if (value.chars().anyMatch(ch -> ch < 0x20)) {
             errors.add(new FieldError(field, "holds control characters"));
+        } else if (field.startsWith("disks[") && value.indexOf('\'') >= 0) {
+            errors.add(new FieldError(field, "holds a ', which an xl disk entry cannot hold"));
+        }
+    }
+
+    /** Words inside a vif entry: no separators, quotes or spaces. */
+    private static void checkDeviceWord(List<FieldError> errors, String field, String value) {
+        if (value == null || value.isEmpty() || !value.matches("[A-Za-z0-9:._-]+")) {
+            errors.add(new FieldError(field, "'" + value + "' cannot go into an xl vif entry"));
         }
     }
 }

@@ -1,7 +1,19 @@
 #!/bin/busybox sh
-# Zonekeeper zone init for Xen guests, PID 1 of the zone's initramfs. Orders from the kernel command line:
-#   zk.name=NAME      the zone's name, printed in the ready marker
-#   zk.heartbeat=1    print "zonekeeper: tick N UPTIME" on the console every 100 ms
+# Zonekeeper zone init for Xen guests, PID 1 of the zone's initramfs. Its orders come from the kernel command line,
+# with the same words as the KVM driver's zone init wherever the two mean the same:
+#   zk.name=NAME         the zone's name, printed in the ready marker
+#   zk.features=a,b      module groups to load, listed in /etc/zonekeeper/modules.GROUP in load order
+#                        (net: xen-netfront; disk: xen-blkfront and ext4 with its crc32c; vchan: evtchn, gntdev,
+#                        gntalloc), so a zone loads only what its spec needs
+#   zk.nic=MAC,ADDR/PREFIX,GW[,ADDR6/64,GW6]   an interface to configure with busybox ip (found by its MAC), with
+#                        an IPv6 address too on a network that has one; the first one's gateways become the
+#                        default routes. One zk.nic= per interface.
+#   zk.disks=NAME:rw,NAME:ro   disks in device order: the N-th is xvd(a+N) (the driver gives each its vdev),
+#                        mounted (ext4) at /mnt/NAME
+#   zk.root=NAME or zk.root=/dev/xvdX   mount that disk as the root instead, and switch_root into it, running
+#                        zk.init=PATH (default /sbin/init) there
+#   zk.channels=a,b      vchan channels in order; "zk-channel NAME" joins its stdin and stdout to one
+#   zk.heartbeat=1       print "zonekeeper: tick N UPTIME" on the console every 100 ms
 #   zk.run=CMD or zk.run="CMD ARGS"   run CMD on the console, then power off; without it, a shell on the console
 # "xl shutdown" makes the kernel run /sbin/poweroff, which powers the zone off. PID 1 must never exit.
 PATH=/bin:/sbin
@@ -14,12 +26,25 @@ export PATH
 
 cmdline=$(cat /proc/cmdline)
 name=zone
+features=
+channels=
 heartbeat=0
-set -f
+nics=
+disks=
+root=
+rootdev=
+newinit=/sbin/init
+set -f # a zk.run command may hold * or ?; only the words of the command line are wanted here
 for arg in $cmdline; do
     case "$arg" in
         zk.name=*) name=${arg#zk.name=} ;;
+        zk.features=*) features=${arg#zk.features=} ;;
+        zk.channels=*) channels=${arg#zk.channels=} ;;
         zk.heartbeat=*) heartbeat=${arg#zk.heartbeat=} ;;
+        zk.nic=*) nics="$nics ${arg#zk.nic=}" ;;
+        zk.disks=*) disks=${arg#zk.disks=} ;;
+        zk.root=*) root=${arg#zk.root=} ;;
+        zk.init=*) newinit=${arg#zk.init=} ;;
     esac
 done
 set +f
@@ -29,6 +54,86 @@ case "$cmdline" in
     *'zk.run="'*) run=${cmdline#*zk.run=\"}; run=${run%%\"*} ;;
     *zk.run=*) run=${cmdline#*zk.run=}; run=${run%% *} ;;
 esac
+
+for group in $(echo "$features" | tr , ' '); do
+    if [ ! -f "/etc/zonekeeper/modules.$group" ]; then
+        echo "zonekeeper: this image has no feature $group"
+        continue
+    fi
+    for m in $(cat "/etc/zonekeeper/modules.$group"); do
+        # Every module of an alias is in the list (crc32c_intel and crc32c_generic): one that does not fit this
+        # CPU fails here harmlessly, as it would under modprobe.
+        grep -q "^$m " /proc/modules || insmod "/lib/modules/$m.ko" 2>/dev/null || echo "zonekeeper: module $m not loaded"
+    done
+done
+
+if [ -n "$nics" ]; then
+    ip link set lo up
+    first=1
+    for nic in $nics; do
+        mac=${nic%%,*}; rest=${nic#*,}; addr=${rest%%,*}; rest=${rest#*,}; gw=${rest%%,*}
+        addr6=; gw6=
+        case "$rest" in *,*) rest=${rest#*,}; addr6=${rest%%,*}; gw6=${rest#*,} ;; esac
+        dev=
+        tries=0
+        # netfront makes the interface once the backend in dom0 connects: wait for it, but not forever.
+        while [ -z "$dev" ] && [ $tries -lt 1000 ]; do
+            for d in /sys/class/net/*; do
+                [ "$(cat "$d/address" 2>/dev/null)" = "$mac" ] && dev=${d##*/}
+            done
+            [ -n "$dev" ] || { tries=$((tries + 1)); sleep 0.02; }
+        done
+        if [ -z "$dev" ]; then echo "zonekeeper: no interface with MAC $mac"; continue; fi
+        if [ -n "$addr6" ]; then
+            # The address is this zone's by construction (from its MAC): no duplicate detection, usable at once.
+            [ -w "/proc/sys/net/ipv6/conf/$dev/accept_dad" ] && echo 0 >"/proc/sys/net/ipv6/conf/$dev/accept_dad"
+            ip -6 addr add "$addr6" dev "$dev" || echo "zonekeeper: could not configure $addr6 on $dev"
+        fi
+        ip addr add "$addr" dev "$dev" && ip link set "$dev" up || echo "zonekeeper: could not configure $dev"
+        if [ $first = 1 ] && [ -n "$gw" ]; then ip route add default via "$gw" dev "$dev"; fi
+        if [ $first = 1 ] && [ -n "$gw6" ]; then ip -6 route add default via "$gw6" dev "$dev"; fi
+        first=0
+        echo "zonekeeper: $dev $addr${addr6:+ $addr6}"
+    done
+fi
+
+if [ -n "$disks" ]; then
+    i=0
+    for d in $(echo "$disks" | tr , ' '); do
+        dname=${d%%:*}; mode=${d##*:}
+        dev=/dev/xvd$(echo abcdefghijklmnopqrstuvwxyz | cut -c$((i + 1)))
+        i=$((i + 1))
+        tries=0
+        while [ ! -b "$dev" ] && [ $tries -lt 1000 ]; do tries=$((tries + 1)); sleep 0.02; done
+        if [ ! -b "$dev" ]; then echo "zonekeeper: disk $dname ($dev) did not appear"; continue; fi
+        if [ "$root" = "$dname" ] || [ "$root" = "$dev" ]; then
+            mkdir -p /newroot
+            if mount -t ext4 -o "$mode" "$dev" /newroot; then rootdev=$dev; else echo "zonekeeper: root $dev did not mount"; fi
+            continue
+        fi
+        mkdir -p "/mnt/$dname"
+        mount -t ext4 -o "$mode" "$dev" "/mnt/$dname" || echo "zonekeeper: disk $dname ($dev) did not mount"
+    done
+fi
+
+if [ -n "$root" ]; then
+    if [ -z "$rootdev" ]; then
+        echo "zonekeeper: root $root is not one of this zone's disks"
+    elif [ ! -x "/newroot$newinit" ]; then
+        echo "zonekeeper: root $rootdev has no $newinit"
+    else
+        echo "zonekeeper: zone $name switching root to $rootdev"
+        for m in dev proc sys; do
+            if [ -d "/newroot/$m" ]; then mount --move "/$m" "/newroot/$m"; else umount -l "/$m"; fi
+        done
+        exec switch_root /newroot "$newinit"
+    fi
+fi
+
+if [ -n "$channels" ]; then
+    mkdir -p /run/zonekeeper
+    echo "$channels" | tr , '\n' >/run/zonekeeper/channels
+fi
 
 echo "zonekeeper: zone $name ready"
 

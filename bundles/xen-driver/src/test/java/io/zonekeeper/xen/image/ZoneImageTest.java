@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.zip.GZIPInputStream;
 
@@ -66,30 +67,152 @@ public class ZoneImageTest {
         assertEquals(5, e.get("dev/console")[2]);
     }
 
-    @Test
-    public void theZoneInitramfsHasBusyboxInitAndPoweroff() throws IOException {
-        Path busybox = Path.of("/bin/busybox");
-        Assume.assumeTrue("needs busybox-static", Files.isRegularFile(busybox));
-        Path cache = Files.createTempDirectory("xen-image");
-        try {
-            ZoneImage img = new ZoneImage(cache, Path.of("/boot"), busybox);
-            Path p = img.initramfs();
-            assertEquals("cached: a second call builds nothing", p, img.initramfs());
-            byte[] raw;
-            try (InputStream in = new GZIPInputStream(Files.newInputStream(p))) {
-                raw = in.readAllBytes();
-            }
-            Map<String, Object[]> e = read(raw);
-            assertTrue(e.keySet().toString(), e.keySet().containsAll(java.util.List.of("init", "bin/busybox",
-                    "sbin/poweroff", "dev/console")));
-            String init = new String((byte[]) e.get("init")[1], StandardCharsets.UTF_8);
-            assertTrue(init.contains("zonekeeper: zone $name ready"));
-            assertEquals(Files.size(busybox), ((byte[]) e.get("bin/busybox")[1]).length);
-        } finally {
-            try (var s = Files.walk(cache)) {
-                s.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+    private static Map<String, Object[]> unpack(Path p) throws IOException {
+        try (InputStream in = new GZIPInputStream(Files.newInputStream(p))) {
+            return read(in.readAllBytes());
+        }
+    }
+
+    private static String text(Map<String, Object[]> e, String name) {
+        assertTrue(name + " in " + e.keySet(), e.containsKey(name));
+        return new String((byte[]) e.get(name)[1], StandardCharsets.UTF_8);
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        try (var s = Files.walk(dir)) {
+            s.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+        }
+    }
+
+    /** A /lib/modules/RELEASE folder with the index files and empty .ko files, as a kernel package lays it out. */
+    public static Path fakeModules(Path root, String release) throws IOException {
+        Path d = Files.createDirectories(root.resolve(release));
+        Files.writeString(d.resolve("modules.dep"), String.join("\n",
+                "kernel/drivers/net/xen-netfront.ko:",
+                "kernel/drivers/block/xen-blkfront.ko:",
+                "kernel/fs/ext4/ext4.ko: kernel/lib/crc16.ko kernel/fs/mbcache.ko kernel/fs/jbd2/jbd2.ko",
+                "kernel/fs/jbd2/jbd2.ko:", "kernel/fs/mbcache.ko:", "kernel/lib/crc16.ko:",
+                "kernel/arch/x86/crypto/crc32c-intel.ko:", "kernel/crypto/crc32c_generic.ko:",
+                "kernel/drivers/xen/xen-evtchn.ko:", "kernel/drivers/xen/xen-gntdev.ko:",
+                "kernel/drivers/xen/xen-gntalloc.ko:", ""));
+        Files.writeString(d.resolve("modules.softdep"), "softdep ext4 pre: crypto-crc32c\n"
+                + "softdep jbd2 pre: crypto-crc32c\n");
+        Files.writeString(d.resolve("modules.alias"), "alias crypto-crc32c crc32c_intel\nalias crc32c crc32c_intel\n"
+                + "alias crypto-crc32c crc32c_generic\nalias pci:v00008086d* e1000e\n");
+        Files.writeString(d.resolve("modules.builtin"), "kernel/drivers/tty/hvc/hvc_xen.ko\n");
+        try (var lines = Files.lines(d.resolve("modules.dep"))) {
+            for (String l : lines.filter(l -> l.contains(":")).toList()) {
+                Path ko = d.resolve(l.substring(0, l.indexOf(':')));
+                Files.createDirectories(ko.getParent());
+                Files.writeString(ko, "module " + ko.getFileName());
             }
         }
+        return d;
+    }
+
+    @Test
+    public void ext4ComesAfterEveryCrc32cOfItsSoftdepAndItsHardDependencies() throws IOException {
+        Path root = Files.createTempDirectory("xen-modules");
+        try {
+            KernelModules m = KernelModules.load(fakeModules(root, "6.1.0-test"));
+            List<String> order = m.resolve(List.of("xen-blkfront", "ext4")).stream().map(KernelModules.Module::name)
+                    .toList();
+            assertEquals(List.of("xen_blkfront", "crc32c_intel", "crc32c_generic", "crc16", "mbcache", "jbd2",
+                    "ext4"), order);
+            assertEquals("built in: nothing to load", List.of(), m.resolve(List.of("hvc_xen")));
+            IOException e = org.junit.Assert.assertThrows(IOException.class, () -> m.resolve(List.of("nope")));
+            assertTrue(e.getMessage(), e.getMessage().contains("kernel module nope is not in"));
+        } finally {
+            deleteTree(root);
+        }
+    }
+
+    @Test
+    public void theZoneInitramfsCarriesTheFrontendsEachZoneLoadsOnlyWhatItNeeds() throws IOException {
+        Path busybox = Path.of("/bin/busybox");
+        Assume.assumeTrue("needs busybox-static", Files.isRegularFile(busybox));
+        Path tmp = Files.createTempDirectory("xen-image");
+        try {
+            fakeModules(tmp.resolve("modules"), "6.1.0-test");
+            Path kernel = Files.writeString(tmp.resolve("vmlinuz-6.1.0-test"), "not a bzImage");
+            ZoneImage img = new ZoneImage(tmp.resolve("cache"), tmp, tmp.resolve("modules"), busybox,
+                    tmp.resolve("no-proxy"));
+            assertEquals("6.1.0-test", ZoneImage.kernelRelease(kernel));
+            ZoneImage.Initramfs ir = img.initramfs(kernel);
+            assertEquals("cached: a second call builds nothing", ir, img.initramfs(kernel));
+            assertEquals(java.util.Set.of("net", "disk"), ir.features());
+            assertTrue(ir.missing().get("vchan"), ir.missing().get("vchan").contains("no-proxy does not exist"));
+            Map<String, Object[]> e = unpack(ir.path());
+            assertTrue(e.keySet().toString(), e.keySet().containsAll(List.of("init", "bin/busybox", "sbin/poweroff",
+                    "dev/console", "lib/modules/xen_netfront.ko", "lib/modules/ext4.ko")));
+            assertEquals("xen_netfront\n", text(e, "etc/zonekeeper/modules.net"));
+            assertEquals("xen_blkfront\ncrc32c_intel\ncrc32c_generic\ncrc16\nmbcache\njbd2\next4\n",
+                    text(e, "etc/zonekeeper/modules.disk"));
+            String init = text(e, "init");
+            assertTrue(init.contains("zonekeeper: zone $name ready"));
+            assertTrue("the same words as the KVM init", init.contains("zk.nic=*") && init.contains("zk.disks=*")
+                    && init.contains("zk.features=*"));
+            assertEquals(Files.size(busybox), ((byte[]) e.get("bin/busybox")[1]).length);
+        } finally {
+            deleteTree(tmp);
+        }
+    }
+
+    @Test
+    public void withXensVchanProxyTheImageCarriesItItsLoaderAndItsLibraries() throws IOException {
+        Path busybox = Path.of("/bin/busybox");
+        Assume.assumeTrue("needs busybox-static", Files.isRegularFile(busybox));
+        Assume.assumeTrue("needs xen-utils-4.17", Files.isRegularFile(ZoneImage.DEFAULT_VCHAN_PROXY));
+        Path tmp = Files.createTempDirectory("xen-image");
+        try {
+            fakeModules(tmp.resolve("modules"), "6.1.0-test");
+            Path kernel = Files.writeString(tmp.resolve("vmlinuz-6.1.0-test"), "not a bzImage");
+            ZoneImage img = new ZoneImage(tmp.resolve("cache"), tmp, tmp.resolve("modules"), busybox,
+                    ZoneImage.DEFAULT_VCHAN_PROXY);
+            ZoneImage.Initramfs ir = img.initramfs(kernel);
+            assertEquals(java.util.Set.of("net", "disk", "vchan"), ir.features());
+            Map<String, Object[]> e = unpack(ir.path());
+            assertTrue(e.keySet().toString(), e.keySet().containsAll(List.of("bin/vchan-socket-proxy", "bin/zk-channel",
+                    "lib64/ld-linux-x86-64.so.2", "lib/x86_64-linux-gnu/libc.so.6",
+                    "lib/x86_64-linux-gnu/libxenvchan.so.4.17", "lib/x86_64-linux-gnu/libxengnttab.so.1")));
+            assertEquals("xen_evtchn\nxen_gntdev\nxen_gntalloc\n", text(e, "etc/zonekeeper/modules.vchan"));
+            assertTrue(text(e, "bin/zk-channel").contains("vchan-socket-proxy -m server 0 \"data/vchan/0/$n\" -"));
+        } finally {
+            deleteTree(tmp);
+        }
+    }
+
+    @Test
+    public void theReleaseOfTheHostKernelComesFromItsHeader() throws IOException {
+        Path boot = Path.of("/boot");
+        Assume.assumeTrue(Files.isDirectory(boot));
+        Path k;
+        try {
+            k = new ZoneImage(boot, boot, boot, boot, boot).newestKernel();
+        } catch (IOException e) {
+            Assume.assumeNoException(e);
+            return;
+        }
+        Path copy = Files.createTempFile("kernel", ".img");
+        try {
+            Files.copy(k, copy, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            assertEquals("the name of the copy says nothing; the header does",
+                    k.getFileName().toString().substring("vmlinuz-".length()), ZoneImage.kernelRelease(copy));
+        } finally {
+            Files.deleteIfExists(copy);
+        }
+    }
+
+    @Test
+    public void sharedLibrariesAreReadFromTheElfFilesWithoutRunningThem() throws IOException {
+        Path ls = Path.of("/bin/ls");
+        Assume.assumeTrue(Files.isRegularFile(ls));
+        SharedLibraries.Needs n = new SharedLibraries(SharedLibraries.HOST_FOLDERS).of(ls);
+        assertEquals("/lib64/ld-linux-x86-64.so.2", n.interpreter().getKey());
+        assertTrue(n.libraries().keySet().toString(), n.libraries().containsKey("libc.so.6"));
+        IOException e = org.junit.Assert.assertThrows(IOException.class,
+                () -> new SharedLibraries(SharedLibraries.HOST_FOLDERS).of(Path.of("/bin/busybox")));
+        assertTrue(e.getMessage(), e.getMessage().contains("no ELF interpreter"));
     }
 
     @Test

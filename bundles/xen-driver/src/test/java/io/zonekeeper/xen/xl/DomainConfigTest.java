@@ -8,15 +8,21 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 
 import org.junit.Test;
 
 import io.zonekeeper.api.ChannelSpec;
 import io.zonekeeper.api.DeviceSpec;
+import io.zonekeeper.api.DiskSpec;
+import io.zonekeeper.api.NetworkAttachment;
 import io.zonekeeper.api.FieldError;
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.spi.DriverException;
+import io.zonekeeper.spi.PreparedDisk;
+import io.zonekeeper.spi.PreparedNic;
+import io.zonekeeper.spi.PreparedResources;
 import io.zonekeeper.xen.SpecFiles;
 import io.zonekeeper.xen.xl.DomainConfig.BootFiles;
 
@@ -24,6 +30,8 @@ public class DomainConfigTest {
     private static final UUID ID = UUID.fromString("6b1f2c3d-4e5f-4a6b-8c7d-8e9fa0b1c2d3");
     private static final BootFiles BOOT = new BootFiles(Path.of("/boot/vmlinuz-6.1.0-56-amd64"),
             Path.of("/var/lib/zonekeeper/cache/xen/zone-initramfs-abc.cpio.gz"), true);
+    private static final BootFiles FULL = new BootFiles(BOOT.kernel(), BOOT.ramdisk(), true,
+            Set.of("net", "disk", "vchan"), Map.of());
 
     /** The keys and values of a rendered config, quotes removed; fails on a line that is not KEY = VALUE. */
     static Map<String, String> keys(String cfg) {
@@ -37,8 +45,8 @@ public class DomainConfigTest {
             String v = kv[1];
             if ((v.startsWith("\"") && v.endsWith("\"")) || (v.startsWith("'") && v.endsWith("'"))) {
                 v = v.substring(1, v.length() - 1);
-            } else {
-                assertTrue("a bare value must be a number: " + line, v.matches("\\d+"));
+            } else if (!v.startsWith("[ ")) {
+                assertTrue("a bare value must be a number or a list: " + line, v.matches("\\d+"));
             }
             out.put(kv[0], v);
         }
@@ -89,14 +97,85 @@ public class DomainConfigTest {
     @Test
     public void whatCannotBeRenderedIsRefusedByFieldName() {
         ZoneSpec spec = ZoneSpec.builder("bad").device(DeviceSpec.pci("0000:01:00.0"))
-                .channel(ChannelSpec.toHost("data")).label(DomainConfig.TYPE_LABEL, "hvm")
-                .cmdline("a\\b").build();
+                .disk(new DiskSpec("/d/x.qcow2", "qcow2", false)).channel(ChannelSpec.toHost("data"))
+                .label(DomainConfig.TYPE_LABEL, "hvm").cmdline("a\\b").build();
         List<String> fields = DomainConfig.unsupported(spec).stream().map(FieldError::field).toList();
-        assertEquals(List.of("devices", "channels", "labels.xen.type", "cmdline"), fields);
+        assertEquals(List.of("devices", "disks[0].format", "labels.xen.type", "cmdline"), fields);
         DriverException e = assertThrows(DriverException.class,
                 () -> DomainConfig.render(ID, spec, BOOT, DomainConfig.PV));
         assertTrue(e.getMessage(), e.getMessage().contains("labels.xen.type: 'hvm' is not a Xen guest type"));
-        assertTrue(e.getMessage(), e.getMessage().contains("channels: channels (vchan) are not supported"));
+        assertTrue(e.getMessage(), e.getMessage().contains("disks[0].format: qcow2 needs QEMU's qdisk backend"));
+    }
+
+    private static final DomainConfig.Backends BACKENDS = new DomainConfig.Backends(Path.of("/c/zk-vif"),
+            Path.of("/c/zk-block"), name -> name.equals("zktexisting0000"));
+
+    private static PreparedResources lanAndTwoDisks(String tap) {
+        return new PreparedResources(List.of(new PreparedNic("lan", tap, "zkb-lan", "0a:00:00:00:00:05",
+                "10.99.0.5/24", "10.99.0.1", "fd00:1::805:ff:fe00:5/64", "fd00:1::1")),
+                List.of(new PreparedDisk("data", "/s/disks/data.img", "raw", false),
+                        new PreparedDisk("ro", "/s/disks/ro.img", "raw", true)));
+    }
+
+    @Test
+    public void aZoneWithANetworkAndDisksTellsItsInitTheSameWordsAsOnKvm() throws Exception {
+        ZoneSpec spec = ZoneSpec.builder("web").network(new NetworkAttachment("lan", null))
+                .disk(new DiskSpec("/s/disks/data.img", "raw", false)).disk(new DiskSpec("/s/disks/ro.img", "raw", true))
+                .cmdline("loglevel=4").build();
+        Map<String, String> k = keys(DomainConfig.render(ID, spec, FULL, DomainConfig.PV,
+                lanAndTwoDisks("zkt0000000000a"), BACKENDS));
+        assertEquals("console=hvc0 quiet rdinit=/init zk.name=web zk.features=net,disk"
+                + " zk.nic=0a:00:00:00:00:05,10.99.0.5/24,10.99.0.1,fd00:1::805:ff:fe00:5/64,fd00:1::1"
+                + " zk.disks=data:rw,ro:ro loglevel=4", k.get("cmdline"));
+        assertEquals("[ 'bridge=zkb-lan,mac=0a:00:00:00:00:05,vifname=zkt0000000000a,script=/c/zk-vif' ]",
+                k.get("vif"));
+        assertEquals("[ 'format=raw,vdev=xvda,access=rw,backendtype=phy,script=/c/zk-block,target=/s/disks/data.img',"
+                + " 'format=raw,vdev=xvdb,access=ro,backendtype=phy,script=/c/zk-block,target=/s/disks/ro.img' ]",
+                k.get("disk"));
+        assertEquals("a tap the appliance made keeps its name: netback picks vifDOMID.N",
+                "[ 'bridge=zkb-lan,mac=0a:00:00:00:00:05,script=/c/zk-vif' ]", keys(DomainConfig.render(ID, spec,
+                        FULL, DomainConfig.PV, lanAndTwoDisks("zktexisting0000"), BACKENDS)).get("vif"));
+    }
+
+    @Test
+    public void channelsAreNamedToTheZoneInitInSpecOrderAndLoadTheVchanGroup() throws Exception {
+        ZoneSpec spec = ZoneSpec.builder("web").channel(ChannelSpec.toHost("data"))
+                .channel(ChannelSpec.toHost("logs")).build();
+        assertEquals("console=hvc0 quiet rdinit=/init zk.name=web zk.features=vchan zk.channels=data,logs",
+                keys(DomainConfig.render(ID, spec, FULL, DomainConfig.PV)).get("cmdline"));
+    }
+
+    @Test
+    public void aChannelToAZoneWithoutARendezvousOrOnAnOwnInitramfsIsRefused() {
+        ZoneSpec spec = ZoneSpec.builder("web").channel(new ChannelSpec("data", "db")).build();
+        DriverException e = assertThrows(DriverException.class,
+                () -> DomainConfig.render(ID, spec, FULL, DomainConfig.PV));
+        assertTrue(e.getMessage(), e.getMessage().contains("channels[0].peer: no rendezvous was arranged"));
+        ZoneSpec host = ZoneSpec.builder("web").channel(ChannelSpec.toHost("data")).build();
+        e = assertThrows(DriverException.class, () -> DomainConfig.render(ID, host,
+                new BootFiles(Path.of("/k"), Path.of("/r"), false), DomainConfig.PV));
+        assertTrue(e.getMessage(), e.getMessage().contains("channels: channels need the driver's zone initramfs"));
+    }
+
+    @Test
+    public void aZoneWithoutNetworksLoadsNoFrontends() throws Exception {
+        ZoneSpec spec = SpecFiles.read(SpecFiles.HELLO);
+        String cmdline = keys(DomainConfig.render(ID, spec, FULL, DomainConfig.PV)).get("cmdline");
+        assertTrue(cmdline, !cmdline.contains("zk.features"));
+    }
+
+    @Test
+    public void aKernelWithoutTheFrontendModulesIsRefusedNamingTheField() {
+        ZoneSpec spec = ZoneSpec.builder("web").network(new NetworkAttachment("lan", null))
+                .disk(new DiskSpec("/s/disks/data.img", "raw", false)).disk(new DiskSpec("/s/disks/ro.img", "raw", true))
+                .build();
+        BootFiles bare = new BootFiles(BOOT.kernel(), BOOT.ramdisk(), true, Set.of(),
+                Map.of("net", "kernel module xen_netfront is not in /lib/modules/x/modules.dep"));
+        DriverException e = assertThrows(DriverException.class, () -> DomainConfig.render(ID, spec, bare,
+                DomainConfig.PV, lanAndTwoDisks("zkt0000000000a"), BACKENDS));
+        assertTrue(e.getMessage(), e.getMessage().contains("networks: the zone image of kernel "
+                + BOOT.kernel() + " has no net support: kernel module xen_netfront is not in"));
+        assertTrue(e.getMessage(), e.getMessage().contains("disks: the zone image"));
     }
 
     @Test
