@@ -273,7 +273,9 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
                 + " the guest kernel must be Xen-aware");
         d.put("imageCache", image.cacheDir().toString());
         EnumSet<Feature> features = EnumSet.of(Feature.PAUSE, Feature.CONSOLE, Feature.ADOPTION, Feature.NETWORK,
-                Feature.DISK);
+                Feature.DISK, Feature.PCI_PASSTHROUGH);
+        d.put("devices", "pci: pci=[...] of functions the pci device backend put on pciback (xl"
+                + " pci-assignable-add); no other device types");
         Optional<Path> vchan = libxenvchan();
         if (vchan.isPresent() && Files.isRegularFile(settings.vchanProxy())) {
             features.add(Feature.CHANNELS);

@@ -11,6 +11,7 @@ import java.util.function.Predicate;
 import java.util.stream.Collectors;
 
 import io.zonekeeper.api.ChannelSpec;
+import io.zonekeeper.api.DeviceSpec;
 import io.zonekeeper.api.DiskSpec;
 import io.zonekeeper.api.FieldError;
 import io.zonekeeper.api.ZoneSpec;
@@ -86,9 +87,11 @@ public final class DomainConfig {
     /** Every field of {@code spec} this driver cannot honour, the spec's own errors first. */
     public static List<FieldError> unsupported(ZoneSpec spec) {
         List<FieldError> errors = new ArrayList<>(spec.validate());
-        if (!spec.devices().isEmpty()) {
-            errors.add(new FieldError("devices", "PCI passthrough and other devices are not supported by the xen"
-                    + " driver yet"));
+        for (int i = 0; i < spec.devices().size(); i++) {
+            if (!DeviceSpec.TYPE_PCI.equals(spec.devices().get(i).type())) {
+                errors.add(new FieldError("devices[" + i + "].type", "the xen driver gives zones pci devices only,"
+                        + " not " + spec.devices().get(i).type()));
+            }
         }
         for (int i = 0; i < spec.disks().size(); i++) {
             DiskSpec d = spec.disks().get(i);
@@ -160,6 +163,15 @@ public final class DomainConfig {
             checkDeviceWord(errors, "networks[" + i + "]", n.mac());
             checkDeviceWord(errors, "networks[" + i + "]", n.tapDevice());
         }
+        for (int i = 0; i < res.devices().size(); i++) {
+            io.zonekeeper.spi.PreparedDevice d = res.devices().get(i);
+            if (!"pci".equals(d.type())) {
+                errors.add(new FieldError("devices", "the xen driver renders pci devices only, not " + d.type()));
+            } else if (d.attributes().get("host") == null
+                    || !ZoneSpec.PCI_ADDRESS.matcher(d.attributes().get("host")).matches()) {
+                errors.add(new FieldError("devices", "device " + d.id() + " has no PCI address (host) to give xl"));
+            }
+        }
         for (int i = 0; i < res.disks().size(); i++) {
             PreparedDisk d = res.disks().get(i);
             checkQuotable(errors, "disks[" + i + "].path", d.path());
@@ -230,6 +242,12 @@ public final class DomainConfig {
                         + ",backendtype=phy,script=" + backends.blockScript() + ",target=" + d.path()));
             }
             line(c, "disk", "[ " + String.join(", ", disks) + " ]");
+        }
+        if (!res.devices().isEmpty()) {
+            // Each function is on pciback already (xl pci-assignable-add, by the device backend); xl gives it to the
+            // guest with the same function number.
+            line(c, "pci", "[ " + res.devices().stream().map(d -> single(d.attribute("host")))
+                    .collect(Collectors.joining(", ")) + " ]");
         }
         // A zone that powers off is gone; one that crashes stays (state 'c') so the driver can tell the two apart
         // and report CRASHED with its console, then destroys it. Zones do not reboot.

@@ -95,12 +95,31 @@ public class DomainConfigTest {
     }
 
     @Test
+    public void pciFunctionsOnPcibackBecomeThePciList() throws Exception {
+        ZoneSpec spec = ZoneSpec.builder("gpu").device(DeviceSpec.pci("0000:01:00.0"))
+                .device(DeviceSpec.pci("0000:01:00.1")).build();
+        var res = new PreparedResources(List.of(), List.of(), List.of(
+                new io.zonekeeper.spi.PreparedDevice("pci", "pci0", Map.of("host", "0000:01:00.0", "slot",
+                        "0000:01:00", "multifunction", "true"), Set.of()),
+                new io.zonekeeper.spi.PreparedDevice("pci", "pci1", Map.of("host", "0000:01:00.1", "slot",
+                        "0000:01:00", "multifunction", "true"), Set.of())), List.of());
+        Map<String, String> k = keys(DomainConfig.render(ID, spec, BOOT, DomainConfig.PV, res, BACKENDS));
+        assertEquals("[ '0000:01:00.0', '0000:01:00.1' ]", k.get("pci"));
+
+        var noHost = new PreparedResources(List.of(), List.of(), List.of(new io.zonekeeper.spi.PreparedDevice("pci",
+                "pci0", Map.of("slot", "0000:01:00"), Set.of())), List.of());
+        DriverException e = assertThrows(DriverException.class,
+                () -> DomainConfig.render(ID, spec, BOOT, DomainConfig.PV, noHost, BACKENDS));
+        assertTrue(e.getMessage(), e.getMessage().contains("has no PCI address"));
+    }
+
+    @Test
     public void whatCannotBeRenderedIsRefusedByFieldName() {
-        ZoneSpec spec = ZoneSpec.builder("bad").device(DeviceSpec.pci("0000:01:00.0"))
+        ZoneSpec spec = ZoneSpec.builder("bad").device(DeviceSpec.of("tpm"))
                 .disk(new DiskSpec("/d/x.qcow2", "qcow2", false)).channel(ChannelSpec.toHost("data"))
                 .label(DomainConfig.TYPE_LABEL, "hvm").cmdline("a\\b").build();
         List<String> fields = DomainConfig.unsupported(spec).stream().map(FieldError::field).toList();
-        assertEquals(List.of("devices", "disks[0].format", "labels.xen.type", "cmdline"), fields);
+        assertEquals(List.of("devices[0].type", "disks[0].format", "labels.xen.type", "cmdline"), fields);
         DriverException e = assertThrows(DriverException.class,
                 () -> DomainConfig.render(ID, spec, BOOT, DomainConfig.PV));
         assertTrue(e.getMessage(), e.getMessage().contains("labels.xen.type: 'hvm' is not a Xen guest type"));
