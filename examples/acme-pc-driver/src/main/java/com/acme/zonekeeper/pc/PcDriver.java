@@ -42,12 +42,14 @@ public class PcDriver implements HypervisorDriver {
     static final String TYPE = "acme-pc";
     private static final Duration LAUNCH_TIMEOUT = Duration.ofSeconds(60);
     private static final Duration KILL_WAIT = Duration.ofSeconds(10);
+    private static final Duration PROBE_TIME = Duration.ofSeconds(2);
 
     private final String qemu;
     private final Path boot;
     private final Path busybox;
     private final Map<UUID, Watch> watches = new ConcurrentHashMap<>();
     private ScheduledExecutorService watcher;
+    private volatile String accel;
 
     /** A guest this instance holds, and whether its end was asked for (otherwise it crashed). */
     private static final class Watch {
@@ -334,9 +336,48 @@ public class PcDriver implements HypervisorDriver {
 
     // ------------------------------------------------------------------------------------------------- helpers
 
-    private static String accel() {
+    /**
+     * "kvm" where QEMU keeps this driver's machine running under KVM with {@code -cpu host}, else "tcg"; decided once
+     * per instance. An open /dev/kvm is not enough: a PVM host offers one, and QEMU aborts there as soon as it writes
+     * the vCPU's MSRs ("failed to set MSR 0x10a"). So this runs the bare machine (SeaBIOS, no disk) and takes a QEMU
+     * still alive after {@link #PROBE_TIME} as proof. Zonekeeper's own KVM driver goes further and boots the real
+     * kernel under a deadline, since a stock kernel can still hang on such a host with other CPU models.
+     */
+    private String accel() {
+        String a = accel;
+        if (a == null) {
+            a = accel = kvmRuns() ? "kvm" : "tcg";
+        }
+        return a;
+    }
+
+    private boolean kvmRuns() {
         Path kvm = Path.of("/dev/kvm");
-        return Files.isReadable(kvm) && Files.isWritable(kvm) ? "kvm" : "tcg";
+        if (!Files.isReadable(kvm) || !Files.isWritable(kvm)) {
+            return false;
+        }
+        Process probe = null;
+        try {
+            probe = new ProcessBuilder(qemu, "-accel", "kvm", "-cpu", "host", "-M", "pc", "-m", "16M", "-nodefaults",
+                    "-no-user-config", "-display", "none", "-monitor", "none", "-serial", "none")
+                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                    .redirectInput(new File("/dev/null")).start();
+            return !probe.waitFor(PROBE_TIME.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (IOException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        } finally {
+            if (probe != null) {
+                probe.destroyForcibly();
+                try {
+                    probe.waitFor(KILL_WAIT.toSeconds(), TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
     }
 
     private static long memTotalMiB() {
