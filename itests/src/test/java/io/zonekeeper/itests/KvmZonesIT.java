@@ -124,6 +124,25 @@ public class KvmZonesIT {
         assertTrue(zones.get("alpha").isEmpty());
     }
 
+    /** The spec file the Xen lab boots as a PV domain (scripts/xen-lab) runs unchanged as a KVM zone. */
+    @Test
+    public void theSharedHelloSpecBootsAsAKvmZone() throws Exception {
+        Path spec = Path.of(System.getProperty("zk.repo.root", "..")).resolve("examples/zones/hello.json")
+                .toAbsolutePath();
+        assertTrue(spec + " exists", Files.isRegularFile(spec));
+        assertFalse("the shared spec names no hypervisor", Files.readString(spec).contains("hypervisor"));
+        sh("zone:create --spec " + spec + " --start");
+        ZoneInfo z = zones.get("hello").orElseThrow();
+        assertEquals("kvm", z.driver());
+        long pid = runningPid("hello");
+        sh("zone:wait --timeout 120 --console 'zonekeeper: zone hello ready' hello");
+        assertEquals(256, z.spec().memoryMiB());
+        assertTrue(sh("zone:stop hello").contains("STOPPED"));
+        ProcessHandle.of(pid).ifPresent(p -> p.onExit().join());
+        sh("zone:destroy hello");
+        assertTrue(zones.get("hello").isEmpty());
+    }
+
     @Test
     public void aMissingKernelIsRefusedAndNothingIsLeftRunning() throws Exception {
         sh("zone:create --hypervisor kvm --kernel /boot/no-such-vmlinuz nokernel");
@@ -172,8 +191,15 @@ public class KvmZonesIT {
         Thread.sleep(2000);
         double baselineGap = maxGap(ticks(zones.consoleLog("up1")), baselineFrom, lastTickTime("up1"));
 
+        // What must not be touched: zone-api and zone-core keep their revision and wiring (no update, no refresh).
+        List<Object> untouched = revisionsAndWirings("zone-api", "zone-core");
+        String missing = Containers.run(shell, "driver:upgrade kvm io.zonekeeper:no-such-driver:9.9.9").error();
+        assertTrue(missing, missing.contains("is not in the driver repository"));
+
+        // The next build by its Maven coordinate, found in the driver repository (~/.m2/repository by default,
+        // where the reactor installed it).
         double upgradeFrom = lastTickTime("up1");
-        String out = sh("driver:upgrade kvm " + Containers.testBuild("kvm-driver-next"));
+        String out = sh("driver:upgrade kvm io.zonekeeper:kvm-driver-next:" + System.getProperty("zk.project.version"));
         assertTrue(out, out.contains("adopted 2 zone(s)"));
         Thread.sleep(1000);
         double upgradeGap = maxGap(ticks(zones.consoleLog("up1")), upgradeFrom, lastTickTime("up1"));
@@ -198,13 +224,30 @@ public class KvmZonesIT {
             awaitAttached(names.get(i));
             assertEquals(pids[i], runningPid(names.get(i)));
         }
-        // And back to the version before the upgrade, which stops the zones cleanly.
+        // The new driver stops a zone it adopted cleanly: the guest powers off and its QEMU is gone.
+        assertTrue(sh("zone:stop up2").contains("STOPPED"));
+        assertFalse("QEMU of up2 ended", ProcessHandle.of(pids[1]).map(ProcessHandle::isAlive).orElse(false));
+        // And back to the version before the upgrade, which adopts the other zone and stops it cleanly too.
         sh("driver:rollback kvm");
         assertTrue(kvmDriverBundle().getVersion().toString().startsWith("1.0.0"));
-        for (String n : names) {
-            awaitAttached(n);
-            assertTrue(sh("zone:stop " + n).contains("STOPPED"));
+        awaitAttached("up1");
+        assertEquals(pids[0], runningPid("up1"));
+        assertTrue(sh("zone:stop up1").contains("STOPPED"));
+        assertFalse("QEMU of up1 ended", ProcessHandle.of(pids[0]).map(ProcessHandle::isAlive).orElse(false));
+        assertEquals("zone-api and zone-core were neither updated nor refreshed", untouched,
+                revisionsAndWirings("zone-api", "zone-core"));
+    }
+
+    /** Each named bundle's current revision and wiring: both are replaced by an update, the wiring by a refresh. */
+    private List<Object> revisionsAndWirings(String... symbolicNames) {
+        List<Object> out = new ArrayList<>();
+        for (String n : symbolicNames) {
+            Bundle b = java.util.Arrays.stream(context.getBundles()).filter(x -> n.equals(x.getSymbolicName()))
+                    .findFirst().orElseThrow(() -> new AssertionError(n + " not installed"));
+            out.add(b.adapt(org.osgi.framework.wiring.BundleRevision.class));
+            out.add(b.adapt(org.osgi.framework.wiring.BundleWiring.class));
         }
+        return out;
     }
 
     @Test

@@ -204,21 +204,33 @@ public final class DriverUpgrader {
     }
 
     private Path resolve(String source) throws ZoneException {
+        return resolve(source, mavenRepository);
+    }
+
+    /**
+     * The jar that SOURCE names: a file, or {@code group:artifact:version} (also {@code mvn:group/artifact/version})
+     * in a Maven-layout repository.
+     */
+    static Path resolve(String source, Path repository) throws ZoneException {
         Path p = Path.of(source);
         if (Files.isRegularFile(p)) {
             return p;
         }
-        String[] gav = source.startsWith("mvn:") ? source.substring(4).split("[:/]") : source.split(":");
-        if (gav.length == 3 && !source.contains("/") || source.startsWith("mvn:") && gav.length == 3) {
-            Path jar = mavenRepository.resolve(gav[0].replace('.', '/')).resolve(gav[1]).resolve(gav[2])
+        String[] gav = source.startsWith("mvn:") ? source.substring(4).split("[:/]", -1) : source.split(":", -1);
+        boolean coordinate = gav.length == 3 && (source.startsWith("mvn:") || !source.contains("/"))
+                && java.util.Arrays.stream(gav).allMatch(x -> x.matches("[A-Za-z0-9_.-]+") && !x.equals("..")
+                        && !x.equals("."));
+        if (coordinate) {
+            Path jar = repository.resolve(gav[0].replace('.', '/')).resolve(gav[1]).resolve(gav[2])
                     .resolve(gav[1] + "-" + gav[2] + ".jar");
             if (Files.isRegularFile(jar)) {
                 return jar;
             }
-            throw new ZoneException("artifact " + source + " is not in the driver repository " + mavenRepository
-                    + " (looked for " + jar + ")");
+            throw new ZoneException("artifact " + source + " is not in the driver repository " + repository
+                    + " (looked for " + jar + "); nothing was changed");
         }
-        throw new ZoneException("'" + source + "' is neither a file nor a Maven coordinate group:artifact:version");
+        throw new ZoneException("'" + source + "' is neither a file nor a Maven coordinate group:artifact:version;"
+                + " nothing was changed");
     }
 
     private static Manifest manifest(Path jar) throws ZoneException {

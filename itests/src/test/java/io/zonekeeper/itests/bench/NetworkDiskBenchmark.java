@@ -121,6 +121,8 @@ public final class NetworkDiskBenchmark {
             System.out.printf("start: median added by a network and a disk: zonekeeper %+d ms (%d -> %d), plain qemu"
                     + " %+d ms (%d -> %d), %d runs%n", median(zkDev) - median(zkBare), median(zkBare), median(zkDev),
                     median(qDev) - median(qBare), median(qBare), median(qDev), runs);
+            System.out.printf("start: ratio zonekeeper/plain qemu: %s bare, %s with a network and a disk%n",
+                    ratio(median(zkBare), median(qBare)), ratio(median(zkDev), median(qDev)));
 
             // Throughput: receiver r (fixed address) and sender s on the same network.
             String send = "zk.run=\"a=$(cut -d' ' -f1 /proc/uptime); dd if=/dev/zero bs=64k count=" + (MIB * 16)
@@ -156,8 +158,8 @@ public final class NetworkDiskBenchmark {
                 host.deleteTap(sTap);
             }
             System.out.printf("tcp: zone to zone, %d MiB: zonekeeper %.1f MB/s, plain qemu with the same devices"
-                    + " %.1f MB/s (guest clock; accelerator %s)%n", MIB, zkMBs, plainMBs,
-                    driver.capabilities().details().get("accel"));
+                    + " %.1f MB/s, ratio %s (guest clock; accelerator %s)%n", MIB, zkMBs, plainMBs,
+                    ratio(zkMBs, plainMBs), driver.capabilities().details().get("accel"));
         } finally {
             for (Process p : plain) {
                 p.destroyForcibly().waitFor();
@@ -256,5 +258,10 @@ public final class NetworkDiskBenchmark {
         List<Long> s = new ArrayList<>(xs);
         s.sort(null);
         return s.get(s.size() / 2);
+    }
+
+    /** a / b to two places, or "n/a" where the baseline is not positive. */
+    static String ratio(double a, double b) {
+        return b > 0 ? String.format("%.2f", a / b) : "n/a";
     }
 }
