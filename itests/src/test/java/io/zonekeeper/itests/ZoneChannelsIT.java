@@ -272,15 +272,7 @@ public class ZoneChannelsIT {
         // chb's guest reads the port; when cha stops, its QEMU's end closes and chb's guest sees the hang-up. The
         // guest kernel says first that the reader has the port open and the other end is connected, so the reader
         // is known to be waiting on a live channel, not ending at once on a dead one.
-        int m = nextMarker();
-        runInGuest("chb", "(cat /dev/virtio-ports/data >/dev/null; echo \"HUP$((" + m + "+0)) $?\") & sleep 1; echo \"OPEN$(("
-                + m + "+0)) $(grep -h -A2 '^name: data$' /sys/kernel/debug/virtio-ports/vport*)\"");
-        awaitConsole("chb", Pattern.compile("OPEN" + m + " name: data\\s+guest_connected: 1\\s+host_connected: 1"),
-                GUEST);
-        assertFalse("the reader still waits", Files.readString(zones.consoleLog("chb"), StandardCharsets.ISO_8859_1)
-                .contains("HUP" + m));
-        assertTrue(sh("zone:stop cha").contains("STOPPED"));
-        awaitConsole("chb", Pattern.compile("HUP" + m + " 0"), GUEST);
+        awaitHangUpWhenTheOtherStops("chb", "cha");
         assertTrue(channel("data", "cha").getString("state").startsWith("one side down (cha STOPPED"));
 
         // cha listens again on the same socket, and chb's QEMU, which never stopped, connects to it by itself.
@@ -290,5 +282,31 @@ public class ZoneChannelsIT {
         send("chb", "cha", 16);
         send("cha", "chb", 16);
         assertEquals("both running", channel("data", "cha").getString("state"));
+
+        // The other way round: cha (whose QEMU listens) reads, and chb, the connecting side, stops. cha's guest
+        // sees the hang-up too, and chb's next QEMU connects again.
+        awaitHangUpWhenTheOtherStops("cha", "chb");
+        assertTrue(channel("data", "cha").getString("state").startsWith("one side down (chb STOPPED"));
+        assertTrue(sh("zone:start chb").contains("RUNNING"));
+        awaitShell("chb");
+        send("cha", "chb", 16);
+        send("chb", "cha", 16);
+        assertEquals("both running", channel("data", "cha").getString("state"));
+    }
+
+    /**
+     * Has READER's guest block reading the port (the guest kernel says first that it holds the port open and the
+     * other end is connected), stops OTHER, and waits for the reader to see end-of-file.
+     */
+    private void awaitHangUpWhenTheOtherStops(String reader, String other) throws Exception {
+        int m = nextMarker();
+        runInGuest(reader, "(cat /dev/virtio-ports/data >/dev/null; echo \"HUP$((" + m + "+0)) $?\") & sleep 1; echo"
+                + " \"OPEN$((" + m + "+0)) $(grep -h -A2 '^name: data$' /sys/kernel/debug/virtio-ports/vport*)\"");
+        awaitConsole(reader, Pattern.compile("OPEN" + m + " name: data\\s+guest_connected: 1\\s+host_connected: 1"),
+                GUEST);
+        assertFalse("the reader still waits", Files.readString(zones.consoleLog(reader), StandardCharsets.ISO_8859_1)
+                .contains("HUP" + m));
+        assertTrue(sh("zone:stop " + other).contains("STOPPED"));
+        awaitConsole(reader, Pattern.compile("HUP" + m + " 0"), GUEST);
     }
 }
