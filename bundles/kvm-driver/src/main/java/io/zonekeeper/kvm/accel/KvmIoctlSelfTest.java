@@ -189,7 +189,7 @@ final class KvmIoctlSelfTest {
 
         private String guestMemory() throws StepFailed {
             long size = LongModeGuest.MEMORY_SIZE;
-            long addr = c.mmap(0, size, Libc.PROT_READ | Libc.PROT_WRITE,
+            long addr = c.syscall(Libc.SYS_MMAP, 0, size, Libc.PROT_READ | Libc.PROT_WRITE,
                     Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_NORESERVE, -1, 0);
             if (addr == Libc.MAP_FAILED) {
                 throw new StepFailed("mmap of guest memory failed: " + Errno.describe(runtime.getLastError(), c));
@@ -219,7 +219,7 @@ final class KvmIoctlSelfTest {
             if (runSize < 64) {
                 throw new StepFailed("KVM_GET_VCPU_MMAP_SIZE said " + runSize + " bytes");
             }
-            long addr = c.mmap(0, runSize, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, vcpu, 0);
+            long addr = c.syscall(Libc.SYS_MMAP, 0, runSize, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, vcpu, 0);
             if (addr == Libc.MAP_FAILED) {
                 throw new StepFailed("mmap of kvm_run failed: " + Errno.describe(runtime.getLastError(), c));
             }

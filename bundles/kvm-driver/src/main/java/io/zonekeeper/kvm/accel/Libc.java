@@ -30,8 +30,16 @@ public interface Libc {
     @SaveError
     int ioctl(int fd, long request, long arg);
 
+    /** x86_64 system call number of mmap(2). */
+    long SYS_MMAP = 9;
+
+    /**
+     * syscall(2), used for mmap: jnr-ffi's generated fast invoker passed a wrong sixth argument (the offset) to
+     * libc's six-argument mmap here, so glibc refused every mapping with EINVAL before any system call; seven
+     * arguments take jnr-ffi's general path. Returns -1 with errno set on failure, like mmap.
+     */
     @SaveError
-    long mmap(long addr, long length, int prot, int flags, int fd, long offset);
+    long syscall(long number, long a1, long a2, long a3, long a4, long a5, long a6);
 
     @SaveError
     int munmap(long addr, long length);
