@@ -12,13 +12,21 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import org.apache.felix.service.command.CommandProcessor;
 import org.apache.felix.service.command.CommandSession;
 import org.ops4j.pax.exam.Option;
+
+import io.zonekeeper.api.ZoneManager;
 
 /** The bundle sets of the in-container tests: the same third-party bundles the appliance runs, and ours. */
 final class Containers {
@@ -105,6 +113,42 @@ final class Containers {
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /**
+     * Types a line on the zone's serial console (the shell the zone init leaves there, or the stdin of its
+     * {@code zk.run} command) and waits for {@code marker} to appear on the console after what was there before;
+     * returns the marker's first group. The connection stays open until then, so that QEMU hands the guest every
+     * byte, and what QEMU sends on it is read and dropped: the serial writes a byte at a time, and a client that does
+     * not read fills its socket after a few hundred bytes, which stalls the guest's console (and its log).
+     */
+    static String type(ZoneManager zones, String zone, String line, Pattern marker, int seconds) throws Exception {
+        Path log = zones.consoleLog(zone);
+        int before = consoleText(log).length();
+        String socket = zones.get(zone).orElseThrow().runtime().get("console");
+        try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+            ch.write(ByteBuffer.wrap((line + "\n").getBytes(StandardCharsets.US_ASCII)));
+            ch.configureBlocking(false);
+            ByteBuffer drain = ByteBuffer.allocate(1 << 16);
+            long deadline = System.nanoTime() + Duration.ofSeconds(seconds).toNanos();
+            while (System.nanoTime() < deadline) {
+                while (ch.read(drain.clear()) > 0) {
+                    // the log has it all
+                }
+                String text = consoleText(log);
+                Matcher m = marker.matcher(text.substring(Math.min(before, text.length())));
+                if (m.find()) {
+                    return m.group(1);
+                }
+                Thread.sleep(100);
+            }
+        }
+        throw new AssertionError("no " + marker + " on the console of " + zone + " within " + seconds + " s after "
+                + "typing " + line + ":\n" + consoleText(log));
+    }
+
+    private static String consoleText(Path log) throws IOException {
+        return Files.exists(log) ? new String(Files.readAllBytes(log), StandardCharsets.UTF_8) : "";
     }
 
     /** Runs a command line through the real Gogo CommandProcessor, as the shell and the control socket do. */

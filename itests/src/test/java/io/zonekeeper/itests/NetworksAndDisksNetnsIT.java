@@ -150,15 +150,35 @@ public class NetworksAndDisksNetnsIT {
         assertFalse(hasLease("a", "dup"));
         sh("zone:destroy dup");
 
-        sh("zone:create --hypervisor kvm --networks a --cmdline 'zk.run=\"ping -c 3 -W 5 10.99.0.11\"' --start a2");
-        sh("zone:create --hypervisor kvm --networks b --cmdline 'zk.run=\"ping -c 3 -W 2 10.99.0.11\"' --start b1");
+        // a2 pings a1, then waits on its console until the test lets it go, so that a1 can ping it back and b1 can
+        // try it while it runs; b1 waits until it is let go, then tries both.
+        sh("zone:create --hypervisor kvm --networks a=10.99.0.12 --cmdline 'zk.run=\"ping -c 3 -W 5 10.99.0.11;"
+                + " r=$?; echo a2-pinged-a1-exit-$r; read x; exit $r\"' --start a2");
+        sh("zone:create --hypervisor kvm --networks b --cmdline 'zk.run=\"read x; ping -c 3 -W 2 10.99.0.11;"
+                + " ping -c 3 -W 2 10.99.0.12\"' --start b1");
+        sh("zone:wait --timeout 180 --console a2-pinged-a1-exit- a2");
+        String a1ToA2 = Containers.type(zones, "a1", "ping -c 3 -W 5 10.99.0.12; echo a1-pinged-a2-exit-$?",
+                Pattern.compile("a1-pinged-a2-exit-(\\d+)"), 60);
+        String a1 = console("a1");
+        assertTrue("a1 reached a2 on network a:\n" + a1, "0".equals(a1ToA2) && a1.contains("bytes from 10.99.0.12"));
+        sh("zone:wait --timeout 180 --console 'zonekeeper: zone b1 ready' b1");
+        Containers.type(zones, "b1", "go", Pattern.compile("zonekeeper: zone b1 finished, exit (\\d+)"), 60);
+        assertEquals("a2 was still running while b1 tried it", ZoneState.RUNNING, zones.get("a2").orElseThrow()
+                .state());
+        Containers.type(zones, "a2", "go", Pattern.compile("zonekeeper: zone a2 finished, exit (\\d+)"), 60);
         String a2 = awaitStopped("a2", 120);
         String b1 = awaitStopped("b1", 120);
-        System.out.println("a2 pinging a1:\n" + a2.lines().filter(l -> l.contains("packets") || l.contains("bytes from"))
-                .reduce("", (x, y) -> x + y + "\n"));
+        for (String[] z : new String[][] { { "a2 pinging a1", a2 }, { "a1 pinging a2", a1 },
+                { "b1 pinging a1 and a2", b1 } }) {
+            System.out.println(z[0] + ":\n" + z[1].lines().filter(l -> l.contains("packets transmitted")
+                    || l.contains("bytes from")).reduce("", (x, y) -> x + y + "\n"));
+        }
         assertTrue("a2 reached a1 on network a:\n" + a2, a2.contains("bytes from 10.99.0.11")
                 && a2.contains("zonekeeper: zone a2 finished, exit 0"));
         assertFalse("b1 on network b must not reach a1:\n" + b1, b1.contains("bytes from 10.99.0.11"));
+        assertFalse("b1 on network b must not reach a2:\n" + b1, b1.contains("bytes from 10.99.0.12"));
+        assertEquals("b1 pinged both, and neither answered:\n" + b1, 2, Pattern.compile("3 packets transmitted, 0 "
+                + "packets received").matcher(b1).results().count());
         assertFalse(b1, b1.contains("zonekeeper: zone b1 finished, exit 0"));
 
         String info = sh("net:info a");

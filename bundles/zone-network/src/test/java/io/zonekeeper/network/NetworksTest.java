@@ -99,6 +99,22 @@ public class NetworksTest {
     }
 
     @Test
+    public void aNatNetworkGetsItsRulesWithTheBridgeLosesThemWhenDestroyedAndGetsThemBackOnOpen() throws Exception {
+        nets.create("out", "10.99.7.0/24", true);
+        assertEquals("only the network with --nat has rules (a and b have none)", List.of("out"), host.nat);
+        assertTrue(nets.get("out").orElseThrow().nat());
+
+        host.nat.clear(); // a host reboot: no rules, and open() puts them back
+        Networks reopened = new Networks(dir, host);
+        reopened.open();
+        assertEquals(List.of("out"), host.nat);
+
+        reopened.destroy("out", List.of());
+        assertEquals(List.of(), host.nat);
+        assertTrue(host.links().stream().noneMatch(l -> l.contains("out")));
+    }
+
+    @Test
     public void aXenZoneGetsALeaseAndAnInterfaceNameButNoTapBecauseNetbackMakesItsVif() throws Exception {
         UUID id = UUID.randomUUID();
         ZoneSpec xen = zone("web", "a", null).toBuilder().hypervisor("xen").build();
