@@ -10,7 +10,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -40,7 +39,9 @@ import io.zonekeeper.api.ZoneState;
  * at the latest with this JVM), and joins the two with a veth pair: {@code zkup0} (192.0.2.1/24, the uplink, in this
  * JVM's namespace) and {@code zkout0} (192.0.2.2/24, outside). The outside has no route at all besides its own /24,
  * so it can only answer a packet whose source was rewritten to the uplink's address; nft counters in the outside
- * namespace count the echo requests it receives by source address.
+ * namespace count the echo requests it receives by source address. The test gives this JVM's namespace a default
+ * route by the uplink, so that {@code --nat} finds it as it would on a real host, and later gives the outside a
+ * route to the zones' subnets through the uplink's address, so that it can try to reach them.
  */
 @RunWith(PaxExam.class)
 @ExamReactorStrategy(PerClass.class)
@@ -51,6 +52,8 @@ public class NatNetnsIT {
     private static final String UPLINK_IP = "192.0.2.1";
     private static final String OUTSIDE_IP = "192.0.2.2";
     private static final Pattern COUNTER = Pattern.compile("counter packets (\\d+) bytes \\d+ comment \"(\\w+)\"");
+    /** The test's own table in this JVM's namespace: what of the outside's echo requests is sent onto a zone bridge. */
+    private static final String WATCH = "natwatch";
 
     @Inject
     ZoneManager zones;
@@ -85,10 +88,15 @@ public class NatNetnsIT {
         ok("ip", "link", "add", UPLINK, "type", "veth", "peer", "name", OUTSIDE_IF, "netns", pid);
         ok("ip", "addr", "add", UPLINK_IP + "/24", "dev", UPLINK);
         ok("ip", "link", "set", UPLINK, "up");
-        // The uplink forwards, as a router's does: the replies to masqueraded packets come in on it and are routed to
-        // the bridge after conntrack has put the zone's address back. The appliance switches forwarding on only on
-        // the NAT network's bridge (see bundles/zone-network/README.md).
-        Files.writeString(Path.of("/proc/sys/net/ipv4/conf", UPLINK, "forwarding"), "1\n");
+        // The uplink starts as Debian's default has it: no forwarding. (A new interface takes conf/default, which
+        // another test in this JVM's namespace may have switched on with ip_forward.) The appliance must switch it on.
+        Files.writeString(forwardingFile(UPLINK), "0\n");
+        ok("sh", "-c", "nft -f - <<'EOF'\n"
+                + "add table ip " + WATCH + "\n"
+                + "add chain ip " + WATCH + " post { type filter hook postrouting priority 0; }\n"
+                + "add rule ip " + WATCH + " post oifname \"zkb-*\" ip saddr " + OUTSIDE_IP
+                + " icmp type echo-request counter comment \"inbound\"\n"
+                + "EOF");
         ok("nsenter", "-t", pid, "-n", "sh", "-c", "ip link set lo up && ip addr add " + OUTSIDE_IP + "/24 dev "
                 + OUTSIDE_IF + " && ip link set " + OUTSIDE_IF + " up && nft -f - <<'EOF'\n"
                 + "add table ip watch\n"
@@ -114,9 +122,11 @@ public class NatNetnsIT {
                 ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
             }
             Containers.run(shell, "net:destroy nat");
+            Containers.run(shell, "net:destroy plain");
         }
+        host("nft", "delete", "table", "ip", WATCH);
         if (host("ip", "-o", "link", "show").contains(UPLINK)) {
-            host("ip", "link", "del", UPLINK); // takes its peer in the outside with it
+            host("ip", "link", "del", UPLINK); // takes its peer in the outside with it, and the default route
         }
         if (outside != null) {
             outside.getOutputStream().close(); // cat ends, and its namespace with it
@@ -128,6 +138,31 @@ public class NatNetnsIT {
 
     private String sh(String command) {
         return Containers.run(shell, command).ok();
+    }
+
+    private String fails(String command) {
+        return Containers.run(shell, command).error();
+    }
+
+    private static Path forwardingFile(String iface) {
+        return Path.of("/proc/sys/net/ipv4/conf", iface, "forwarding");
+    }
+
+    private static String forwarding(String iface) throws IOException {
+        return Files.readString(forwardingFile(iface)).strip();
+    }
+
+    /** A command in the outside's namespace; its exit status and output. */
+    private String outside(String command) throws IOException, InterruptedException {
+        return host("nsenter", "-t", String.valueOf(outside.pid()), "-n", "sh", "-c", command);
+    }
+
+    /** How many echo requests from the outside this namespace has sent onto a zone network's bridge. */
+    private static long inboundEchoRequests() throws Exception {
+        String chain = ok("nft", "list", "chain", "ip", WATCH, "post");
+        Matcher m = COUNTER.matcher(chain);
+        assertTrue(chain, m.find());
+        return Long.parseLong(m.group(1));
     }
 
     /** Exit status and output of a command in this JVM's namespace. */
@@ -164,17 +199,37 @@ public class NatNetnsIT {
     }
 
     @Test
-    public void aZoneOnANatNetworkReachesTheOutsideFromTheUplinksAddressAndNotOnceTheNetworkIsGone()
+    public void aNatNetworkTakesTheDefaultRoutesUplinkForwardsThereOnlyWhatTheZonesOpenedAndPutsItBack()
             throws Exception {
+        // No default route (and no --uplink): refused, and nothing made.
+        String refused = fails("net:create --subnet 10.99.7.0/24 --nat nat");
+        assertTrue(refused, refused.contains("no IPv4 default route") && refused.contains("--uplink"));
+        assertFalse(host("ip", "-o", "link", "show").contains("zkb-nat"));
+        assertFalse(ok("nft", "list", "tables").contains("zk_nat"));
+        assertEquals("0", forwarding(UPLINK));
+
+        ok("ip", "route", "add", "default", "via", OUTSIDE_IP, "dev", UPLINK);
         String made = sh("net:create --subnet 10.99.7.0/24 --nat nat");
-        assertTrue(made, made.contains("bridge zkb-nat") && made.contains("NAT"));
+        assertTrue(made, made.contains("bridge zkb-nat") && made.contains("NAT via " + UPLINK));
+        assertEquals("the appliance switched forwarding on for the default route's interface", "1",
+                forwarding(UPLINK));
+        assertEquals("and for the NAT bridge", "1", forwarding("zkb-nat"));
         String table = ok("nft", "list", "table", "ip", "zk_nat");
         assertTrue(table, table.contains("ip saddr 10.99.7.0/24 oifname != \"zkb-nat\" masquerade"));
-        assertEquals("the NAT bridge forwards", "1", Files.readString(Path.of(
-                "/proc/sys/net/ipv4/conf/zkb-nat/forwarding")).strip());
+        assertTrue(table, table.contains("iifname \"" + UPLINK + "\" oifname \"zkb-*\" ct state != { established, "
+                + "related } drop"));
+        String info = sh("net:info nat");
+        assertTrue(info, info.contains("uplink   " + UPLINK + " (the IPv4 default route's; IPv4 forwarding switched "
+                + "on, was 0)"));
+        sh("net:create --subnet 10.99.8.0/24 plain");
+        assertEquals("a network without NAT does not forward", "0", forwarding("zkb-plain"));
 
         sh("zone:create --hypervisor kvm --networks nat=10.99.7.11 --start n1");
+        sh("zone:create --hypervisor kvm --networks plain=10.99.8.11 --start p1");
         sh("zone:wait --timeout 180 --console 'zonekeeper: zone n1 ready' n1");
+        sh("zone:wait --timeout 180 --console 'zonekeeper: zone p1 ready' p1");
+
+        // Out: n1 reaches the outside, masqueraded; p1, without NAT, does not.
         long[] before = echoRequestsOutside();
         String exit = Containers.type(zones, "n1", "ping -c 3 -W 5 " + OUTSIDE_IP + "; echo nat-ping-exit-$?",
                 Pattern.compile("nat-ping-exit-(\\d+)"), 60);
@@ -187,25 +242,37 @@ public class NatNetnsIT {
         assertTrue("the outside saw n1's echo requests from the uplink's address " + UPLINK_IP + ": " + before[0]
                 + " -> " + after[0], after[0] - before[0] >= 3);
         assertEquals("and none from the zone's own address", before[1], after[1]);
+        exit = Containers.type(zones, "p1", "ping -c 2 -W 2 " + OUTSIDE_IP + "; echo plain-ping-exit-$?",
+                Pattern.compile("plain-ping-exit-(\\d+)"), 60);
+        assertEquals("p1, on a network without NAT, got no answer:\n" + console("p1"), "1", exit);
+        long[] last = echoRequestsOutside();
+        assertEquals("nothing of p1 reached the outside", List.of(after[0], after[1]), List.of(last[0], last[1]));
+
+        // In: the outside gets a route to both subnets through the uplink's address. The host's own addresses on the
+        // bridges answer it (the route works), the zones behind them get nothing.
+        String route = outside("ip route add 10.99.0.0/16 via " + UPLINK_IP);
+        assertTrue(route, route.startsWith("0:"));
+        for (String gateway : List.of("10.99.7.1", "10.99.8.1")) {
+            String r = outside("busybox ping -c 1 -W 5 " + gateway);
+            assertTrue("the outside reaches the host's " + gateway + ": " + r, r.startsWith("0:"));
+        }
+        long inbound = inboundEchoRequests();
+        for (String zone : List.of("10.99.7.11", "10.99.8.11")) {
+            String r = outside("busybox ping -c 2 -W 2 " + zone);
+            assertFalse("the outside must not reach the zone at " + zone + ": " + r, r.startsWith("0:"));
+        }
+        assertEquals("no echo request of the outside's was forwarded onto a zone bridge", inbound,
+                inboundEchoRequests());
+        assertEquals("n1 and p1 still run", List.of(ZoneState.RUNNING, ZoneState.RUNNING), List.of(
+                zones.get("n1").orElseThrow().state(), zones.get("p1").orElseThrow().state()));
 
         sh("zone:destroy n1");
+        sh("zone:destroy p1");
         sh("net:destroy nat");
+        assertEquals("the uplink's forwarding is back as the appliance found it", "0", forwarding(UPLINK));
         String tables = ok("nft", "list", "tables");
         assertFalse("the network's table went with it: " + tables, tables.contains("zk_nat"));
         assertFalse(host("ip", "-o", "link", "show").contains("zkb-nat"));
-
-        // The same subnet without --nat: no rule, and a zone on it no longer reaches the outside.
-        sh("net:create --subnet 10.99.7.0/24 nat");
-        assertFalse(ok("nft", "list", "tables").contains("zk_nat"));
-        sh("zone:create --hypervisor kvm --networks nat=10.99.7.11 --cmdline 'zk.run=\"ping -c 3 -W 2 " + OUTSIDE_IP
-                + "\"' --start n2");
-        ZoneInfo z = zones.await("n2", Set.of(ZoneState.STOPPED, ZoneState.CRASHED), Duration.ofSeconds(180));
-        String n2 = console("n2");
-        assertEquals(z.reason() + "\n" + n2, ZoneState.STOPPED, z.state());
-        assertTrue("n2 pinged:\n" + n2, n2.contains("3 packets transmitted, 0 packets received"));
-        assertFalse(n2, n2.contains("bytes from " + OUTSIDE_IP));
-        assertFalse(n2, n2.contains("zonekeeper: zone n2 finished, exit 0"));
-        long[] last = echoRequestsOutside();
-        assertEquals("nothing of n2 reached the outside", List.of(after[0], after[1]), List.of(last[0], last[1]));
+        sh("net:destroy plain");
     }
 }

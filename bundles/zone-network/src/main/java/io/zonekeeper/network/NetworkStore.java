@@ -93,11 +93,24 @@ final class NetworkStore {
         if (n.ipv6() != null) {
             b.add("ipv6", n.ipv6().toString());
         }
-        return b.add("nat", n.nat()).add("bridge", n.bridge()).add("created", n.created().toString())
+        b.add("nat", n.nat());
+        if (n.uplink() != null) {
+            b.add("uplink", n.uplink());
+        }
+        if (!n.uplinks().isEmpty()) {
+            JsonArrayBuilder u = Json.createArrayBuilder();
+            n.uplinks().forEach(x -> u.add(Json.createObjectBuilder().add("name", x.name())
+                    .add("forwardingBefore", x.forwardingBefore())));
+            b.add("uplinks", u);
+        }
+        return b.add("bridge", n.bridge()).add("created", n.created().toString())
                 .add("leases", leases).build();
     }
 
-    /** Reads a record; {@code id}, {@code ipv6} and a lease's {@code ip6} are absent in records of older versions. */
+    /**
+     * Reads a record; {@code id}, {@code ipv6}, {@code uplink}, {@code uplinks} and a lease's {@code ip6} are absent
+     * in records of older versions.
+     */
     static NetworkRecord parse(String json) {
         JsonObject o;
         try (JsonReader r = Json.createReader(new StringReader(json))) {
@@ -112,7 +125,13 @@ final class NetworkStore {
         Instant created = Instant.parse(o.getString("created"));
         UUID id = o.containsKey("id") ? UUID.fromString(o.getString("id")) : NetworkRecord.legacyId(name, created);
         Ula ipv6 = o.containsKey("ipv6") ? Ula.parse(o.getString("ipv6")) : null;
+        List<Uplink> uplinks = new ArrayList<>();
+        if (o.containsKey("uplinks")) {
+            for (JsonObject u : o.getJsonArray("uplinks").getValuesAs(JsonObject.class)) {
+                uplinks.add(new Uplink(u.getString("name"), u.getString("forwardingBefore")));
+            }
+        }
         return new NetworkRecord(name, id, Cidr.parse(o.getString("subnet")), ipv6, o.getBoolean("nat"),
-                o.getString("bridge"), created, leases);
+                o.getString("uplink", null), uplinks, o.getString("bridge"), created, leases);
     }
 }

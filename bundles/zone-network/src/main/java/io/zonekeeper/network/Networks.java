@@ -6,6 +6,8 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -40,24 +42,177 @@ public final class Networks {
         this.host = host;
     }
 
-    /** Reads the stored networks and makes sure their bridges exist (they do not survive a host reboot). */
+    /**
+     * Reads the stored networks and makes sure their bridges exist (they do not survive a host reboot), and for NAT
+     * networks their rules and their uplinks' forwarding: the uplinks are found again (the default route may have
+     * moved since), and an uplink no NAT network uses any more gets its forwarding back.
+     */
     public synchronized List<String> open() throws IOException {
         List<String> problems = new ArrayList<>();
-        for (NetworkRecord n : store.loadAll(problems)) {
-            networks.put(n.name(), n);
+        List<NetworkRecord> all = store.loadAll(problems);
+        all.forEach(n -> networks.put(n.name(), n));
+        Map<String, String> dropped = new LinkedHashMap<>();
+        for (NetworkRecord n : all) {
             try {
                 host.ensureBridge(n.bridge(), n.gatewayCidr(), n.gateway6Cidr(), n.nat());
-                if (n.nat()) {
-                    host.disableNat(n.name());
-                    host.enableNat(n.name(), n.bridge(), n.subnet().toString());
-                }
             } catch (IOException e) {
                 problems.add("network " + n.name() + ": bridge " + n.bridge() + " could not be restored: "
                         + e.getMessage());
+                continue;
+            }
+            if (n.nat()) {
+                restoreNat(n, problems, dropped);
+            }
+        }
+        dropped.keySet().removeAll(uplinksInUse(null));
+        for (Map.Entry<String, String> d : dropped.entrySet()) {
+            try {
+                if (host.forwarding(d.getKey()) != null) {
+                    host.setForwarding(d.getKey(), d.getValue());
+                    LOG.log(Level.INFO, "uplink " + d.getKey() + " is no NAT network's any more: IPv4 forwarding "
+                            + "back to " + d.getValue());
+                }
+            } catch (IOException e) {
+                problems.add("uplink " + d.getKey() + ": IPv4 forwarding could not be put back to " + d.getValue()
+                        + ": " + e.getMessage());
             }
         }
         problems.forEach(p -> LOG.log(Level.WARNING, p));
         return problems;
+    }
+
+    /**
+     * A NAT network's rules and uplinks as they should be now; {@code dropped} gets the uplinks it used and uses no
+     * more, with the value to put back. Without a default route now the uplinks it had are kept (the appliance may
+     * start before the network is up).
+     */
+    private void restoreNat(NetworkRecord n, List<String> problems, Map<String, String> dropped) {
+        List<String> names;
+        try {
+            names = n.uplink() != null ? List.of(n.uplink()) : defaultRouteUplinks();
+        } catch (IOException | NetworkException e) {
+            names = List.of();
+            problems.add("network " + n.name() + ": " + e.getMessage());
+        }
+        if (names.isEmpty()) {
+            names = n.uplinkNames();
+            problems.add("network " + n.name() + ": there is no IPv4 default route now, so NAT keeps the uplink(s) it "
+                    + "had: " + (names.isEmpty() ? "none (net:destroy it and net:create it with --uplink IFACE)"
+                    : String.join(", ", names)));
+        }
+        List<Uplink> now = new ArrayList<>();
+        for (String u : names) {
+            String before = rememberedForwarding(u, n);
+            try {
+                String found = host.forwarding(u);
+                if (found == null) {
+                    problems.add("network " + n.name() + ": uplink " + u + " is not there; its IPv4 forwarding "
+                            + "is left as it is");
+                } else if (before == null) {
+                    before = found;
+                }
+            } catch (IOException e) {
+                problems.add("network " + n.name() + ": uplink " + u + ": " + e.getMessage());
+            }
+            if (before != null) {
+                now.add(new Uplink(u, before));
+            }
+        }
+        for (Uplink old : n.uplinks()) {
+            if (!names.contains(old.name())) {
+                dropped.putIfAbsent(old.name(), old.forwardingBefore());
+            }
+        }
+        NetworkRecord after = n.withUplinks(now);
+        try {
+            host.disableNat(n.name());
+            host.enableNat(n.name(), n.bridge(), n.subnet().toString(), after.uplinkNames());
+            for (Uplink u : now) {
+                if (host.forwarding(u.name()) != null) {
+                    host.setForwarding(u.name(), "1");
+                }
+            }
+        } catch (IOException e) {
+            problems.add("network " + n.name() + ": NAT could not be restored: " + e.getMessage());
+        }
+        if (!after.equals(n)) {
+            try {
+                store.write(after);
+            } catch (IOException e) {
+                problems.add("network " + n.name() + ": its uplinks could not be recorded: " + e.getMessage());
+            }
+            networks.put(n.name(), after);
+        }
+    }
+
+    /** The uplinks some NAT network other than {@code except} uses. */
+    private Set<String> uplinksInUse(NetworkRecord except) {
+        Set<String> used = new HashSet<>();
+        networks.values().stream().filter(o -> o.nat() && (except == null || !o.name().equals(except.name())))
+                .forEach(o -> used.addAll(o.uplinkNames()));
+        return used;
+    }
+
+    /**
+     * What {@code iface}'s forwarding was before the appliance switched it on, where a NAT network remembers it
+     * ({@code self} first): a second NAT network on the same uplink finds it switched on already.
+     */
+    private String rememberedForwarding(String iface, NetworkRecord self) {
+        List<NetworkRecord> order = new ArrayList<>();
+        if (self != null) {
+            order.add(self);
+        }
+        order.addAll(networks.values());
+        for (NetworkRecord o : order) {
+            for (Uplink u : o.uplinks()) {
+                if (u.name().equals(iface)) {
+                    return u.forwardingBefore();
+                }
+            }
+        }
+        return null;
+    }
+
+    /** Interface names the appliance puts into nft rules and /proc paths: what Linux allows, and no wildcard. */
+    private static final java.util.regex.Pattern IFACE = java.util.regex.Pattern.compile("[A-Za-z0-9_.@+-]{1,15}");
+
+    private List<String> defaultRouteUplinks() throws IOException, NetworkException {
+        List<String> devs = host.defaultRouteInterfaces();
+        for (String d : devs) {
+            if (!IFACE.matcher(d).matches() || d.startsWith(HostNames.BRIDGE_PREFIX)
+                    || d.startsWith(HostNames.TAP_PREFIX)) {
+                throw new NetworkException("the IPv4 default route goes by interface '" + d + "', which cannot be a "
+                        + "NAT uplink; name one with --uplink IFACE");
+            }
+        }
+        return devs;
+    }
+
+    /** The uplinks a new NAT network gets: {@code --uplink}, or the default route's interfaces. */
+    private List<String> chooseUplinks(String uplink) throws NetworkException {
+        try {
+            if (uplink != null) {
+                if (!IFACE.matcher(uplink).matches()) {
+                    throw new NetworkException("--uplink: '" + uplink + "' is not an interface name");
+                }
+                if (uplink.startsWith(HostNames.BRIDGE_PREFIX) || uplink.startsWith(HostNames.TAP_PREFIX)) {
+                    throw new NetworkException("--uplink: " + uplink + " is a zone network's device, not an uplink");
+                }
+                if (!host.links().contains(uplink)) {
+                    throw new NetworkException("--uplink: the host has no interface named " + uplink
+                            + " (ip link shows the interfaces)");
+                }
+                return List.of(uplink);
+            }
+            List<String> devs = defaultRouteUplinks();
+            if (devs.isEmpty()) {
+                throw new NetworkException("--nat: this host has no IPv4 default route, so there is no uplink to "
+                        + "masquerade to; name the interface with --uplink IFACE, or add a default route first");
+            }
+            return devs;
+        } catch (IOException e) {
+            throw new NetworkException("--nat: the uplink could not be found: " + e.getMessage(), e);
+        }
     }
 
     public synchronized List<NetworkRecord> list() {
@@ -70,7 +225,12 @@ public final class Networks {
 
     /** An IPv4-only network. */
     public NetworkRecord create(String name, String subnet, boolean nat) throws NetworkException {
-        return create(name, subnet, null, nat);
+        return create(name, subnet, null, nat, null);
+    }
+
+    /** A network whose NAT, if any, goes out by the default route's interfaces. */
+    public NetworkRecord create(String name, String subnet, String ipv6, boolean nat) throws NetworkException {
+        return create(name, subnet, ipv6, nat, null);
     }
 
     /**
@@ -78,8 +238,11 @@ public final class Networks {
      *
      * @param ipv6 null or empty for an IPv4-only network, {@code auto} for a unique local /64 derived from the new
      *             network's id, or such a prefix ({@code fd12:3456:789a::/64})
+     * @param uplink with {@code nat}, the interface the zones' traffic leaves by; null or empty for the interfaces
+     *             of the IPv4 default route (found again when the appliance starts). Its IPv4 forwarding is switched
+     *             on, and put back when the last NAT network using it is destroyed.
      */
-    public synchronized NetworkRecord create(String name, String subnet, String ipv6, boolean nat)
+    public synchronized NetworkRecord create(String name, String subnet, String ipv6, boolean nat, String uplink)
             throws NetworkException {
         if (name == null || !ZoneSpec.NAME.matcher(name).matches()) {
             throw new NetworkException("network name '" + name + "' must be 1-63 lower-case letters, digits or "
@@ -123,7 +286,30 @@ public final class Networks {
                         + other.name() + " has; pick another name");
             }
         }
-        NetworkRecord n = new NetworkRecord(name, id, cidr, ula, nat, bridge, Instant.now(), List.of());
+        String option = uplink == null || uplink.isBlank() ? null : uplink.trim();
+        if (option != null && !nat) {
+            throw new NetworkException("--uplink " + option + " is for NAT only; add --nat");
+        }
+        List<Uplink> uplinks = new ArrayList<>();
+        if (nat) {
+            for (String u : chooseUplinks(option)) {
+                String before = rememberedForwarding(u, null);
+                if (before == null) {
+                    try {
+                        before = host.forwarding(u);
+                    } catch (IOException e) {
+                        throw new NetworkException("--nat: uplink " + u + ": " + e.getMessage(), e);
+                    }
+                }
+                if (before == null) {
+                    throw new NetworkException("--nat: uplink " + u + " has no IPv4 forwarding switch ("
+                            + "/proc/sys/net/ipv4/conf/" + u + "/forwarding); name another with --uplink IFACE");
+                }
+                uplinks.add(new Uplink(u, before));
+            }
+        }
+        NetworkRecord n = new NetworkRecord(name, id, cidr, ula, nat, option, uplinks, bridge, Instant.now(),
+                List.of());
         try {
             if (host.links().contains(bridge)) {
                 throw new NetworkException("the host already has an interface " + bridge + " that no network of "
@@ -137,10 +323,17 @@ public final class Networks {
         }
         try {
             if (nat) {
-                host.enableNat(name, bridge, cidr.toString());
+                // The rules first, the inbound one with them, and only then forwarding on the uplinks.
+                host.enableNat(name, bridge, cidr.toString(), n.uplinkNames());
+                for (Uplink u : uplinks) {
+                    host.setForwarding(u.name(), "1");
+                }
             }
             store.write(n);
         } catch (IOException e) {
+            if (nat) {
+                putBackUplinks(n);
+            }
             undoBridge(name, bridge, nat);
             throw new NetworkException("network " + name + " could not be made: " + e.getMessage(), e);
         }
@@ -160,6 +353,27 @@ public final class Networks {
     }
 
     /**
+     * Puts back the forwarding of {@code n}'s uplinks that no other NAT network uses (skipping those that are gone);
+     * best effort, for undoing a create.
+     */
+    private void putBackUplinks(NetworkRecord n) {
+        try {
+            restoreUplinks(n);
+        } catch (IOException e) {
+            LOG.log(Level.WARNING, "undoing network " + n.name() + ": " + e.getMessage());
+        }
+    }
+
+    private void restoreUplinks(NetworkRecord n) throws IOException {
+        Set<String> others = uplinksInUse(n);
+        for (Uplink u : n.uplinks()) {
+            if (!others.contains(u.name()) && host.forwarding(u.name()) != null) {
+                host.setForwarding(u.name(), u.forwardingBefore());
+            }
+        }
+    }
+
+    /**
      * Removes a network and its bridge. Refused while a zone names it ({@code usedBy}) or holds a lease on it.
      */
     public synchronized void destroy(String name, Collection<String> usedBy) throws NetworkException {
@@ -174,6 +388,8 @@ public final class Networks {
         }
         try {
             if (n.nat()) {
+                // Forwarding back first (where no other NAT network uses the uplink), then the rules.
+                restoreUplinks(n);
                 host.disableNat(name);
             }
             host.deleteBridge(n.bridge());

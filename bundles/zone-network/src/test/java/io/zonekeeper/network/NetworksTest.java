@@ -103,6 +103,7 @@ public class NetworksTest {
         nets.create("out", "10.99.7.0/24", true);
         assertEquals("only the network with --nat has rules (a and b have none)", List.of("out"), host.nat);
         assertTrue(nets.get("out").orElseThrow().nat());
+        assertEquals(List.of(), nets.get("a").orElseThrow().uplinks());
 
         host.nat.clear(); // a host reboot: no rules, and open() puts them back
         Networks reopened = new Networks(dir, host);
@@ -112,6 +113,152 @@ public class NetworksTest {
         reopened.destroy("out", List.of());
         assertEquals(List.of(), host.nat);
         assertTrue(host.links().stream().noneMatch(l -> l.contains("out")));
+    }
+
+    @Test
+    public void aNatNetworkGoesOutByTheDefaultRoutesInterfacesOrItsUplinkAndIsRefusedWithoutEither() throws Exception {
+        NetworkRecord out = nets.create("out", "10.99.7.0/24", true);
+        assertEquals(null, out.uplink());
+        assertEquals(List.of(new Uplink("eth0", "0")), out.uplinks());
+        assertEquals("the rules name the uplink", List.of("eth0"), host.natUplinks.get("out"));
+        assertEquals("forwarding switched on for the uplink", "1", host.forwarding("eth0"));
+        assertEquals("and for the NAT bridge", "1", host.forwarding("zkb-out"));
+        assertEquals("not for other bridges", "0", host.forwarding("zkb-a"));
+
+        host.links.add("wan1");
+        NetworkRecord via = nets.create("via", "10.99.8.0/24", null, true, "wan1");
+        assertEquals("wan1", via.uplink());
+        assertEquals(List.of(new Uplink("wan1", "0")), via.uplinks());
+        assertEquals(List.of("wan1"), host.natUplinks.get("via"));
+        assertEquals("1", host.forwarding("wan1"));
+
+        Networks reopened = new Networks(dir, host);
+        assertEquals(List.of(), reopened.open());
+        assertEquals("durable", out, reopened.get("out").orElseThrow());
+        assertEquals("durable", via, reopened.get("via").orElseThrow());
+
+        Runnable nothingSwitched = () -> {
+            assertEquals(Set.of("out", "via"), Set.copyOf(host.nat));
+            assertEquals("1", host.forwarding("eth0"));
+            assertEquals("1", host.forwarding("wan1"));
+            assertEquals("0", host.forwarding("lo"));
+        };
+        host.defaultRoute.clear();
+        refused(nothingSwitched, "--nat: this host has no IPv4 default route, so there is no uplink",
+                () -> nets.create("c", "10.99.9.0/24", true));
+        refused(nothingSwitched, "--uplink: the host has no interface named nope",
+                () -> nets.create("c", "10.99.9.0/24", null, true, "nope"));
+        refused(nothingSwitched, "--uplink: zkb-a is a zone network's device",
+                () -> nets.create("c", "10.99.9.0/24", null, true, "zkb-a"));
+        refused(nothingSwitched, "--uplink: 'eth0\" drop' is not an interface name",
+                () -> nets.create("c", "10.99.9.0/24", null, true, "eth0\" drop"));
+        refused(nothingSwitched, "--uplink lo is for NAT only",
+                () -> nets.create("c", "10.99.9.0/24", null, false, "lo"));
+        host.defaultRoute.add("zkb-a");
+        refused(nothingSwitched, "default route goes by interface 'zkb-a', which cannot be a NAT uplink",
+                () -> nets.create("c", "10.99.9.0/24", true));
+
+        // A multipath default route: every interface of it is an uplink.
+        host.links.add("wan2");
+        host.defaultRoute.clear();
+        host.defaultRoute.addAll(List.of("wan2", "wan1"));
+        NetworkRecord both = nets.create("both", "10.99.9.0/24", true);
+        assertEquals(List.of("wan2", "wan1"), host.natUplinks.get("both"));
+        assertEquals("1", host.forwarding("wan2"));
+        assertEquals("wan1 was 0 before the appliance switched it on for network via",
+                List.of(new Uplink("wan2", "0"), new Uplink("wan1", "0")), both.uplinks());
+        nets.destroy("via", List.of());
+        assertEquals("network both uses it still", "1", host.forwarding("wan1"));
+        nets.destroy("both", List.of());
+        assertEquals("0", host.forwarding("wan1"));
+        assertEquals("0", host.forwarding("wan2"));
+        assertEquals("network out's", "1", host.forwarding("eth0"));
+    }
+
+    @Test
+    public void theUplinksForwardingIsPutBackWhenTheLastNatNetworkOnItIsDestroyed() throws Exception {
+        nets.create("n1", "10.99.7.0/24", true);
+        assertEquals("1", host.forwarding("eth0"));
+        NetworkRecord n2 = nets.create("n2", "10.99.8.0/24", true);
+        assertEquals("the value before the appliance switched it on, not the 1 that n2 found",
+                List.of(new Uplink("eth0", "0")), n2.uplinks());
+        nets.destroy("n1", List.of());
+        assertEquals("n2 still uses it", "1", host.forwarding("eth0"));
+        assertEquals(List.of("eth0"), host.natUplinks.get("n2"));
+
+        host.forwarding.clear(); // a host reboot: forwarding is off again, and there are no rules
+        host.nat.clear();
+        host.natUplinks.clear();
+        Networks reopened = new Networks(dir, host);
+        assertEquals(List.of(), reopened.open());
+        assertEquals("switched on again", "1", host.forwarding("eth0"));
+        assertEquals(List.of("eth0"), host.natUplinks.get("n2"));
+        assertEquals("still the value from before", List.of(new Uplink("eth0", "0")),
+                reopened.get("n2").orElseThrow().uplinks());
+        reopened.destroy("n2", List.of());
+        assertEquals("back as it was", "0", host.forwarding("eth0"));
+
+        // An uplink that forwarded before keeps forwarding.
+        host.links.add("wan1");
+        host.forwarding.put("wan1", "1");
+        reopened.create("n3", "10.99.9.0/24", null, true, "wan1");
+        reopened.destroy("n3", List.of());
+        assertEquals("1", host.forwarding("wan1"));
+        assertEquals(List.of(), host.nat);
+    }
+
+    @Test
+    public void whenTheDefaultRouteMovesTheNextStartTakesTheNewUplinkAndPutsTheOldOneBack() throws Exception {
+        nets.create("n1", "10.99.7.0/24", true);
+        host.links.add("wan1");
+        nets.create("pinned", "10.99.8.0/24", null, true, "wan1");
+        host.links.add("wan2");
+        host.defaultRoute.clear();
+        host.defaultRoute.add("wan2");
+
+        Networks reopened = new Networks(dir, host);
+        assertEquals(List.of(), reopened.open());
+        assertEquals(List.of(new Uplink("wan2", "0")), reopened.get("n1").orElseThrow().uplinks());
+        assertEquals(List.of("wan2"), host.natUplinks.get("n1"));
+        assertEquals("1", host.forwarding("wan2"));
+        assertEquals("eth0 is no NAT network's uplink now: back as it was", "0", host.forwarding("eth0"));
+        assertEquals("--uplink stays", List.of("wan1"), host.natUplinks.get("pinned"));
+        assertEquals("1", host.forwarding("wan1"));
+        assertEquals("durable", List.of(new Uplink("wan2", "0")), NetworkStore.parse(Files.readString(
+                dir.resolve("n1.json"))).uplinks());
+
+        // No default route at all (the network is not up yet): the uplink it had is kept, and said so.
+        host.defaultRoute.clear();
+        host.forwarding.clear();
+        Networks third = new Networks(dir, host);
+        List<String> problems = third.open();
+        assertEquals(problems.toString(), 1, problems.size());
+        assertTrue(problems.get(0), problems.get(0).contains("network n1: there is no IPv4 default route now, so "
+                + "NAT keeps the uplink(s) it had: wan2"));
+        assertEquals(List.of("wan2"), host.natUplinks.get("n1"));
+        assertEquals("1", host.forwarding("wan2"));
+    }
+
+    @Test
+    public void aNatRecordOfAnOlderVersionGetsTheDefaultRoutesUplinkOnOpen() throws Exception {
+        Files.writeString(dir.resolve("old.json"), "{\"name\":\"old\",\"subnet\":\"10.99.7.0/24\",\"nat\":true,"
+                + "\"bridge\":\"zkb-old\",\"created\":\"2025-01-01T00:00:00Z\",\"leases\":[]}");
+        Networks reopened = new Networks(dir, host);
+        assertEquals(List.of(), reopened.open());
+        assertEquals(List.of(new Uplink("eth0", "0")), reopened.get("old").orElseThrow().uplinks());
+        assertEquals("1", host.forwarding("eth0"));
+        assertEquals(List.of("eth0"), host.natUplinks.get("old"));
+        assertTrue(Files.readString(dir.resolve("old.json")).contains("\"uplinks\""));
+    }
+
+    @Test
+    public void forwardingThatCannotBeSwitchedOnUndoesTheNetwork() throws Exception {
+        host.failForwarding = true;
+        refused(() -> {
+            assertEquals(List.of(), host.nat);
+            assertEquals("0", host.forwarding("eth0"));
+        }, "Permission denied", () -> nets.create("out", "10.99.7.0/24", true));
+        assertTrue(!Files.exists(dir.resolve("out.json")));
     }
 
     @Test

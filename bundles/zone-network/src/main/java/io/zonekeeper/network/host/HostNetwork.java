@@ -1,6 +1,7 @@
 package io.zonekeeper.network.host;
 
 import java.io.IOException;
+import java.util.List;
 import java.util.Set;
 
 /** The host changes a network needs, each one undoable. {@link IpHost} does them with iproute2 and nftables. */
@@ -15,8 +16,12 @@ public interface HostNetwork {
     /** Removes the bridge and whatever {@link #ensureBridge} set up for it. */
     void deleteBridge(String bridge) throws IOException;
 
-    /** Masquerades {@code subnet} leaving by any interface but {@code bridge}. */
-    void enableNat(String network, String bridge, String subnet) throws IOException;
+    /**
+     * Masquerades {@code subnet} leaving by any interface but {@code bridge}. Forwarded packets from this bridge to
+     * another zone network's bridge are dropped, and so are those from the {@code uplinks} to any zone network's
+     * bridge, unless they belong to a connection a zone opened (established or related).
+     */
+    void enableNat(String network, String bridge, String subnet, List<String> uplinks) throws IOException;
 
     void disableNat(String network) throws IOException;
 
@@ -25,6 +30,14 @@ public interface HostNetwork {
 
     /** Removes the tap; a tap that is not there is not an error. */
     void deleteTap(String tap) throws IOException;
+
+    /** The interfaces of the IPv4 default route(s) of the main table, each once; empty where there is none. */
+    List<String> defaultRouteInterfaces() throws IOException;
+
+    /** The interface's IPv4 forwarding switch ({@code "0"} or {@code "1"}), or null where there is no such interface. */
+    String forwarding(String iface) throws IOException;
+
+    void setForwarding(String iface, String value) throws IOException;
 
     /** The names of the host's network interfaces. */
     Set<String> links() throws IOException;

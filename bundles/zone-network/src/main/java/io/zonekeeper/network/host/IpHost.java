@@ -10,6 +10,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 
 /**
  * {@link HostNetwork} through the {@code ip} and {@code nft} commands, in the network namespace the appliance
@@ -91,20 +92,32 @@ public final class IpHost implements HostNetwork {
     }
 
     @Override
-    public void enableNat(String network, String bridge, String subnet) throws IOException {
-        runWithInput(natScript(network, bridge, subnet), nft, "-f", "-");
+    public void enableNat(String network, String bridge, String subnet, List<String> uplinks) throws IOException {
+        runWithInput(natScript(network, bridge, subnet, uplinks), nft, "-f", "-");
     }
 
-    /** One table per network, so that removing the network removes exactly its rules. */
-    static String natScript(String network, String bridge, String subnet) {
+    /**
+     * One table per network, so that removing the network removes exactly its rules. The uplinks forward (the
+     * replies come in there), so the table also keeps them from opening anything towards the zones: of what comes in
+     * on an uplink only the packets of connections that a zone opened reach any zone network's bridge, NAT or not.
+     * Several NAT networks on one uplink each have that rule; a drop in any table is final.
+     */
+    static String natScript(String network, String bridge, String subnet, List<String> uplinks) {
         String t = table(network);
-        return "add table ip " + t + "\n"
+        String script = "add table ip " + t + "\n"
                 + "add chain ip " + t + " postrouting { type nat hook postrouting priority srcnat; }\n"
                 + "add rule ip " + t + " postrouting ip saddr " + subnet + " oifname != \"" + bridge
                 + "\" masquerade\n"
                 + "add chain ip " + t + " forward { type filter hook forward priority filter; }\n"
                 // NAT forwards this bridge's packets; never towards another zone network's bridge.
                 + "add rule ip " + t + " forward iifname \"" + bridge + "\" oifname \"zkb-*\" drop\n";
+        if (uplinks.isEmpty()) {
+            return script;
+        }
+        String iif = uplinks.size() == 1 ? "\"" + uplinks.get(0) + "\""
+                : uplinks.stream().map(u -> "\"" + u + "\"").collect(Collectors.joining(", ", "{ ", " }"));
+        return script + "add rule ip " + t + " forward iifname " + iif
+                + " oifname \"zkb-*\" ct state != { established, related } drop\n";
     }
 
     static String table(String network) {
@@ -120,6 +133,50 @@ public final class IpHost implements HostNetwork {
                 throw e;
             }
         }
+    }
+
+    @Override
+    public List<String> defaultRouteInterfaces() throws IOException {
+        return routeDevices(run(ip, "-4", "route", "show", "default"));
+    }
+
+    /**
+     * The devices {@code ip route show} names ({@code dev NAME}), each once, in order: one per plain route, one per
+     * {@code nexthop} of a multipath route; none for {@code unreachable} or {@code blackhole} routes.
+     */
+    static List<String> routeDevices(String routes) {
+        Set<String> devs = new LinkedHashSet<>();
+        String[] t = routes.trim().split("\\s+");
+        for (int i = 0; i + 1 < t.length; i++) {
+            if (t[i].equals("dev")) {
+                devs.add(t[i + 1]);
+            }
+        }
+        return List.copyOf(devs);
+    }
+
+    @Override
+    public String forwarding(String iface) throws IOException {
+        Path f = forwardingFile(iface);
+        return Files.exists(f) ? Files.readString(f, StandardCharsets.US_ASCII).strip() : null;
+    }
+
+    @Override
+    public void setForwarding(String iface, String value) throws IOException {
+        Path f = forwardingFile(iface);
+        if (!Files.exists(f)) {
+            throw new IOException("the host has no interface " + iface + " (" + f + " is missing)");
+        }
+        Files.writeString(f, value + "\n", StandardCharsets.US_ASCII);
+    }
+
+    private Path forwardingFile(String iface) throws IOException {
+        // conf/all and conf/default are directories there too, and switch more than one interface.
+        if (iface.isEmpty() || iface.contains("/") || iface.equals(".") || iface.equals("..") || iface.equals("all")
+                || iface.equals("default")) {
+            throw new IOException("'" + iface + "' is not an interface name");
+        }
+        return procNet.resolve(iface).resolve("forwarding");
     }
 
     @Override

@@ -16,6 +16,7 @@ import io.zonekeeper.network.Lease;
 import io.zonekeeper.network.NetworkException;
 import io.zonekeeper.network.NetworkProvider;
 import io.zonekeeper.network.NetworkRecord;
+import io.zonekeeper.network.Uplink;
 import io.zonekeeper.network.ipv4.Cidr;
 
 /** The {@code net:} shell commands. Each failure says what was wrong and changes nothing. */
@@ -32,16 +33,17 @@ public class NetCommands {
     public String create(
             @Descriptor("IPv4 subnet, such as 10.99.0.0/24") @Parameter(names = "--subnet", absentValue = "") String subnet,
             @Descriptor("IPv6 unique local /64 prefix such as fd12:3456:789a::/64, or auto (derived from the network's id); none by default") @Parameter(names = "--ipv6", absentValue = "") String ipv6,
-            @Descriptor("masquerade the zones' traffic to the host's uplink (nftables); off by default") @Parameter(names = "--nat", presentValue = "true", absentValue = "false") boolean nat,
+            @Descriptor("masquerade the zones' traffic to the host's uplink (nftables), switching IPv4 forwarding on there; off by default") @Parameter(names = "--nat", presentValue = "true", absentValue = "false") boolean nat,
+            @Descriptor("with --nat: the interface the zones' traffic leaves by; by default the interface(s) of the IPv4 default route") @Parameter(names = "--uplink", absentValue = "") String uplink,
             @Descriptor("network name") String name) throws NetworkException {
         if (subnet.isEmpty()) {
-            throw new NetworkException("usage: net:create NAME --subnet CIDR [--ipv6 PREFIX|auto] [--nat] (--subnet "
-                    + "is required)");
+            throw new NetworkException("usage: net:create NAME --subnet CIDR [--ipv6 PREFIX|auto] [--nat [--uplink "
+                    + "IFACE]] (--subnet is required)");
         }
-        NetworkRecord n = provider.networks().create(name, subnet, ipv6, nat);
+        NetworkRecord n = provider.networks().create(name, subnet, ipv6, nat, uplink);
         return "network " + n.name() + " " + n.subnet() + " on bridge " + n.bridge() + ", gateway "
                 + n.gatewayCidr() + (n.ipv6() == null ? "" : ", ipv6 " + n.ipv6() + " gateway " + n.gateway6Cidr())
-                + (n.nat() ? ", NAT" : "");
+                + (n.nat() ? ", NAT via " + String.join(", ", n.uplinkNames()) : "");
     }
 
     @Descriptor("List networks, and resources left by zones that no longer run")
@@ -91,6 +93,16 @@ public class NetCommands {
         }
         sb.append("bridge   ").append(n.bridge()).append('\n');
         sb.append("nat      ").append(n.nat() ? "yes" : "no").append('\n');
+        if (n.nat()) {
+            String how = n.uplink() != null ? "--uplink" : "the IPv4 default route's";
+            if (n.uplinks().isEmpty()) {
+                sb.append("uplink   none (").append(how).append(" was not found; see the log)\n");
+            }
+            for (Uplink u : n.uplinks()) {
+                sb.append("uplink   ").append(u.name()).append(" (").append(how)
+                        .append("; IPv4 forwarding switched on, was ").append(u.forwardingBefore()).append(")\n");
+            }
+        }
         sb.append("zones    ").append(String.join(", ", usersOf(name))).append('\n');
         for (Lease l : n.leases()) {
             sb.append(String.format("lease    %-15s %s%s %s %s%n", l.ip(), l.ip6() == null ? "" : l.ip6() + " ",
