@@ -1,6 +1,7 @@
 package io.zonekeeper.itests;
 
 import static org.junit.Assert.assertEquals;
+import static io.zonekeeper.itests.Containers.host;
 import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertTrue;
 
@@ -17,7 +18,6 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import org.junit.After;
-import org.junit.Assume;
 import org.junit.Before;
 import org.junit.Test;
 
@@ -39,11 +39,7 @@ public class ApplianceCrashNetnsIT {
 
     @Before
     public void setUp() throws Exception {
-        Assume.assumeTrue("the JVM runs in a network namespace of its own (ZK_NETNS=" + System.getenv("ZK_NETNS")
-                + "); see src/test/netns/bin/java", "own".equals(System.getenv("ZK_NETNS")));
-        String links = host("ip", "-o", "link", "show");
-        assertFalse("the namespace has none of the machine's interfaces: " + links,
-                links.lines().anyMatch(l -> !l.contains(" lo:") && !l.contains("zk")));
+        Containers.assumeOwnNetworkNamespace();
         dist = Path.of(System.getProperty("zk.repo.root", "..")).resolve("launcher/target/zonekeeper")
                 .toAbsolutePath().normalize();
         assertTrue("the distribution is built at " + dist, Files.isExecutable(dist.resolve("bin/zonekeeper")));
@@ -58,13 +54,6 @@ public class ApplianceCrashNetnsIT {
         for (long pid : guestPids) {
             ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
         }
-    }
-
-    private static String host(String... argv) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        p.waitFor();
-        return out;
     }
 
     private Process startAppliance(String name) throws Exception {

@@ -183,4 +183,25 @@ final class Containers {
             return failure.getMessage();
         }
     }
+
+    /** The output (and error output) of a command on the test's host, whatever its exit status. */
+    static String host(String... argv) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        p.waitFor();
+        return out;
+    }
+
+    /**
+     * Skips a test unless its JVM runs in a network namespace of its own (src/test/netns/bin/java sets ZK_NETNS=own),
+     * and fails it when that namespace has any of the machine's interfaces: a test that makes bridges, taps or NAT
+     * rules must never touch them.
+     */
+    static void assumeOwnNetworkNamespace() throws IOException, InterruptedException {
+        org.junit.Assume.assumeTrue("the JVM runs in a network namespace of its own (ZK_NETNS="
+                + System.getenv("ZK_NETNS") + "); see src/test/netns/bin/java", "own".equals(System.getenv("ZK_NETNS")));
+        String links = host("ip", "-o", "link", "show");
+        org.junit.Assert.assertFalse("the namespace has none of the machine's interfaces: " + links,
+                links.lines().anyMatch(l -> !l.contains(" lo:") && !l.contains("zk")));
+    }
 }

@@ -18,7 +18,6 @@ import javax.inject.Inject;
 
 import org.apache.felix.service.command.CommandProcessor;
 import org.junit.After;
-import org.junit.Assume;
 import org.junit.Before;
 import org.junit.Test;
 import org.junit.runner.RunWith;
@@ -69,11 +68,7 @@ public class NatNetnsIT {
 
     @Before
     public void anOutsideNamespaceBehindAVethUplink() throws Exception {
-        Assume.assumeTrue("the JVM runs in a network namespace of its own (ZK_NETNS=" + System.getenv("ZK_NETNS")
-                + "); see src/test/netns/bin/java", "own".equals(System.getenv("ZK_NETNS")));
-        String links = host("ip", "-o", "link", "show");
-        assertFalse("the namespace has none of the machine's interfaces: " + links,
-                links.lines().anyMatch(l -> !l.contains(" lo:") && !l.contains("zk")));
+        Containers.assumeOwnNetworkNamespace();
         // unshare execs cat in the new namespace, so the process's pid names the namespace.
         outside = new ProcessBuilder("unshare", "--net", "cat").redirectOutput(ProcessBuilder.Redirect.DISCARD)
                 .redirectError(ProcessBuilder.Redirect.DISCARD).start();

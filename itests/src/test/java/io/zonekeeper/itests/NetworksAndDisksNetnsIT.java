@@ -1,6 +1,7 @@
 package io.zonekeeper.itests;
 
 import static org.junit.Assert.assertEquals;
+import static io.zonekeeper.itests.Containers.host;
 import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertTrue;
 
@@ -18,7 +19,6 @@ import javax.inject.Inject;
 
 import org.apache.felix.service.command.CommandProcessor;
 import org.junit.After;
-import org.junit.Assume;
 import org.junit.Before;
 import org.junit.Test;
 import org.junit.runner.RunWith;
@@ -54,11 +54,7 @@ public class NetworksAndDisksNetnsIT {
 
     @Before
     public void onlyInANamespaceOfOurOwn() throws Exception {
-        Assume.assumeTrue("the JVM runs in a network namespace of its own (ZK_NETNS=" + System.getenv("ZK_NETNS")
-                + "); see src/test/netns/bin/java", "own".equals(System.getenv("ZK_NETNS")));
-        String links = host("ip", "-o", "link", "show");
-        assertFalse("the namespace has none of the machine's interfaces: " + links,
-                links.lines().anyMatch(l -> !l.contains(" lo:") && !l.contains("zk")));
+        Containers.assumeOwnNetworkNamespace();
         // Forwarding on for the whole namespace: zones on different networks must still not reach each other,
         // because the appliance turns forwarding off on each bridge.
         Files.writeString(Path.of("/proc/sys/net/ipv4/ip_forward"), "1\n");
@@ -85,13 +81,6 @@ public class NetworksAndDisksNetnsIT {
 
     private String fails(String command) {
         return Containers.run(shell, command).error();
-    }
-
-    private static String host(String... argv) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        p.waitFor();
-        return out;
     }
 
     /** The names of the namespace's interfaces, sorted (their flags and addresses change as taps come and go). */

@@ -1,6 +1,7 @@
 package io.zonekeeper.itests;
 
 import static org.junit.Assert.assertEquals;
+import static io.zonekeeper.itests.Containers.host;
 import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertTrue;
 
@@ -16,7 +17,6 @@ import javax.inject.Inject;
 
 import org.apache.felix.service.command.CommandProcessor;
 import org.junit.After;
-import org.junit.Assume;
 import org.junit.Before;
 import org.junit.Test;
 import org.junit.runner.RunWith;
@@ -57,11 +57,7 @@ public class Q35MachineNetnsIT {
 
     @Before
     public void onlyInANamespaceOfOurOwn() throws Exception {
-        Assume.assumeTrue("the JVM runs in a network namespace of its own (ZK_NETNS=" + System.getenv("ZK_NETNS")
-                + "); see src/test/netns/bin/java", "own".equals(System.getenv("ZK_NETNS")));
-        String links = host("ip", "-o", "link", "show");
-        assertFalse("the namespace has none of the machine's interfaces: " + links,
-                links.lines().anyMatch(l -> !l.contains(" lo:") && !l.contains("zk")));
+        Containers.assumeOwnNetworkNamespace();
     }
 
     @After
@@ -78,13 +74,6 @@ public class Q35MachineNetnsIT {
 
     private String sh(String command) {
         return Containers.run(shell, command).ok();
-    }
-
-    private static String host(String... argv) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        p.waitFor();
-        return out;
     }
 
     private String console(String zone) throws Exception {
