@@ -49,18 +49,32 @@ public final class DriverUpgrader {
         }
     }
 
-    DriverUpgrader(BundleContext context, ZoneRegistry registry, Path stateDir, Path mavenRepository,
-            Duration timeout) {
+    /** An upgrader of the registry's drivers; {@code timeout} bounds the wait for a new driver to register. */
+    public DriverUpgrader(BundleContext context, ZoneRegistry registry, Duration timeout) {
         this.context = context;
         this.registry = registry;
-        this.driversDir = stateDir.resolve("drivers");
-        this.mavenRepository = mavenRepository;
+        this.driversDir = registry.stateDir().resolve("drivers");
+        this.mavenRepository = registry.driverRepository();
         this.timeout = timeout;
     }
 
-    Outcome upgrade(String type, String source, Consumer<String> progress) throws ZoneException {
+    /** Replaces driver {@code type}'s bundle with {@code source} while its zones run. */
+    public Outcome upgrade(String type, String source, Consumer<String> progress) throws ZoneException {
+        synchronized (registry.upgrades) {
+            return upgradeAlone(type, source, progress);
+        }
+    }
+
+    /** Goes back to the driver version before the last upgrade. */
+    public Outcome rollback(String type, Consumer<String> progress) throws ZoneException {
+        synchronized (registry.upgrades) {
+            return rollbackAlone(type, progress);
+        }
+    }
+
+    private Outcome upgradeAlone(String type, String source, Consumer<String> progress) throws ZoneException {
         DriverBinding current = current(type);
-        Bundle bundle = current.source;
+        Bundle bundle = bundleOf(current);
         Path jar = resolve(source);
         Manifest mf = manifest(jar);
         String bsn = symbolicName(mf);
@@ -107,9 +121,10 @@ public final class DriverUpgrader {
         return o;
     }
 
-    Outcome rollback(String type, Consumer<String> progress) throws ZoneException {
+    private Outcome rollbackAlone(String type, Consumer<String> progress) throws ZoneException {
         DriverBinding current = current(type);
-        Path dir = driversDir.resolve(current.source.getSymbolicName());
+        Bundle bundle = bundleOf(current);
+        Path dir = driversDir.resolve(bundle.getSymbolicName());
         Path previousJar = dir.resolve("previous.jar");
         if (!Files.exists(previousJar)) {
             throw new ZoneException("driver " + type + " has not been upgraded here, so there is no earlier "
@@ -118,7 +133,7 @@ public final class DriverUpgrader {
         Manifest mf = manifest(previousJar);
         Version version = Version.parseVersion(mf.getMainAttributes().getValue("Bundle-Version"));
         progress.accept("rolling driver " + type + " back from " + current.describe() + " to " + version);
-        Outcome o = swap(type, current.source, previousJar, version, current.version, dir.resolve("current.jar"),
+        Outcome o = swap(type, bundle, previousJar, version, current.version, dir.resolve("current.jar"),
                 progress);
         try {
             Path tmp = dir.resolve("swap.tmp");
@@ -192,15 +207,25 @@ public final class DriverUpgrader {
         if (b == null) {
             throw new ZoneException("no '" + type + "' driver is bound; driver:list shows the bound drivers");
         }
-        if (b.source == null || b.source.getBundleId() == 0) {
+        Bundle source = b.bundleId == DriverBinding.NO_BUNDLE ? null : context.getBundle(b.bundleId);
+        if (source == null || source.getBundleId() == 0) {
             throw new ZoneException("driver " + type + " was not installed as a bundle of its own, so it cannot be "
                     + "upgraded");
         }
-        String bsn = b.source.getSymbolicName();
+        String bsn = source.getSymbolicName();
         if (bsn.equals(context.getBundle().getSymbolicName()) || bsn.equals("zone-api")) {
             throw new ZoneException("driver " + type + " lives in " + bsn + ", which driver:upgrade does not replace");
         }
         return b;
+    }
+
+    /** The bundle that registered the binding's driver; {@link #current} has checked that there is one. */
+    private Bundle bundleOf(DriverBinding b) throws ZoneException {
+        Bundle bundle = context.getBundle(b.bundleId);
+        if (bundle == null) {
+            throw new ZoneException("the bundle of driver " + b.type + " was uninstalled meanwhile");
+        }
+        return bundle;
     }
 
     private Path resolve(String source) throws ZoneException {

@@ -5,7 +5,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 
+import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
+import org.osgi.framework.Constants;
 import org.osgi.framework.ServiceReference;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
@@ -64,7 +66,17 @@ public class ZoneManagerComponent extends ZoneRegistry {
     @Reference(service = HypervisorDriver.class, cardinality = ReferenceCardinality.MULTIPLE,
             policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
     void bindDriver(ServiceReference<HypervisorDriver> ref, HypervisorDriver driver, Map<String, Object> props) {
-        addDriver(new DriverBinding(driver, ref, props));
+        addDriver(binding(driver, ref, props));
+    }
+
+    /** The binding of a driver service, with the bundle it came from and its ranking. */
+    static DriverBinding binding(HypervisorDriver driver, ServiceReference<?> ref, Map<String, Object> props) {
+        Object id = props.get(Constants.SERVICE_ID);
+        Object rank = props.get(Constants.SERVICE_RANKING);
+        Bundle b = ref == null ? null : ref.getBundle();
+        return new DriverBinding(driver, id instanceof Long l ? l : -1L, rank instanceof Integer i ? i : 0,
+                b == null ? "?" : b.getSymbolicName(), b == null ? "?" : b.getVersion().toString(),
+                b == null ? DriverBinding.NO_BUNDLE : b.getBundleId());
     }
 
     void unbindDriver(HypervisorDriver driver) {

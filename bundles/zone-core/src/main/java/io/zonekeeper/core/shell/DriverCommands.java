@@ -16,6 +16,8 @@ import org.osgi.service.component.annotations.Reference;
 import io.zonekeeper.api.ZoneException;
 import io.zonekeeper.api.ZoneInfo;
 import io.zonekeeper.core.BundleDiagnosis;
+import io.zonekeeper.core.DriverUpgrader;
+import io.zonekeeper.core.DriverView;
 import io.zonekeeper.core.ZoneRegistry;
 import io.zonekeeper.spi.Capabilities;
 import jakarta.json.Json;
@@ -44,20 +46,21 @@ public class DriverCommands {
             @Descriptor("driver type, e.g. kvm") String type,
             @Descriptor("bundle jar path, or group:artifact:version from the driver repository") String source)
             throws ZoneException {
-        return zones.upgradeDriver(context, type, source, Duration.ofSeconds(timeout), System.out::println)
-                .describe();
+        return new DriverUpgrader(context, zones, Duration.ofSeconds(timeout)).upgrade(type, source,
+                System.out::println).describe();
     }
 
     @Descriptor("Go back to the driver version before the last upgrade")
     public String rollback(
             @Descriptor("seconds to wait for the old driver") @Parameter(names = "--timeout", absentValue = "30") int timeout,
             @Descriptor("driver type, e.g. kvm") String type) throws ZoneException {
-        return zones.rollbackDriver(context, type, Duration.ofSeconds(timeout), System.out::println).describe();
+        return new DriverUpgrader(context, zones, Duration.ofSeconds(timeout)).rollback(type, System.out::println)
+                .describe();
     }
 
     @Descriptor("List the bound hypervisor drivers")
     public String list(@Descriptor("print JSON") @Parameter(names = "--json", presentValue = "true", absentValue = "false") boolean json) {
-        List<ZoneRegistry.DriverView> drivers = zones.drivers();
+        List<DriverView> drivers = zones.drivers();
         if (json) {
             JsonArrayBuilder a = Json.createArrayBuilder();
             drivers.forEach(d -> a.add(toJson(d)));
@@ -77,7 +80,7 @@ public class DriverCommands {
             return ("no hypervisor driver is bound\n" + problems).stripTrailing();
         }
         Table t = new Table("TYPE", "BUNDLE", "VERSION", "ACTIVE", "ZONES", "FEATURES");
-        for (ZoneRegistry.DriverView d : drivers) {
+        for (DriverView d : drivers) {
             t.row(d.type(), d.bundle(), d.version(), d.active() ? "yes" : "standby", zonesOf(d.type()).size(),
                     d.capabilities().features().stream().map(Enum::name).sorted().collect(Collectors.joining(",")));
         }
@@ -101,7 +104,7 @@ public class DriverCommands {
     @Descriptor("Show a driver: its version, capabilities, self-test results and zones")
     public String info(@Descriptor("print JSON") @Parameter(names = "--json", presentValue = "true", absentValue = "false") boolean json,
             @Descriptor("driver type, e.g. kvm") String type) throws ZoneException {
-        ZoneRegistry.DriverView d = zones.drivers().stream().filter(x -> x.type().equals(type) && x.active())
+        DriverView d = zones.drivers().stream().filter(x -> x.type().equals(type) && x.active())
                 .findFirst().orElseThrow(() -> new ZoneException("no driver of type '" + type
                         + "' is bound; driver:list shows the bound drivers"));
         if (json) {
@@ -127,7 +130,7 @@ public class DriverCommands {
         return zones.list().stream().filter(z -> type.equals(z.driver()) && z.state().isActive()).toList();
     }
 
-    private JsonObject toJson(ZoneRegistry.DriverView d) {
+    private JsonObject toJson(DriverView d) {
         JsonArrayBuilder features = Json.createArrayBuilder();
         d.capabilities().features().stream().map(Enum::name).sorted().forEach(features::add);
         JsonObjectBuilder details = Json.createObjectBuilder();

@@ -1,0 +1,208 @@
+package io.zonekeeper.core;
+
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.UnaryOperator;
+
+import io.zonekeeper.api.ZoneEvent;
+import io.zonekeeper.api.ZoneException;
+import io.zonekeeper.api.ZoneSpec;
+import io.zonekeeper.api.ZoneState;
+import io.zonekeeper.core.store.ZoneRecord;
+import io.zonekeeper.spi.PreparedResources;
+import io.zonekeeper.spi.RuntimeRecord;
+import io.zonekeeper.spi.ZoneContext;
+
+/**
+ * One zone in memory: its stored record, the driver binding that holds its guest, and what its resources
+ * prepared for the current start.
+ *
+ * <p>Locking: {@link #operation} is held for a whole start/stop/destroy/adoption, so that a driver never sees two
+ * calls for one zone at once; the zone's own monitor is held only to change its record, so that a driver's
+ * {@link ZoneContext#report} from a watcher thread never waits for a long operation.
+ */
+final class Zone {
+    private static final System.Logger LOG = System.getLogger("io.zonekeeper.core");
+
+    final ReentrantLock operation = new ReentrantLock();
+    private final ZoneTable table;
+    private ZoneRecord record;
+    /** The driver binding that adopted or started this zone's guest, or null while none has. */
+    private DriverBinding attachedTo;
+    /** What the resource providers prepared for the current start. */
+    private volatile PreparedResources prepared = PreparedResources.NONE;
+
+    Zone(ZoneTable table, ZoneRecord record) {
+        this.table = table;
+        this.record = record;
+    }
+
+    synchronized ZoneRecord record() {
+        return record;
+    }
+
+    synchronized DriverBinding attachedTo() {
+        return attachedTo;
+    }
+
+    synchronized void attach(DriverBinding binding) {
+        attachedTo = binding;
+    }
+
+    /** Forgets the binding if it is the one that holds this zone: a driver that left keeps nothing. */
+    synchronized void detachFrom(DriverBinding gone) {
+        if (attachedTo == gone) {
+            attachedTo = null;
+        }
+    }
+
+    PreparedResources prepared() {
+        return prepared;
+    }
+
+    void prepared(PreparedResources resources) {
+        prepared = resources;
+    }
+
+    String name() {
+        return record().spec().name();
+    }
+
+    /** Changes the record durably, then tells listeners. */
+    void change(UnaryOperator<ZoneRecord> how) {
+        ZoneRecord before;
+        ZoneRecord after;
+        synchronized (this) {
+            before = record;
+            after = how.apply(before);
+            if (after.equals(before)) {
+                return;
+            }
+            try {
+                table.store().update(after);
+            } catch (IOException e) {
+                LOG.log(Level.ERROR, "could not store zone " + after.spec().name() + ": " + e.getMessage());
+            }
+            record = after;
+            notifyAll();
+        }
+        if (before.state().isActive() && !after.state().isActive()) {
+            // Stopped, crashed, or a start undone: whatever ends a guest gives back its taps, leases and locks.
+            table.guestEnded(this);
+        }
+        if (before.state() != after.state()) {
+            table.publish(new ZoneEvent(after.spec().name(), before.state(), after.state(), after.reason(),
+                    Instant.now()));
+        }
+    }
+
+    void setState(ZoneState state, String reason) {
+        change(r -> r.withState(state, reason));
+    }
+
+    /** Waits until the zone is in one of {@code states}; fails when it is destroyed or the time is up. */
+    void awaitState(Set<ZoneState> states, Duration timeout) throws ZoneException {
+        String name = name();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        synchronized (this) {
+            while (!states.contains(record.state())) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    throw new ZoneException("zone " + name + " is still " + record.state() + " after "
+                            + timeout.toSeconds() + " s (waited for " + states + ")");
+                }
+                if (table.find(name) == null) {
+                    throw new ZoneException("zone " + name + " was destroyed while waiting");
+                }
+                try {
+                    wait(Math.max(1, Math.min(500, TimeUnit.NANOSECONDS.toMillis(left))));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new ZoneException("interrupted while waiting for zone " + name);
+                }
+            }
+        }
+    }
+
+    /** What {@code binding}'s driver sees of this zone; null for a look without a driver. */
+    ZoneContext context(DriverBinding binding) {
+        return new Context(binding);
+    }
+
+    /** What a driver sees of a zone; reports from a driver that no longer holds the zone are ignored. */
+    private final class Context implements ZoneContext {
+        private final DriverBinding binding;
+
+        Context(DriverBinding binding) {
+            this.binding = binding;
+        }
+
+        @Override
+        public UUID id() {
+            return record().id();
+        }
+
+        @Override
+        public String name() {
+            return Zone.this.name();
+        }
+
+        @Override
+        public ZoneSpec spec() {
+            return record().spec();
+        }
+
+        @Override
+        public Path directory() {
+            return table.store().zoneDirectory(name());
+        }
+
+        @Override
+        public Optional<RuntimeRecord> runtime() {
+            try {
+                return table.store().loadRuntime(name());
+            } catch (IOException | RuntimeException e) {
+                LOG.log(Level.WARNING, "runtime record of zone " + name() + " is unreadable: " + e.getMessage());
+                return Optional.empty();
+            }
+        }
+
+        @Override
+        public void saveRuntime(RuntimeRecord runtime) {
+            try {
+                table.store().saveRuntime(name(), runtime);
+            } catch (IOException e) {
+                throw new IllegalStateException("could not store the runtime record of zone " + name()
+                        + ": " + e.getMessage(), e);
+            }
+        }
+
+        @Override
+        public void report(ZoneState state, String reason) {
+            DriverBinding holder = attachedTo();
+            if (holder != null && holder != binding) {
+                return;
+            }
+            ZoneState current = record().state();
+            if (current == state || (!current.isActive() && state.isActive())) {
+                // A stale "running" from a watcher after the zone stopped must not resurrect it.
+                return;
+            }
+            LOG.log(Level.INFO, "zone " + name() + " is " + state + (reason.isEmpty() ? "" : ": " + reason));
+            setState(state, reason);
+        }
+
+        @Override
+        public PreparedResources resources() {
+            return prepared;
+        }
+    }
+}

@@ -1,0 +1,209 @@
+package io.zonekeeper.core;
+
+import java.lang.System.Logger.Level;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+
+import io.zonekeeper.api.ZoneException;
+import io.zonekeeper.api.ZoneState;
+import io.zonekeeper.core.store.ZoneRecord;
+import io.zonekeeper.spi.Adoption;
+
+/**
+ * Closes the gap between the stored zones and the bound drivers: whenever a driver (re)appears, its active zones
+ * are handed to it by proof ({@link io.zonekeeper.spi.HypervisorDriver#adopt}), and declared zones that should
+ * run are started. Work is done on one thread, in the order it was asked for.
+ *
+ * <p>During a driver upgrade the type is on trial: a zone the new driver refuses keeps its state, so that the
+ * previous driver can take it back.
+ */
+final class ZoneReconciler {
+    private static final System.Logger LOG = System.getLogger("io.zonekeeper.core");
+
+    /** Starts a zone by name, as the shell would. */
+    interface Starter {
+        void start(String name) throws ZoneException;
+    }
+
+    private final ZoneTable table;
+    private final DriverBindings drivers;
+    private final Starter starter;
+    private ExecutorService executor;
+    private volatile boolean open;
+    /** Driver types under a trial (an upgrade): a refused adoption leaves the zone as it is, for a rollback. */
+    private final Set<String> trials = ConcurrentHashMap.newKeySet();
+    private final Map<String, String> trialRefusals = new ConcurrentHashMap<>();
+
+    ZoneReconciler(ZoneTable table, DriverBindings drivers, Starter starter) {
+        this.table = table;
+        this.drivers = drivers;
+        this.starter = starter;
+    }
+
+    /** Makes the worker thread; nothing is scheduled until {@link #open}. */
+    void prepare() {
+        executor = Executors.newSingleThreadExecutor(r -> ZoneTable.daemon(r, "zonekeeper-reconciler"));
+    }
+
+    /** From now on every driver or provider that comes is reconciled. */
+    void open() {
+        open = true;
+    }
+
+    boolean isOpen() {
+        return open;
+    }
+
+    /** Stops reconciling; what runs now is interrupted. */
+    void close() {
+        open = false;
+        if (executor != null) {
+            executor.shutdownNow();
+        }
+    }
+
+    void awaitClosed() {
+        if (executor == null) {
+            return;
+        }
+        try {
+            executor.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Runs {@code work} on the reconciler's thread; dropped while closing. */
+    void execute(Runnable work) {
+        try {
+            executor.execute(work);
+        } catch (RejectedExecutionException e) {
+            // Closing: the next open reconciles everything anyway.
+        }
+    }
+
+    void schedule(String type) {
+        execute(() -> reconcile(type));
+    }
+
+    /** Hands the zones of {@code type} to its active driver, and starts declared zones that should run. */
+    void reconcile(String type) {
+        DriverBinding binding = drivers.active(type);
+        if (binding == null) {
+            return;
+        }
+        for (Zone z : table.all()) {
+            ZoneRecord r = z.record();
+            boolean mine = type.equals(r.driver()) || (r.driver() == null && type.equals(r.spec().hypervisor()));
+            try {
+                if (mine && r.state().isActive()) {
+                    z.operation.lock();
+                    try {
+                        ensureAttached(z);
+                    } finally {
+                        z.operation.unlock();
+                    }
+                } else if (r.desiredRunning() && ZoneLifecycle.STARTABLE.contains(r.state())
+                        && r.state() != ZoneState.CRASHED && (mine || r.spec().hypervisor() == null)) {
+                    LOG.log(Level.INFO, "starting declared zone " + r.spec().name() + " on " + type);
+                    starter.start(r.spec().name());
+                }
+            } catch (ZoneException | RuntimeException e) {
+                LOG.log(Level.WARNING, "reconciling zone " + r.spec().name() + ": " + e.getMessage());
+            }
+        }
+    }
+
+    /**
+     * Makes sure the zone's guest is held by its driver's active binding: adopts it by proof if another binding
+     * (or none) held it. Call with the zone's operation lock held. Returns the binding, or null for a zone with
+     * no active guest.
+     */
+    DriverBinding ensureAttached(Zone z) throws ZoneException {
+        ZoneRecord r = z.record();
+        if (!r.state().isActive() || r.driver() == null) {
+            return null;
+        }
+        DriverBinding binding = drivers.await(r.driver(), "zone " + r.spec().name() + " runs under driver "
+                + r.driver());
+        if (z.attachedTo() == binding) {
+            return binding;
+        }
+        Adoption a;
+        try {
+            a = binding.driver.adopt(z.context(binding));
+        } catch (RuntimeException e) {
+            a = Adoption.refused("the driver failed while adopting: " + e);
+        }
+        if (a.adopted()) {
+            z.attach(binding);
+            z.setState(a.state(), "adopted by " + binding.describe());
+            LOG.log(Level.INFO, "zone " + r.spec().name() + " adopted by " + binding.describe());
+            return binding;
+        }
+        z.attach(null);
+        if (trials.contains(r.driver())) {
+            trialRefusals.put(r.spec().name(), a.reason());
+            LOG.log(Level.WARNING, "zone " + r.spec().name() + " was not adopted by " + binding.describe() + ": "
+                    + a.reason() + " (left as it is: the driver is on trial)");
+            return null;
+        }
+        z.setState(ZoneState.CRASHED, "not adopted: " + a.reason());
+        LOG.log(Level.WARNING, "zone " + r.spec().name() + " was not adopted: " + a.reason());
+        return null;
+    }
+
+    /**
+     * Puts a driver type on trial: until {@link #endTrial}, a zone its driver refuses to adopt keeps its state,
+     * so that the previous driver can take it back.
+     */
+    void beginTrial(String type) {
+        trials.add(type);
+        trialRefusals.clear();
+    }
+
+    void endTrial(String type) {
+        trials.remove(type);
+    }
+
+    /**
+     * Hands every active zone of {@code type} to the driver's active binding now, on the caller's thread, and
+     * returns the zones that were refused with the reasons (only meaningful during a trial).
+     */
+    Map<String, String> adoptAllNow(String type) {
+        Map<String, String> refused = new TreeMap<>();
+        for (Zone z : table.all()) {
+            ZoneRecord r = z.record();
+            if (!type.equals(r.driver()) || !r.state().isActive()) {
+                continue;
+            }
+            trialRefusals.remove(r.spec().name());
+            try {
+                if (!z.operation.tryLock(drivers.driverWait().toMillis(), TimeUnit.MILLISECONDS)) {
+                    refused.put(r.spec().name(), "another operation on the zone did not finish");
+                    continue;
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                refused.put(r.spec().name(), "interrupted");
+                continue;
+            }
+            try {
+                if (ensureAttached(z) == null && trialRefusals.containsKey(r.spec().name())) {
+                    refused.put(r.spec().name(), trialRefusals.get(r.spec().name()));
+                }
+            } catch (ZoneException | RuntimeException e) {
+                refused.put(r.spec().name(), e.getMessage());
+            } finally {
+                z.operation.unlock();
+            }
+        }
+        return refused;
+    }
+}
