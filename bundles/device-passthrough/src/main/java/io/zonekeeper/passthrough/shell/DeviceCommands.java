@@ -3,6 +3,7 @@ package io.zonekeeper.passthrough.shell;
 import java.util.ArrayList;
 import java.util.List;
 
+import org.apache.felix.service.command.annotations.GogoCommand;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Reference;
 

@@ -9,6 +9,7 @@ import java.util.Optional;
 
 import org.apache.felix.service.command.Descriptor;
 import org.apache.felix.service.command.Parameter;
+import org.apache.felix.service.command.annotations.GogoCommand;
 import org.osgi.framework.BundleContext;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
@@ -26,8 +27,8 @@ import io.zonekeeper.conformance.Scenario;
  * run (a dom0 in a Xen lab, a vendor's test machine). It prints each step and a PASS, FAIL or SKIP line per
  * scenario, and fails (a non-zero exit through {@code bin/zonekeeper -c}) when a scenario fails.
  */
-@Component(service = ConformanceCommand.class, property = { "osgi.command.scope=driver",
-        "osgi.command.function=conformance" })
+@Component(service = ConformanceCommand.class)
+@GogoCommand(scope = "driver", function = { "conformance" })
 public class ConformanceCommand {
 
     @Reference

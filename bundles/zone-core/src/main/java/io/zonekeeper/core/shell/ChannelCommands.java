@@ -4,6 +4,7 @@ import java.util.List;
 
 import org.apache.felix.service.command.Descriptor;
 import org.apache.felix.service.command.Parameter;
+import org.apache.felix.service.command.annotations.GogoCommand;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Reference;
 
@@ -15,8 +16,8 @@ import jakarta.json.JsonArrayBuilder;
 import jakarta.json.JsonObjectBuilder;
 
 /** The {@code channel:} shell commands. */
-@Component(service = ChannelCommands.class, property = { "osgi.command.scope=channel",
-        "osgi.command.function=list" })
+@Component(service = ChannelCommands.class)
+@GogoCommand(scope = "channel", function = { "list" })
 public class ChannelCommands {
 
     @Reference

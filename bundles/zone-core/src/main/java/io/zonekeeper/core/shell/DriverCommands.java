@@ -6,6 +6,7 @@ import java.util.stream.Collectors;
 
 import org.apache.felix.service.command.Descriptor;
 import org.apache.felix.service.command.Parameter;
+import org.apache.felix.service.command.annotations.GogoCommand;
 import java.time.Duration;
 
 import org.osgi.framework.BundleContext;
@@ -26,9 +27,8 @@ import jakarta.json.JsonObject;
 import jakarta.json.JsonObjectBuilder;
 
 /** The {@code driver:} shell commands. */
-@Component(service = DriverCommands.class, property = { "osgi.command.scope=driver",
-        "osgi.command.function=list", "osgi.command.function=info", "osgi.command.function=upgrade",
-        "osgi.command.function=rollback" })
+@Component(service = DriverCommands.class)
+@GogoCommand(scope = "driver", function = { "list", "info", "upgrade", "rollback" })
 public class DriverCommands {
 
     @Reference

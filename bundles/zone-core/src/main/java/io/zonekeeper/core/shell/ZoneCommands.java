@@ -19,6 +19,7 @@ import java.util.stream.Stream;
 
 import org.apache.felix.service.command.Descriptor;
 import org.apache.felix.service.command.Parameter;
+import org.apache.felix.service.command.annotations.GogoCommand;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Reference;
 
@@ -36,11 +37,9 @@ import jakarta.json.Json;
 import jakarta.json.JsonArrayBuilder;
 
 /** The {@code zone:} shell commands. Each failure says what was wrong and changes nothing. */
-@Component(service = ZoneCommands.class, property = { "osgi.command.scope=zone",
-        "osgi.command.function=create", "osgi.command.function=start", "osgi.command.function=stop",
-        "osgi.command.function=destroy", "osgi.command.function=list", "osgi.command.function=info",
-        "osgi.command.function=console", "osgi.command.function=logs", "osgi.command.function=wait",
-        "osgi.command.function=pause", "osgi.command.function=resume" })
+@Component(service = ZoneCommands.class)
+@GogoCommand(scope = "zone", function = { "create", "start", "stop", "destroy", "list", "info", "console", "logs",
+        "wait", "pause", "resume" })
 public class ZoneCommands {
     private static final int ESCAPE = 0x1d; // Ctrl-]
 

@@ -9,6 +9,7 @@ import java.util.stream.Collectors;
 
 import org.apache.felix.service.command.Descriptor;
 import org.apache.felix.service.command.Parameter;
+import org.apache.felix.service.command.annotations.GogoCommand;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Reference;
 
@@ -19,8 +20,8 @@ import io.zonekeeper.disk.DiskImage;
 import io.zonekeeper.disk.DiskProvider;
 
 /** The {@code disk:} shell commands. Each failure says what was wrong and changes nothing. */
-@Component(service = DiskCommands.class, property = { "osgi.command.scope=disk", "osgi.command.function=create",
-        "osgi.command.function=list", "osgi.command.function=destroy", "osgi.command.function=orphans" })
+@Component(service = DiskCommands.class)
+@GogoCommand(scope = "disk", function = { "create", "list", "destroy", "orphans" })
 public class DiskCommands {
     @Reference
     DiskProvider provider;
@@ -41,8 +42,13 @@ public class DiskCommands {
         return "disk " + d.name() + " " + d.path() + " (" + d.format() + ", " + d.bytes() + " bytes)";
     }
 
-    @Descriptor("List the disk images in <state>/disks and who holds them")
-    public String list() throws DiskException {
+    @Descriptor("List the disk images in <state>/disks and who holds them (with --json the disks only: "
+            + "disk:orphans lists the locks left by a crash)")
+    public String list(@Descriptor("print JSON") @Parameter(names = "--json", presentValue = "true", absentValue = "false") boolean json)
+            throws DiskException {
+        if (json) {
+            return DiskJson.list(provider.disks().list());
+        }
         StringBuilder sb = new StringBuilder(String.format("%-16s %-7s %12s %-16s %s%n", "NAME", "FORMAT", "BYTES",
                 "HOLDER", "PATH"));
         for (DiskImage d : provider.disks().list()) {

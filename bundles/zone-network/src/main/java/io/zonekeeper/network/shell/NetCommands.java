@@ -7,6 +7,7 @@ import java.util.stream.Collectors;
 
 import org.apache.felix.service.command.Descriptor;
 import org.apache.felix.service.command.Parameter;
+import org.apache.felix.service.command.annotations.GogoCommand;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Reference;
 
@@ -20,9 +21,8 @@ import io.zonekeeper.network.Uplink;
 import io.zonekeeper.network.ipv4.Cidr;
 
 /** The {@code net:} shell commands. Each failure says what was wrong and changes nothing. */
-@Component(service = NetCommands.class, property = { "osgi.command.scope=net", "osgi.command.function=create",
-        "osgi.command.function=list", "osgi.command.function=info", "osgi.command.function=destroy",
-        "osgi.command.function=orphans" })
+@Component(service = NetCommands.class)
+@GogoCommand(scope = "net", function = { "create", "list", "info", "destroy", "orphans" })
 public class NetCommands {
     @Reference
     NetworkProvider provider;
@@ -46,8 +46,12 @@ public class NetCommands {
                 + (n.nat() ? ", NAT via " + String.join(", ", n.uplinkNames()) : "");
     }
 
-    @Descriptor("List networks, and resources left by zones that no longer run")
-    public String list() {
+    @Descriptor("List networks, and resources left by zones that no longer run (with --json the networks only: "
+            + "net:orphans lists those)")
+    public String list(@Descriptor("print JSON") @Parameter(names = "--json", presentValue = "true", absentValue = "false") boolean json) {
+        if (json) {
+            return NetworkJson.list(provider.networks().list());
+        }
         StringBuilder sb = new StringBuilder(String.format("%-16s %-18s %-24s %-15s %-4s %s%n", "NAME", "SUBNET",
                 "IPV6", "BRIDGE", "NAT", "LEASES"));
         for (NetworkRecord n : provider.networks().list()) {
@@ -80,9 +84,13 @@ public class NetCommands {
     }
 
     @Descriptor("Show a network, its leases and the zones that name it")
-    public String info(@Descriptor("network name") String name) throws NetworkException {
+    public String info(@Descriptor("print JSON") @Parameter(names = "--json", presentValue = "true", absentValue = "false") boolean json,
+            @Descriptor("network name") String name) throws NetworkException {
         NetworkRecord n = provider.networks().get(name).orElseThrow(() -> new NetworkException("no network named '"
                 + name + "'; net:list shows the networks there are"));
+        if (json) {
+            return NetworkJson.info(n, usersOf(name));
+        }
         StringBuilder sb = new StringBuilder();
         sb.append("name     ").append(n.name()).append('\n');
         sb.append("subnet   ").append(n.subnet()).append('\n');
