@@ -1,23 +1,31 @@
 #!/bin/busybox sh
-# Zonekeeper zone init, PID 1 of the zone's initramfs. It reads its orders from the kernel command line:
+# Zonekeeper zone init, PID 1 of the zone's initramfs, on every hypervisor. It reads its orders from the kernel
+# command line, with the same words on every hypervisor:
 #   zk.name=NAME         the zone's name, printed in the ready marker
-#   zk.features=a,b      module groups to load, listed in /etc/zonekeeper/modules.GROUP in load order; with
-#                        tpm, wait for /dev/tpm0 and print "zonekeeper: tpm /dev/tpm0 version 2"
-#   zk.channels=a,b      virtio-serial ports to wait for and link as /dev/virtio-ports/NAME; their byte counts
-#                        are printed as "zonekeeper: channel NAME sent N received M" once ready, whenever they
-#                        change (checked every 2 s) and before powering off, for channel:list on the host
+#   zk.features=a,b      module groups to load, listed in /etc/zonekeeper/modules.GROUP in load order, so a zone
+#                        loads only what its spec needs; with tpm, wait for /dev/tpm0 and print
+#                        "zonekeeper: tpm /dev/tpm0 version 2"
+#   zk.channels=a,b      the zone's channels, in order; how they reach the host is the hypervisor's (hooks below)
 #   zk.heartbeat=1       print "zonekeeper: tick N UPTIME" on the console every 100 ms (UPTIME in guest
 #                        seconds, read without a fork, so a host-side stall shows as a gap between ticks)
 #   zk.nic=MAC,ADDR/PREFIX,GW[,ADDR6/64,GW6]   an interface to configure with busybox ip (found by its MAC), with
 #                        an IPv6 address too on a network that has one; the first one's gateways become the
 #                        default routes. One zk.nic= per interface.
-#   zk.disks=NAME:rw,NAME:ro   disks in device order; the block device with serial zk-dN is the N-th, mounted
-#                        (ext4) at /mnt/NAME
-#   zk.root=NAME or zk.root=/dev/vdX   mount that disk as the root instead, and switch_root into it, running
+#   zk.disks=NAME:rw,NAME:ro   disks in device order (the hook zk_disk_dev finds the N-th), mounted (ext4) at
+#                        /mnt/NAME
+#   zk.root=NAME or zk.root=/dev/DEVICE   mount that disk as the root instead, and switch_root into it, running
 #                        zk.init=PATH (default /sbin/init) there
 #   zk.run=CMD or zk.run="CMD ARGS"   run CMD on the console, then power off; without it, a shell on the console
-# The power button (QMP system_powerdown) powers the zone off. PID 1 must never exit: the kernel would panic.
-PATH=/bin
+# PID 1 must never exit: the kernel would panic.
+#
+# Each hypervisor's hooks take the place of the next line (io.zonekeeper.image.ZoneInitScript). They set
+# zk_console (the console's tty), zk_wait_tries and zk_wait_step (how long to wait for a device to appear), and
+# define zk_disk_dev N (prints the N-th disk's device, waiting for it; fails when it did not appear, printing the
+# device it waited for where it knows one), zk_power_setup (before the ready marker: how the host's graceful
+# power-off reaches the zone), zk_channels_setup (before the ready marker, with channels), zk_channels_watch (after
+# it, with channels) and zk_channels_report (before each power-off).
+#@zonekeeper-hypervisor-hooks@
+PATH=/bin:/sbin
 export PATH
 /bin/busybox mkdir -p /proc /sys /dev /tmp /run
 /bin/busybox mount -t proc proc /proc
@@ -33,6 +41,7 @@ heartbeat=0
 nics=
 disks=
 root=
+rootdev=
 newinit=/sbin/init
 set -f # a zk.run command may hold * or ?; only the words of the command line are wanted here
 for arg in $cmdline; do
@@ -48,30 +57,13 @@ for arg in $cmdline; do
     esac
 done
 set +f
+# For what runs outside this script and names the zone (Xen's /sbin/poweroff).
+echo "$name" >/run/zone-name
 run=
 case "$cmdline" in
     *'zk.run="'*) run=${cmdline#*zk.run=\"}; run=${run%%\"*} ;;
     *zk.run=*) run=${cmdline#*zk.run=}; run=${run%% *} ;;
 esac
-
-# The guest kernel counts each port's bytes (virtio_console's debugfs file); nothing on the host can without sitting
-# in the data path. Prints the channels whose counts changed since the last call in this shell. The file is read
-# with one read() (cat): read piecewise, a count that changed between two reads could come out torn.
-reported=
-report_channels() {
-    now=
-    for f in /sys/kernel/debug/virtio-ports/vport*; do
-        data=$(cat "$f" 2>/dev/null) || continue
-        n=${data#*name: }; n=${n%%[!a-z0-9._-]*}
-        case ",$channels," in *,"$n",*) ;; *) continue ;; esac
-        s=${data#*bytes_sent: }; s=${s%%[!0-9]*}
-        r=${data#*bytes_received: }; r=${r%%[!0-9]*}
-        [ -n "$s" ] && [ -n "$r" ] || continue
-        now="$now $n:$s:$r"
-        case " $reported " in *" $n:$s:$r "*) ;; *) echo "zonekeeper: channel $n sent $s received $r" ;; esac
-    done
-    reported=$now
-}
 
 for group in $(echo "$features" | tr , ' '); do
     if [ ! -f "/etc/zonekeeper/modules.$group" ]; then
@@ -79,7 +71,9 @@ for group in $(echo "$features" | tr , ' '); do
         continue
     fi
     for m in $(cat "/etc/zonekeeper/modules.$group"); do
-        grep -q "^$m " /proc/modules || insmod "/lib/modules/$m.ko" || echo "zonekeeper: could not load module $m"
+        # Every module of an alias is in the list (crc32c_intel and crc32c_generic): one that does not fit this
+        # CPU fails here harmlessly, as it would under modprobe.
+        grep -q "^$m " /proc/modules || insmod "/lib/modules/$m.ko" 2>/dev/null || echo "zonekeeper: module $m not loaded"
     done
 done
 
@@ -105,11 +99,11 @@ if [ -n "$nics" ]; then
         case "$rest" in *,*) rest=${rest#*,}; addr6=${rest%%,*}; gw6=${rest#*,} ;; esac
         dev=
         tries=0
-        while [ -z "$dev" ] && [ $tries -lt 500 ]; do
+        while [ -z "$dev" ] && [ $tries -lt $zk_wait_tries ]; do
             for d in /sys/class/net/*; do
                 [ "$(cat "$d/address" 2>/dev/null)" = "$mac" ] && dev=${d##*/}
             done
-            [ -n "$dev" ] || { tries=$((tries + 1)); sleep 0.01; }
+            [ -n "$dev" ] || { tries=$((tries + 1)); sleep $zk_wait_step; }
         done
         if [ -z "$dev" ]; then echo "zonekeeper: no interface with MAC $mac"; continue; fi
         if [ -n "$addr6" ]; then
@@ -125,25 +119,13 @@ if [ -n "$nics" ]; then
     done
 fi
 
-# The block device whose serial is zk-dN, N counted from 0 (waits for it to appear).
-disk_dev() {
-    tries=0
-    while [ $tries -lt 500 ]; do
-        for b in /sys/block/vd*; do
-            [ "$(cat "$b/serial" 2>/dev/null)" = "zk-d$1" ] && { echo "/dev/${b##*/}"; return 0; }
-        done
-        tries=$((tries + 1)); sleep 0.01
-    done
-    return 1
-}
-
 if [ -n "$disks" ]; then
     i=0
     for d in $(echo "$disks" | tr , ' '); do
         dname=${d%%:*}; mode=${d##*:}
-        dev=$(disk_dev $i)
+        dev=$(zk_disk_dev $i); found=$?
         i=$((i + 1))
-        if [ -z "$dev" ]; then echo "zonekeeper: disk $dname did not appear"; continue; fi
+        if [ $found != 0 ]; then echo "zonekeeper: disk $dname${dev:+ ($dev)} did not appear"; continue; fi
         if [ "$root" = "$dname" ] || [ "$root" = "$dev" ]; then
             mkdir -p /newroot
             if mount -t ext4 -o "$mode" "$dev" /newroot; then rootdev=$dev; else echo "zonekeeper: root $dev did not mount"; fi
@@ -168,40 +150,10 @@ if [ -n "$root" ]; then
     fi
 fi
 
-pbfd=7
-for e in /sys/class/input/event*; do
-    [ -e "$e/device/name" ] || continue
-    if [ "$(cat "$e/device/name")" = "Power Button" ] && [ $pbfd -le 9 ]; then
-        # Opened here, before the ready marker: a press that comes right after it is queued for the reader, not
-        # lost while the background reader is still starting.
-        eval "exec $pbfd<\"/dev/input/${e##*/}\""
-        # Any event from the power button is a press: the host asked for a graceful power-off.
-        (head -c 1 <&$pbfd >/dev/null 2>&1 && echo "zonekeeper: zone $name powering off" \
-            && { report_channels; sync; poweroff -f; }) &
-        pbfd=$((pbfd + 1))
-    fi
-done
+zk_power_setup
 
 if [ -n "$channels" ]; then
-    mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
-    mkdir -p /dev/virtio-ports
-    for c in $(echo "$channels" | tr , ' '); do
-        tries=0
-        while :; do
-            port=
-            for p in /sys/class/virtio-ports/*; do
-                if [ -f "$p/name" ] && [ "$(cat "$p/name")" = "$c" ]; then port=${p##*/}; break; fi
-            done
-            # The port shows up a moment after virtio_console loads; opening it earlier fails with ENXIO.
-            if [ -n "$port" ] && [ -e "/dev/$port" ]; then
-                ln -sf "../$port" "/dev/virtio-ports/$c"
-                break
-            fi
-            tries=$((tries + 1))
-            if [ $tries -ge 500 ]; then echo "zonekeeper: channel $c did not appear"; break; fi
-            sleep 0.01
-        done
-    done
+    zk_channels_setup
 fi
 
 echo "zonekeeper: zone $name ready"
@@ -211,19 +163,19 @@ if [ "$heartbeat" = 1 ]; then
 fi
 
 if [ -n "$channels" ]; then
-    (while :; do report_channels; sleep 2; done) &
+    zk_channels_watch
 fi
 
 if [ -n "$run" ]; then
     sh -c "$run" </dev/console >/dev/console 2>&1
     rc=$?
     echo "zonekeeper: zone $name finished, exit $rc"
-    report_channels
+    zk_channels_report
     sync
     poweroff -f
 fi
 
 while :; do
-    setsid -c sh -l </dev/ttyS0 >/dev/ttyS0 2>&1
+    setsid -c sh -l <$zk_console >$zk_console 2>&1
     sleep 1
 done

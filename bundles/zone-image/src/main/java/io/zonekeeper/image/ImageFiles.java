@@ -1,7 +1,10 @@
-package io.zonekeeper.kvm.image;
+package io.zonekeeper.image;
 
+import java.io.BufferedOutputStream;
+import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
@@ -9,27 +12,31 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 
-/** Writes a file so that readers see either nothing or the whole file: temp file, fsync, rename. */
-final class AtomicFiles {
+/**
+ * Writes the files of zone images (initramfs, extracted kernels) so that a reader sees either nothing or the whole
+ * file: every image file of the drivers is written through {@link #writeAtomically}.
+ */
+public final class ImageFiles {
 
+    /** Writes a file's content; it may close the stream it is given. */
     @FunctionalInterface
-    interface Writer {
+    public interface Content {
         void write(OutputStream out) throws IOException;
     }
 
-    private AtomicFiles() {
+    private ImageFiles() {
     }
 
-    static void write(Path target, Writer writer) throws IOException {
+    /** Writes {@code target} through a temp file in its folder: write, fsync, rename. */
+    public static void writeAtomically(Path target, Content content) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
         Files.createDirectories(dir);
         Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
         try {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
-                    OutputStream out = new java.io.BufferedOutputStream(java.nio.channels.Channels.newOutputStream(ch),
-                            1 << 16)) {
-                // Writers may close what they are given (archive streams do): keep the channel open for force().
-                writer.write(new java.io.FilterOutputStream(out) {
+                    OutputStream out = new BufferedOutputStream(Channels.newOutputStream(ch), 1 << 16)) {
+                // Archive streams close what they wrap: keep the channel open for force().
+                content.write(new FilterOutputStream(out) {
                     @Override
                     public void write(byte[] b, int off, int len) throws IOException {
                         out.write(b, off, len);
