@@ -64,4 +64,20 @@ public class KernelFilesTest {
         IOException e = assertThrows(IOException.class, () -> KernelFiles.newest(tmp.newFolder("empty").toPath()));
         assertTrue(e.getMessage(), e.getMessage().contains("no kernel vmlinuz-*"));
     }
+
+    @Test
+    public void theHostKernelsReleaseComesFromItsHeader() throws IOException {
+        Path k;
+        try {
+            k = KernelFiles.newest(Path.of("/boot"));
+        } catch (IOException e) {
+            org.junit.Assume.assumeNoException("no host kernel in /boot", e);
+            return;
+        }
+        Path copy = tmp.newFile("kernel.img").toPath();
+        Files.copy(k, copy, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        assertEquals("the name of the copy says nothing; the header does",
+                Optional.of(k.getFileName().toString().substring("vmlinuz-".length())), KernelFiles.release(copy));
+        assertTrue(KernelFiles.isBzImage(copy));
+    }
 }

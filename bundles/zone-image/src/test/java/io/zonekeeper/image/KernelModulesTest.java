@@ -19,7 +19,12 @@ public class KernelModulesTest {
     public TemporaryFolder tmp = new TemporaryFolder();
 
     private KernelModules modules() throws IOException {
-        Path dir = tmp.getRoot().toPath();
+        return KernelModules.load(index(tmp.getRoot().toPath()));
+    }
+
+    /** The index files of a /lib/modules/RELEASE folder {@code dir} with virtio, ext4 and their needs. */
+    static Path index(Path dir) throws IOException {
+        Files.createDirectories(dir);
         // Listed as Debian's modules.dep lists them: the dependency needed last comes first.
         Files.writeString(dir.resolve("modules.dep"), String.join("\n",
                 "kernel/drivers/virtio/virtio.ko: kernel/drivers/virtio/virtio_ring.ko",
@@ -39,7 +44,7 @@ public class KernelModulesTest {
         Files.writeString(dir.resolve("modules.alias"), "alias crypto-crc32c crc32c_intel\nalias crypto-crc32c crc32c_generic\n"
                 + "alias crc32c crc32c_generic\nalias pci:v00001AF4d* virtio_pci\n");
         Files.writeString(dir.resolve("modules.builtin"), "kernel/drivers/tty/serial/8250/8250.ko\n");
-        return KernelModules.load(dir);
+        return dir;
     }
 
     private static List<String> names(List<KernelModules.Module> mods) {
@@ -107,45 +112,5 @@ public class KernelModulesTest {
         assertTrue(order.toString(), order.indexOf("virtio_ring") < order.indexOf("virtio")
                 || !order.contains("virtio_ring"));
         assertEquals("virtio_console", order.get(order.size() - 1));
-    }
-
-    /** A /lib/modules/RELEASE folder with the Xen frontends, as a kernel package lays it out (empty .ko files). */
-    static Path xenModules(Path root, String release) throws IOException {
-        Path d = Files.createDirectories(root.resolve(release));
-        Files.writeString(d.resolve("modules.dep"), String.join("\n",
-                "kernel/drivers/net/xen-netfront.ko:",
-                "kernel/drivers/block/xen-blkfront.ko:",
-                "kernel/fs/ext4/ext4.ko: kernel/lib/crc16.ko kernel/fs/mbcache.ko kernel/fs/jbd2/jbd2.ko",
-                "kernel/fs/jbd2/jbd2.ko:", "kernel/fs/mbcache.ko:", "kernel/lib/crc16.ko:",
-                "kernel/arch/x86/crypto/crc32c-intel.ko:", "kernel/crypto/crc32c_generic.ko:",
-                "kernel/drivers/xen/xen-evtchn.ko:", "kernel/drivers/xen/xen-gntdev.ko:",
-                "kernel/drivers/xen/xen-gntalloc.ko:", ""));
-        Files.writeString(d.resolve("modules.softdep"), "softdep ext4 pre: crypto-crc32c\n"
-                + "softdep jbd2 pre: crypto-crc32c\n");
-        Files.writeString(d.resolve("modules.alias"), "alias crypto-crc32c crc32c_intel\nalias crc32c crc32c_intel\n"
-                + "alias crypto-crc32c crc32c_generic\nalias pci:v00008086d* e1000e\n");
-        Files.writeString(d.resolve("modules.builtin"), "kernel/drivers/tty/hvc/hvc_xen.ko\n");
-        try (var lines = Files.lines(d.resolve("modules.dep"))) {
-            for (String l : lines.filter(l -> l.contains(":")).toList()) {
-                Path ko = d.resolve(l.substring(0, l.indexOf(':')));
-                Files.createDirectories(ko.getParent());
-                Files.writeString(ko, "module " + ko.getFileName());
-            }
-        }
-        return d;
-    }
-
-    @Test
-    public void xenFrontendsAndExt4ComeAfterEveryCrc32cOfTheirSoftdep() throws IOException {
-        KernelModules m = KernelModules.load(xenModules(tmp.getRoot().toPath(), "6.1.0-test"));
-        assertEquals(List.of("xen_blkfront", "crc32c_intel", "crc32c_generic", "crc16", "mbcache", "jbd2", "ext4"),
-                names(m.resolve(List.of("xen-blkfront", "ext4"))));
-        assertEquals("built in: nothing to load", List.of(), m.resolve(List.of("hvc_xen")));
-        try {
-            m.resolve(List.of("nope"));
-            fail("no module nope");
-        } catch (IOException e) {
-            assertTrue(e.getMessage(), e.getMessage().contains("kernel module nope is not in"));
-        }
     }
 }
