@@ -3,9 +3,12 @@ package io.zonekeeper.image;
 import java.io.BufferedOutputStream;
 import java.io.FilterOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,8 +16,9 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 
 /**
- * Writes the files of zone images (initramfs, extracted kernels) so that a reader sees either nothing or the whole
- * file: every image file of the drivers is written through {@link #writeAtomically}.
+ * The files of zone images: the scripts a driver packs into them ({@link #bundledText}), and the image files
+ * themselves (initramfs, extracted kernels), every one written through {@link #writeAtomically} so that a reader sees
+ * either nothing or the whole file.
  */
 public final class ImageFiles {
 
@@ -25,6 +29,18 @@ public final class ImageFiles {
     }
 
     private ImageFiles() {
+    }
+
+    /** A text file of the driver bundle, in {@code owner}'s package: a script to pack into an image. */
+    public static String bundledText(Class<?> owner, String name) {
+        try (InputStream in = owner.getResourceAsStream(name)) {
+            if (in == null) {
+                throw new IllegalStateException(name + " is missing from the driver bundle");
+            }
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + name + " from the driver bundle", e);
+        }
     }
 
     /** Writes {@code target} through a temp file in its folder: write, fsync, rename. */

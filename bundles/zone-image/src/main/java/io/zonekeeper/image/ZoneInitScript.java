@@ -1,9 +1,5 @@
 package io.zonekeeper.image;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.util.regex.Pattern;
 
 /**
@@ -44,13 +40,6 @@ public final class ZoneInitScript {
     }
 
     private static String resource(String name) {
-        try (InputStream in = ZoneInitScript.class.getResourceAsStream(name)) {
-            if (in == null) {
-                throw new IllegalStateException(name + " is missing from the driver bundle");
-            }
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + name + " from the driver bundle", e);
-        }
+        return ImageFiles.bundledText(ZoneInitScript.class, name);
     }
 }

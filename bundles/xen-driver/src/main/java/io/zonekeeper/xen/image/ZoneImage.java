@@ -1,7 +1,6 @@
 package io.zonekeeper.xen.image;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -12,6 +11,7 @@ import java.util.Map;
 import java.util.Set;
 
 import io.zonekeeper.image.Hypervisor;
+import io.zonekeeper.image.ImageFiles;
 import io.zonekeeper.image.ImageKey;
 import io.zonekeeper.image.InitramfsWriter;
 import io.zonekeeper.image.KernelFiles;
@@ -93,14 +93,7 @@ public final class ZoneImage {
     }
 
     private static String resource(String name) {
-        try (InputStream in = ZoneImage.class.getResourceAsStream(name)) {
-            if (in == null) {
-                throw new IllegalStateException(name + " is missing from the xen-driver bundle");
-            }
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot read " + name + " from the xen-driver bundle", e);
-        }
+        return ImageFiles.bundledText(ZoneImage.class, name);
     }
 
     /** The newest {@code vmlinuz-*} in the boot folder, by version. */
