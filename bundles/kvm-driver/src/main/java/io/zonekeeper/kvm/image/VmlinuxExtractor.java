@@ -4,16 +4,15 @@ import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
-import java.util.Optional;
 
 import org.tukaani.xz.SingleXZInputStream;
+
+import io.zonekeeper.image.ImageFiles;
 
 /**
  * Turns a kernel file into something microvm boots through its PVH entry. Debian's vmlinuz is a bzImage whose
@@ -53,7 +52,7 @@ public final class VmlinuxExtractor {
         if (offset < 0) {
             return kernel;
         }
-        AtomicFiles.write(cached, out -> {
+        ImageFiles.writeAtomically(cached, out -> {
             try (InputStream raw = Files.newInputStream(kernel)) {
                 raw.skipNBytes(offset);
                 // SingleXZInputStream stops at the end of the one stream; the bzImage has other bytes after it.
@@ -94,35 +93,6 @@ public final class VmlinuxExtractor {
                 base += limit - carry;
             }
         }
-    }
-
-    /**
-     * The kernel release ({@code 6.1.0-56-amd64}) from a bzImage's setup header, or from a file name like
-     * {@code vmlinuz-6.1.0-56-amd64}; empty when neither says.
-     */
-    public static Optional<String> kernelRelease(Path kernel) throws IOException {
-        byte[] head = readHead(kernel, 0x8000);
-        ByteBuffer b = ByteBuffer.wrap(head).order(ByteOrder.LITTLE_ENDIAN);
-        if (head.length > 0x210 && b.getInt(0x202) == 0x53726448 /* "HdrS" */) {
-            int ptr = Short.toUnsignedInt(b.getShort(0x20E));
-            int at = ptr + 0x200;
-            if (ptr != 0 && at < head.length) {
-                int end = at;
-                while (end < head.length && head[end] != 0 && head[end] != ' ') {
-                    end++;
-                }
-                if (end > at) {
-                    return Optional.of(new String(head, at, end - at, StandardCharsets.US_ASCII));
-                }
-            }
-        }
-        String name = kernel.getFileName().toString();
-        for (String prefix : new String[] {"vmlinuz-", "vmlinux-", "bzImage-"}) {
-            if (name.startsWith(prefix) && name.length() > prefix.length()) {
-                return Optional.of(name.substring(prefix.length()));
-            }
-        }
-        return Optional.empty();
     }
 
     private static byte[] readHead(Path file, int max) throws IOException {

@@ -1,25 +1,27 @@
 package io.zonekeeper.kvm.image;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.BasicFileAttributes;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
+import io.zonekeeper.image.Hypervisor;
+import io.zonekeeper.image.ImageKey;
+import io.zonekeeper.image.KernelFiles;
+import io.zonekeeper.image.ModuleGroups;
+import io.zonekeeper.image.ZoneInitScript;
+import io.zonekeeper.image.ZoneInitramfs;
+
 /**
  * The zone images of one host, built on demand and cached (in {@code <state>/cache/kvm/}): the uncompressed
- * vmlinux of each kernel, the zone initramfs of each kernel release, and the probe initramfs.
+ * vmlinux of each kernel, the zone initramfs of each kernel release (the zone-image library's, with the KVM hooks),
+ * and the probe initramfs.
  */
 public final class ZoneImages {
 
@@ -40,7 +42,9 @@ public final class ZoneImages {
         }
     }
 
-    private static final int FORMAT = 1;
+    /** The module groups a KVM zone image carries, by feature: what the init loads for {@code zk.features=}. */
+    static final Map<String, List<String>> FEATURES = features();
+    private static final int FORMAT = 2;
     private final Path cacheDir;
     private final Path bootDir;
     private final Path modulesRoot;
@@ -56,6 +60,20 @@ public final class ZoneImages {
         this.extractor = new VmlinuxExtractor(cacheDir);
     }
 
+    private static Map<String, List<String>> features() {
+        Map<String, List<String>> f = new LinkedHashMap<>();
+        f.put("power", List.of("evdev", "button"));
+        f.put("channels", List.of("virtio_mmio", "virtio_console"));
+        // virtio_net needs failover and net_failover (modules.dep); ext4 needs crc32c first (modules.softdep).
+        f.put("net", List.of("virtio_mmio", "virtio_net"));
+        f.put("disk", List.of("virtio_mmio", "virtio_blk", "ext4"));
+        // On q35 virtio is on PCI; the groups above still name virtio_mmio, which finds nothing there (a few ms).
+        f.put("vpci", List.of("virtio_pci"));
+        // Built into Debian's kernel (so nothing to insert there); modules on kernels that build them so.
+        f.put("tpm", List.of("tpm_tis", "tpm_crb"));
+        return Collections.unmodifiableMap(f);
+    }
+
     /** The host's defaults: /boot, /lib/modules and /bin/busybox. */
     public static ZoneImages forHost(Path cacheDir) {
         return new ZoneImages(cacheDir, Path.of("/boot"), Path.of("/lib/modules"), Path.of("/bin/busybox"));
@@ -67,19 +85,7 @@ public final class ZoneImages {
 
     /** The newest {@code vmlinuz-*} in the boot folder, by kernel release. */
     public Path newestKernel() throws IOException {
-        List<Path> found = new ArrayList<>();
-        if (Files.isDirectory(bootDir)) {
-            try (DirectoryStream<Path> ds = Files.newDirectoryStream(bootDir, "vmlinuz-*")) {
-                ds.forEach(p -> {
-                    if (Files.isRegularFile(p)) {
-                        found.add(p);
-                    }
-                });
-            }
-        }
-        return found.stream().max((a, b) -> compareVersions(a.getFileName().toString(),
-                b.getFileName().toString())).orElseThrow(() -> new IOException("no kernel vmlinuz-* in " + bootDir
-                        + ": install linux-image-amd64 or set defaultKernel"));
+        return KernelFiles.newest(bootDir);
     }
 
     /**
@@ -91,101 +97,39 @@ public final class ZoneImages {
         if (!Files.isRegularFile(k)) {
             throw new IOException("kernel " + k + " does not exist or is not a file");
         }
-        String release = VmlinuxExtractor.kernelRelease(k).orElse("");
         Path boot = extractor.bootable(k);
         if (initramfs != null) {
             if (!Files.isRegularFile(initramfs)) {
                 throw new IOException("initramfs " + initramfs + " does not exist or is not a file");
             }
-            return new BootImage(k, boot, initramfs, false, Set.of(), release);
+            return new BootImage(k, boot, initramfs, false, Set.of(), KernelFiles.release(k).orElse(""));
         }
-        Map<String, List<KernelModules.Module>> groups = new LinkedHashMap<>();
-        Path modDir = release.isEmpty() ? null : modulesRoot.resolve(release);
-        if (modDir != null && Files.isRegularFile(modDir.resolve("modules.dep"))) {
-            KernelModules modules = KernelModules.load(modDir);
-            for (Map.Entry<String, List<String>> f : InitramfsBuilder.standardFeatures().entrySet()) {
-                try {
-                    groups.put(f.getKey(), modules.resolve(f.getValue()));
-                } catch (IOException missing) {
-                    // This kernel cannot give the feature; zones that need it are refused by the driver.
-                }
-            }
-        }
-        String key = cacheKey(groups);
+        // A feature this kernel cannot give is left out; zones that need it are refused by the driver.
+        ModuleGroups modules = ModuleGroups.of(k, modulesRoot, FEATURES);
+        String release = modules.release();
+        String init = ZoneInitScript.render(Hypervisor.KVM);
+        String key = new ImageKey().add("format " + FORMAT).add(init).addFile(busybox)
+                .addGroups(modules.groups()).hex();
         Path cached = initramfsByKey.get(key);
         if (cached == null || !Files.isRegularFile(cached)) {
             cached = cacheDir.resolve("initramfs-" + (release.isEmpty() ? "nomodules" : release) + "-" + key
                     + ".cpio.gz");
             if (!Files.isRegularFile(cached)) {
-                new InitramfsBuilder(busybox).writeZone(cached, groups);
+                ZoneInitramfs.write(cached, busybox, Hypervisor.KVM, modules.groups(), ZoneInitramfs.Extras.NONE);
             }
             initramfsByKey.put(key, cached);
         }
-        return new BootImage(k, boot, cached, true, groups.keySet(), release);
+        return new BootImage(k, boot, cached, true, modules.groups().keySet(), release);
     }
 
     /** The probe image of the accelerator self-test: prints {@code marker}, powers off. */
     public synchronized Path probeInitramfs(String marker) throws IOException {
-        String key = digest(List.of("probe", InitramfsBuilder.probeInitScript(marker), stamp(busybox)));
+        String key = new ImageKey().add("probe " + FORMAT).add(ZoneInitScript.probe(marker)).addFile(busybox).hex();
         Path p = cacheDir.resolve("probe-initramfs-" + key + ".cpio.gz");
         if (!Files.isRegularFile(p)) {
-            new InitramfsBuilder(busybox).writeProbe(p, marker);
+            ZoneInitramfs.writeProbe(p, busybox, marker);
         }
         return p;
-    }
-
-    private String cacheKey(Map<String, List<KernelModules.Module>> groups) throws IOException {
-        List<String> parts = new ArrayList<>();
-        parts.add("format " + FORMAT);
-        parts.add(InitramfsBuilder.zoneInitScript());
-        parts.add(stamp(busybox));
-        for (Map.Entry<String, List<KernelModules.Module>> g : groups.entrySet()) {
-            parts.add("group " + g.getKey());
-            for (KernelModules.Module m : g.getValue()) {
-                parts.add(m.name() + " " + stamp(m.file()));
-            }
-        }
-        return digest(parts);
-    }
-
-    private static String stamp(Path file) throws IOException {
-        if (!Files.exists(file)) {
-            return file + " missing";
-        }
-        BasicFileAttributes a = Files.readAttributes(file, BasicFileAttributes.class);
-        return file + " " + a.size() + " " + a.lastModifiedTime().toMillis();
-    }
-
-    private static String digest(List<String> parts) {
-        try {
-            MessageDigest md = MessageDigest.getInstance("SHA-256");
-            for (String p : parts) {
-                md.update(p.getBytes(StandardCharsets.UTF_8));
-                md.update((byte) 0);
-            }
-            return HexFormat.of().formatHex(md.digest()).substring(0, 12);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    /** Compares names such as vmlinuz-6.1.0-9-amd64 and vmlinuz-6.1.0-56-amd64 number by number. */
-    static int compareVersions(String a, String b) {
-        String[] x = a.split("(?<=\\d)(?=\\D)|(?<=\\D)(?=\\d)");
-        String[] y = b.split("(?<=\\d)(?=\\D)|(?<=\\D)(?=\\d)");
-        for (int i = 0; i < Math.min(x.length, y.length); i++) {
-            int c;
-            if (!x[i].isEmpty() && !y[i].isEmpty() && Character.isDigit(x[i].charAt(0))
-                    && Character.isDigit(y[i].charAt(0))) {
-                c = new java.math.BigInteger(x[i]).compareTo(new java.math.BigInteger(y[i]));
-            } else {
-                c = x[i].compareTo(y[i]);
-            }
-            if (c != 0) {
-                return c;
-            }
-        }
-        return Integer.compare(x.length, y.length);
     }
 
     /**
@@ -193,11 +137,7 @@ public final class ZoneImages {
      * ELF vmlinux boots only through its PVH entry.
      */
     public static boolean isBzImage(Path kernel) throws IOException {
-        try (var ch = java.nio.channels.FileChannel.open(kernel)) {
-            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4);
-            ch.read(b, 0x202);
-            return b.position() == 4 && new String(b.array(), StandardCharsets.US_ASCII).equals("HdrS");
-        }
+        return KernelFiles.isBzImage(kernel);
     }
 
     /** Where a kernel's modules would be, for messages. */

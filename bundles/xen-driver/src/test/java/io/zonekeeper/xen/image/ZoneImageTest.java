@@ -15,11 +15,18 @@ import java.util.Map;
 import java.util.zip.GZIPInputStream;
 
 import org.junit.Assume;
+
+import io.zonekeeper.image.Hypervisor;
+import io.zonekeeper.image.KernelModules;
+import io.zonekeeper.image.ZoneInitScript;
 import org.junit.Test;
 
 public class ZoneImageTest {
 
-    /** Reads a newc archive back: name to {mode, data}; checks magic and alignment on the way. */
+    /**
+     * Reads a newc archive back by hand, independently of the Commons Compress that wrote it: name to {mode, data,
+     * rdev major}; checks magic and alignment on the way, as the kernel's unpacker needs them.
+     */
     static Map<String, Object[]> read(byte[] a) {
         Map<String, Object[]> out = new LinkedHashMap<>();
         int p = 0;
@@ -37,7 +44,12 @@ public class ZoneImageTest {
             byte[] data = java.util.Arrays.copyOfRange(a, p, p + size);
             p = align(p + size);
             if (name.equals("TRAILER!!!")) {
-                assertEquals(a.length, p);
+                // Commons Compress pads the archive to its 512-byte block, as cpio(1) does; the kernel's unpacker
+                // skips zero bytes between and after archives.
+                assertEquals("padded to whole blocks", 0, a.length % 512);
+                for (int i = p; i < a.length; i++) {
+                    assertEquals("only zeros after the trailer", 0, a[i]);
+                }
                 return out;
             }
             out.put(name, new Object[] {mode, data, rdevMajor});
@@ -46,25 +58,6 @@ public class ZoneImageTest {
 
     private static int align(int n) {
         return (n + 3) & ~3;
-    }
-
-    @Test
-    public void cpioEntriesAreNewcAndAligned() throws IOException {
-        ByteArrayOutputStream b = new ByteArrayOutputStream();
-        CpioWriter w = new CpioWriter(b);
-        w.directory("bin", 0755);
-        w.file("bin/x", 0755, "12345".getBytes());
-        w.symlink("bin/sh", "busybox");
-        w.charDevice("dev/console", 0600, 5, 1);
-        w.finish();
-        Map<String, Object[]> e = read(b.toByteArray());
-        assertEquals(java.util.List.of("bin", "bin/x", "bin/sh", "dev/console"), java.util.List.copyOf(e.keySet()));
-        assertEquals(0040755, e.get("bin")[0]);
-        assertEquals("12345", new String((byte[]) e.get("bin/x")[1]));
-        assertEquals(0120777, e.get("bin/sh")[0]);
-        assertEquals("busybox", new String((byte[]) e.get("bin/sh")[1]));
-        assertEquals(0020600, e.get("dev/console")[0]);
-        assertEquals(5, e.get("dev/console")[2]);
     }
 
     private static Map<String, Object[]> unpack(Path p) throws IOException {
@@ -137,8 +130,8 @@ public class ZoneImageTest {
             Path kernel = Files.writeString(tmp.resolve("vmlinuz-6.1.0-test"), "not a bzImage");
             ZoneImage img = new ZoneImage(tmp.resolve("cache"), tmp, tmp.resolve("modules"), busybox,
                     tmp.resolve("no-proxy"));
-            assertEquals("6.1.0-test", ZoneImage.kernelRelease(kernel));
             ZoneImage.Initramfs ir = img.initramfs(kernel);
+            assertEquals("6.1.0-test", ir.release());
             assertEquals("cached: a second call builds nothing", ir, img.initramfs(kernel));
             assertEquals(java.util.Set.of("net", "disk"), ir.features());
             assertTrue(ir.missing().get("vchan"), ir.missing().get("vchan").contains("no-proxy does not exist"));
@@ -149,6 +142,7 @@ public class ZoneImageTest {
             assertEquals("xen_blkfront\ncrc32c_intel\ncrc32c_generic\ncrc16\nmbcache\njbd2\next4\n",
                     text(e, "etc/zonekeeper/modules.disk"));
             String init = text(e, "init");
+            assertEquals("the library's init with the Xen hooks", ZoneInitScript.render(Hypervisor.XEN), init);
             assertTrue(init.contains("zonekeeper: zone $name ready"));
             assertTrue("the same words as the KVM init", init.contains("zk.nic=*") && init.contains("zk.disks=*")
                     && init.contains("zk.features=*"));
@@ -183,27 +177,6 @@ public class ZoneImageTest {
     }
 
     @Test
-    public void theReleaseOfTheHostKernelComesFromItsHeader() throws IOException {
-        Path boot = Path.of("/boot");
-        Assume.assumeTrue(Files.isDirectory(boot));
-        Path k;
-        try {
-            k = new ZoneImage(boot, boot, boot, boot, boot).newestKernel();
-        } catch (IOException e) {
-            Assume.assumeNoException(e);
-            return;
-        }
-        Path copy = Files.createTempFile("kernel", ".img");
-        try {
-            Files.copy(k, copy, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-            assertEquals("the name of the copy says nothing; the header does",
-                    k.getFileName().toString().substring("vmlinuz-".length()), ZoneImage.kernelRelease(copy));
-        } finally {
-            Files.deleteIfExists(copy);
-        }
-    }
-
-    @Test
     public void sharedLibrariesAreReadFromTheElfFilesWithoutRunningThem() throws IOException {
         Path ls = Path.of("/bin/ls");
         Assume.assumeTrue(Files.isRegularFile(ls));
@@ -213,10 +186,5 @@ public class ZoneImageTest {
         IOException e = org.junit.Assert.assertThrows(IOException.class,
                 () -> new SharedLibraries(SharedLibraries.HOST_FOLDERS).of(Path.of("/bin/busybox")));
         assertTrue(e.getMessage(), e.getMessage().contains("no ELF interpreter"));
-    }
-
-    @Test
-    public void kernelsCompareByVersionNumbers() {
-        assertTrue(ZoneImage.compareVersions("vmlinuz-6.1.0-56-amd64", "vmlinuz-6.1.0-9-amd64") > 0);
     }
 }

@@ -1,21 +1,30 @@
 #!/bin/busybox sh
-# Zonekeeper zone init for Xen guests, PID 1 of the zone's initramfs. Its orders come from the kernel command line,
-# with the same words as the KVM driver's zone init wherever the two mean the same:
+# Zonekeeper zone init, PID 1 of the zone's initramfs, on every hypervisor. It reads its orders from the kernel
+# command line, with the same words on every hypervisor:
 #   zk.name=NAME         the zone's name, printed in the ready marker
-#   zk.features=a,b      module groups to load, listed in /etc/zonekeeper/modules.GROUP in load order
-#                        (net: xen-netfront; disk: xen-blkfront and ext4 with its crc32c; vchan: evtchn, gntdev,
-#                        gntalloc), so a zone loads only what its spec needs
+#   zk.features=a,b      module groups to load, listed in /etc/zonekeeper/modules.GROUP in load order, so a zone
+#                        loads only what its spec needs; with tpm, wait for /dev/tpm0 and print
+#                        "zonekeeper: tpm /dev/tpm0 version 2"
+#   zk.channels=a,b      the zone's channels, in order; how they reach the host is the hypervisor's (hooks below)
+#   zk.heartbeat=1       print "zonekeeper: tick N UPTIME" on the console every 100 ms (UPTIME in guest
+#                        seconds, read without a fork, so a host-side stall shows as a gap between ticks)
 #   zk.nic=MAC,ADDR/PREFIX,GW[,ADDR6/64,GW6]   an interface to configure with busybox ip (found by its MAC), with
 #                        an IPv6 address too on a network that has one; the first one's gateways become the
 #                        default routes. One zk.nic= per interface.
-#   zk.disks=NAME:rw,NAME:ro   disks in device order: the N-th is xvd(a+N) (the driver gives each its vdev),
-#                        mounted (ext4) at /mnt/NAME
-#   zk.root=NAME or zk.root=/dev/xvdX   mount that disk as the root instead, and switch_root into it, running
+#   zk.disks=NAME:rw,NAME:ro   disks in device order (the hook zk_disk_dev finds the N-th), mounted (ext4) at
+#                        /mnt/NAME
+#   zk.root=NAME or zk.root=/dev/DEVICE   mount that disk as the root instead, and switch_root into it, running
 #                        zk.init=PATH (default /sbin/init) there
-#   zk.channels=a,b      vchan channels in order; "zk-channel NAME" joins its stdin and stdout to one
-#   zk.heartbeat=1       print "zonekeeper: tick N UPTIME" on the console every 100 ms
 #   zk.run=CMD or zk.run="CMD ARGS"   run CMD on the console, then power off; without it, a shell on the console
-# "xl shutdown" makes the kernel run /sbin/poweroff, which powers the zone off. PID 1 must never exit.
+# PID 1 must never exit: the kernel would panic.
+#
+# Each hypervisor's hooks take the place of the next line (io.zonekeeper.image.ZoneInitScript). They set
+# zk_console (the console's tty), zk_wait_tries and zk_wait_step (how long to wait for a device to appear), and
+# define zk_disk_dev N (prints the N-th disk's device, waiting for it; fails when it did not appear, printing the
+# device it waited for where it knows one), zk_power_setup (before the ready marker: how the host's graceful
+# power-off reaches the zone), zk_channels_setup (before the ready marker, with channels), zk_channels_watch (after
+# it, with channels) and zk_channels_report (before each power-off).
+#@zonekeeper-hypervisor-hooks@
 PATH=/bin:/sbin
 export PATH
 /bin/busybox mkdir -p /proc /sys /dev /tmp /run
@@ -48,6 +57,7 @@ for arg in $cmdline; do
     esac
 done
 set +f
+# For what runs outside this script and names the zone (Xen's /sbin/poweroff).
 echo "$name" >/run/zone-name
 run=
 case "$cmdline" in
@@ -67,6 +77,19 @@ for group in $(echo "$features" | tr , ' '); do
     done
 done
 
+case ",$features," in
+    *,tpm,*)
+        # The TPM driver finds the device through the firmware's ACPI TPM2 table; say on the console what came up.
+        tries=0
+        while [ ! -e /dev/tpm0 ] && [ $tries -lt 200 ]; do tries=$((tries + 1)); sleep 0.01; done
+        if [ -e /dev/tpm0 ]; then
+            echo "zonekeeper: tpm /dev/tpm0 version $(cat /sys/class/tpm/tpm0/tpm_version_major 2>/dev/null)"
+        else
+            echo "zonekeeper: no TPM appeared (is the machine booting through firmware?)"
+        fi
+        ;;
+esac
+
 if [ -n "$nics" ]; then
     ip link set lo up
     first=1
@@ -76,12 +99,11 @@ if [ -n "$nics" ]; then
         case "$rest" in *,*) rest=${rest#*,}; addr6=${rest%%,*}; gw6=${rest#*,} ;; esac
         dev=
         tries=0
-        # netfront makes the interface once the backend in dom0 connects: wait for it, but not forever.
-        while [ -z "$dev" ] && [ $tries -lt 1000 ]; do
+        while [ -z "$dev" ] && [ $tries -lt $zk_wait_tries ]; do
             for d in /sys/class/net/*; do
                 [ "$(cat "$d/address" 2>/dev/null)" = "$mac" ] && dev=${d##*/}
             done
-            [ -n "$dev" ] || { tries=$((tries + 1)); sleep 0.02; }
+            [ -n "$dev" ] || { tries=$((tries + 1)); sleep $zk_wait_step; }
         done
         if [ -z "$dev" ]; then echo "zonekeeper: no interface with MAC $mac"; continue; fi
         if [ -n "$addr6" ]; then
@@ -101,11 +123,9 @@ if [ -n "$disks" ]; then
     i=0
     for d in $(echo "$disks" | tr , ' '); do
         dname=${d%%:*}; mode=${d##*:}
-        dev=/dev/xvd$(echo abcdefghijklmnopqrstuvwxyz | cut -c$((i + 1)))
+        dev=$(zk_disk_dev $i); found=$?
         i=$((i + 1))
-        tries=0
-        while [ ! -b "$dev" ] && [ $tries -lt 1000 ]; do tries=$((tries + 1)); sleep 0.02; done
-        if [ ! -b "$dev" ]; then echo "zonekeeper: disk $dname ($dev) did not appear"; continue; fi
+        if [ $found != 0 ]; then echo "zonekeeper: disk $dname${dev:+ ($dev)} did not appear"; continue; fi
         if [ "$root" = "$dname" ] || [ "$root" = "$dev" ]; then
             mkdir -p /newroot
             if mount -t ext4 -o "$mode" "$dev" /newroot; then rootdev=$dev; else echo "zonekeeper: root $dev did not mount"; fi
@@ -130,9 +150,10 @@ if [ -n "$root" ]; then
     fi
 fi
 
+zk_power_setup
+
 if [ -n "$channels" ]; then
-    mkdir -p /run/zonekeeper
-    echo "$channels" | tr , '\n' >/run/zonekeeper/channels
+    zk_channels_setup
 fi
 
 echo "zonekeeper: zone $name ready"
@@ -141,15 +162,20 @@ if [ "$heartbeat" = 1 ]; then
     (n=0; while :; do read -r up _ </proc/uptime; echo "zonekeeper: tick $n $up"; n=$((n + 1)); sleep 0.1; done) &
 fi
 
+if [ -n "$channels" ]; then
+    zk_channels_watch
+fi
+
 if [ -n "$run" ]; then
     sh -c "$run" </dev/console >/dev/console 2>&1
     rc=$?
     echo "zonekeeper: zone $name finished, exit $rc"
+    zk_channels_report
     sync
     poweroff -f
 fi
 
 while :; do
-    setsid -c sh -l </dev/hvc0 >/dev/hvc0 2>&1
+    setsid -c sh -l <$zk_console >$zk_console 2>&1
     sleep 1
 done

@@ -1,4 +1,4 @@
-package io.zonekeeper.kvm.image;
+package io.zonekeeper.image;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -14,9 +14,10 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * What {@code modprobe} would load, worked out from a kernel's {@code /lib/modules/VERSION} without running it:
- * hard dependencies from {@code modules.dep}, soft ones from {@code modules.softdep} (whose names may be aliases,
- * such as {@code crypto-crc32c}, resolved through {@code modules.alias}), and built-in modules, which need nothing.
+ * What {@code modprobe} would load, worked out from a kernel's {@code /lib/modules/RELEASE} without running it:
+ * hard dependencies from {@code modules.dep}, soft ones from {@code modules.softdep} (ext4 and jbd2 want
+ * {@code crypto-crc32c} first), alias names through {@code modules.alias}, and {@code modules.builtin}, which need
+ * nothing.
  */
 public final class KernelModules {
 
@@ -36,7 +37,7 @@ public final class KernelModules {
         this.dir = dir;
     }
 
-    /** Reads the index files of {@code dir} (a {@code /lib/modules/VERSION} folder); modules.dep is required. */
+    /** Reads the index files of {@code dir}; {@code modules.dep} must be there, the other files may be missing. */
     public static KernelModules load(Path dir) throws IOException {
         Path dep = dir.resolve("modules.dep");
         if (!Files.isRegularFile(dep)) {
@@ -59,44 +60,39 @@ public final class KernelModules {
             }
             m.deps.put(name, list);
         }
-        Path soft = dir.resolve("modules.softdep");
-        if (Files.isRegularFile(soft)) {
-            for (String line : Files.readAllLines(soft)) {
-                String[] t = line.trim().split("\\s+");
-                if (t.length < 3 || !t[0].equals("softdep")) {
-                    continue;
-                }
-                String name = normalize(t[1]);
-                Map<String, List<String>> target = null;
-                for (int i = 2; i < t.length; i++) {
-                    if (t[i].equals("pre:")) {
-                        target = m.softPre;
-                    } else if (t[i].equals("post:")) {
-                        target = m.softPost;
-                    } else if (target != null) {
-                        target.computeIfAbsent(name, k -> new ArrayList<>()).add(normalize(t[i]));
-                    }
+        for (String line : lines(dir.resolve("modules.softdep"))) {
+            String[] t = line.trim().split("\\s+");
+            if (t.length < 3 || !t[0].equals("softdep")) {
+                continue;
+            }
+            Map<String, List<String>> into = null;
+            for (int i = 2; i < t.length; i++) {
+                if (t[i].equals("pre:")) {
+                    into = m.softPre;
+                } else if (t[i].equals("post:")) {
+                    into = m.softPost;
+                } else if (into != null) {
+                    into.computeIfAbsent(normalize(t[1]), k -> new ArrayList<>()).add(normalize(t[i]));
                 }
             }
         }
-        Path alias = dir.resolve("modules.alias");
-        if (Files.isRegularFile(alias)) {
-            for (String line : Files.readAllLines(alias)) {
-                String[] t = line.trim().split("\\s+");
-                if (t.length == 3 && t[0].equals("alias") && t[1].indexOf('*') < 0) {
-                    m.aliases.computeIfAbsent(normalize(t[1]), k -> new ArrayList<>()).add(normalize(t[2]));
-                }
+        for (String line : lines(dir.resolve("modules.alias"))) {
+            String[] t = line.trim().split("\\s+");
+            // Wildcard aliases match hardware ids, never the plain names softdeps use.
+            if (t.length == 3 && t[0].equals("alias") && t[1].indexOf('*') < 0 && t[1].indexOf('?') < 0) {
+                m.aliases.computeIfAbsent(normalize(t[1]), k -> new ArrayList<>()).add(normalize(t[2]));
             }
         }
-        Path bi = dir.resolve("modules.builtin");
-        if (Files.isRegularFile(bi)) {
-            for (String line : Files.readAllLines(bi)) {
-                if (!line.isBlank()) {
-                    m.builtin.add(nameOf(line.trim()));
-                }
+        for (String line : lines(dir.resolve("modules.builtin"))) {
+            if (!line.isBlank()) {
+                m.builtin.add(nameOf(line.trim()));
             }
         }
         return m;
+    }
+
+    private static List<String> lines(Path p) throws IOException {
+        return Files.isRegularFile(p) ? Files.readAllLines(p) : List.of();
     }
 
     public Path directory() {
@@ -109,8 +105,8 @@ public final class KernelModules {
 
     /**
      * The modules to insert, in load order (every module after all it depends on), for the given names.
-     * Built-in modules are left out. A named module the kernel does not have is an error; a soft dependency it
-     * does not have is skipped, as modprobe does.
+     * Built-in modules are left out. A named module the kernel has neither as a module nor built in is an error; a
+     * soft dependency it does not have is skipped, as modprobe does.
      */
     public List<Module> resolve(Collection<String> names) throws IOException {
         LinkedHashMap<String, Module> order = new LinkedHashMap<>();
@@ -125,8 +121,7 @@ public final class KernelModules {
         if (order.containsKey(name) || builtin.contains(name)) {
             return;
         }
-        String real = name;
-        if (!relPath.containsKey(real)) {
+        if (!relPath.containsKey(name)) {
             List<String> candidates = aliases.getOrDefault(name, List.of()).stream()
                     .filter(a -> relPath.containsKey(a) || builtin.contains(a)).toList();
             if (candidates.isEmpty()) {
@@ -146,23 +141,23 @@ public final class KernelModules {
             }
             return;
         }
-        if (!path.add(real)) {
+        if (!path.add(name)) {
             throw new IOException("kernel modules depend on each other in a cycle: " + path);
         }
-        for (String pre : softPre.getOrDefault(real, List.of())) {
+        for (String pre : softPre.getOrDefault(name, List.of())) {
             visit(pre, false, order, path);
         }
-        for (String d : deps.getOrDefault(real, List.of())) {
+        for (String d : deps.getOrDefault(name, List.of())) {
             visit(d, true, order, path);
         }
-        order.put(real, new Module(real, dir.resolve(relPath.get(real))));
-        path.remove(real);
-        for (String post : softPost.getOrDefault(real, List.of())) {
+        order.put(name, new Module(name, dir.resolve(relPath.get(name))));
+        path.remove(name);
+        for (String post : softPost.getOrDefault(name, List.of())) {
             visit(post, false, order, path);
         }
     }
 
-    /** {@code kernel/drivers/virtio/virtio_ring.ko[.xz]} to {@code virtio_ring}. */
+    /** {@code kernel/drivers/net/xen-netfront.ko[.xz]} to {@code xen_netfront}. */
     static String nameOf(String path) {
         String f = path.substring(path.lastIndexOf('/') + 1);
         int ko = f.indexOf(".ko");

@@ -1,11 +1,15 @@
-package io.zonekeeper.kvm.image;
+package io.zonekeeper.image;
 
+import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertThrows;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -17,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.zip.GZIPInputStream;
+import java.util.zip.GZIPOutputStream;
 
 import org.apache.commons.compress.archivers.cpio.CpioArchiveEntry;
 import org.apache.commons.compress.archivers.cpio.CpioArchiveInputStream;
@@ -24,8 +29,10 @@ import org.apache.commons.compress.archivers.cpio.CpioConstants;
 import org.junit.Rule;
 import org.junit.Test;
 import org.junit.rules.TemporaryFolder;
+import org.tukaani.xz.LZMA2Options;
+import org.tukaani.xz.XZOutputStream;
 
-public class InitramfsBuilderTest {
+public class ZoneInitramfsTest {
     @Rule
     public TemporaryFolder tmp = new TemporaryFolder();
 
@@ -41,7 +48,8 @@ public class InitramfsBuilderTest {
         return p;
     }
 
-    private static Map<String, Object[]> read(Path cpioGz) throws IOException {
+    /** The archive read back with Commons Compress: name to {entry, data}; every entry must be newc. */
+    static Map<String, Object[]> read(Path cpioGz) throws IOException {
         Map<String, Object[]> entries = new LinkedHashMap<>();
         try (InputStream in = new CpioArchiveInputStream(new GZIPInputStream(Files.newInputStream(cpioGz)))) {
             CpioArchiveInputStream cpio = (CpioArchiveInputStream) in;
@@ -67,13 +75,14 @@ public class InitramfsBuilderTest {
         groups.put("other", List.of(new KernelModules.Module("virtio_ring", ring)));
         Path out = dir.resolve("out/initramfs.cpio.gz");
 
-        new InitramfsBuilder(bb).writeZone(out, groups);
+        ZoneInitramfs.write(out, bb, Hypervisor.KVM, groups, ZoneInitramfs.Extras.NONE);
 
         Map<String, Object[]> entries = read(out);
         CpioArchiveEntry init = (CpioArchiveEntry) entries.get("init")[0];
         assertEquals(CpioConstants.C_ISREG | 0755, init.getMode());
         String script = new String((byte[]) entries.get("init")[1], StandardCharsets.UTF_8);
         assertTrue(script.startsWith("#!/bin/busybox sh\n"));
+        assertEquals(ZoneInitScript.render(Hypervisor.KVM), script);
         assertTrue(script.contains("zonekeeper: zone $name ready"));
         assertTrue(script.contains("poweroff -f"));
         assertEquals(Files.size(bb), ((byte[]) entries.get("bin/busybox")[1]).length);
@@ -102,7 +111,7 @@ public class InitramfsBuilderTest {
     public void probeImagePrintsMarkerAndPowersOff() throws IOException {
         Path dir = tmp.getRoot().toPath();
         Path out = dir.resolve("probe.cpio.gz");
-        new InitramfsBuilder(fakeStaticBusybox(dir)).writeProbe(out, "zonekeeper: probe ok");
+        ZoneInitramfs.writeProbe(out, fakeStaticBusybox(dir), "zonekeeper: probe ok");
         String script = new String((byte[]) read(out).get("init")[1], StandardCharsets.UTF_8);
         assertTrue(script, script.contains("echo 'zonekeeper: probe ok'"));
         assertTrue(script.indexOf("echo") < script.indexOf("poweroff -f"));
@@ -111,7 +120,7 @@ public class InitramfsBuilderTest {
     @Test
     public void refusesMarkerThatWouldNeedShellQuoting() {
         try {
-            InitramfsBuilder.probeInitScript("x'; reboot; '");
+            ZoneInitScript.probe("x'; reboot; '");
             fail();
         } catch (IllegalArgumentException expected) {
             assertTrue(expected.getMessage().contains("marker"));
@@ -123,11 +132,69 @@ public class InitramfsBuilderTest {
         Path ls = Path.of("/bin/ls");
         org.junit.Assume.assumeTrue(Files.isRegularFile(ls));
         try {
-            new InitramfsBuilder(ls).writeProbe(tmp.getRoot().toPath().resolve("p"), "m");
+            ZoneInitramfs.writeProbe(tmp.getRoot().toPath().resolve("p"), ls, "m");
             fail("/bin/ls is dynamically linked");
         } catch (IOException e) {
             assertTrue(e.getMessage(), e.getMessage().contains("busybox-static"));
         }
         assertTrue(!Files.exists(tmp.getRoot().toPath().resolve("p")));
+    }
+
+    @Test
+    public void xenImageCarriesTheXenInitTheDriversExtrasAndTheirFolders() throws IOException {
+        Path dir = tmp.getRoot().toPath();
+        Path out = dir.resolve("xen.cpio.gz");
+        ZoneInitramfs.write(out, fakeStaticBusybox(dir), Hypervisor.XEN, Map.of(), image -> {
+            image.file("sbin/poweroff", 0755, "#!/bin/busybox sh\n".getBytes(StandardCharsets.UTF_8));
+            image.file("lib64/ld-linux-x86-64.so.2", 0755, new byte[] {7});
+            image.file("lib/x86_64-linux-gnu/libc.so.6", 0755, new byte[] {8});
+        });
+        Map<String, Object[]> entries = read(out);
+        assertEquals(ZoneInitScript.render(Hypervisor.XEN),
+                new String((byte[]) entries.get("init")[1], StandardCharsets.UTF_8));
+        List<String> names = List.copyOf(entries.keySet());
+        for (String folder : List.of("sbin", "mnt", "lib64", "lib/x86_64-linux-gnu")) {
+            CpioArchiveEntry e = (CpioArchiveEntry) entries.get(folder)[0];
+            assertTrue(folder, e.isDirectory());
+        }
+        assertTrue("a folder comes before what is in it", names.indexOf("lib64")
+                < names.indexOf("lib64/ld-linux-x86-64.so.2"));
+        assertTrue(names.indexOf("lib/x86_64-linux-gnu") < names.indexOf("lib/x86_64-linux-gnu/libc.so.6"));
+        assertEquals("each folder once", names.size(), new HashSet<>(names).size());
+    }
+
+    @Test
+    public void compressedModulesArePackedUnpacked() throws IOException {
+        Path dir = tmp.getRoot().toPath();
+        byte[] body = "module body".getBytes(StandardCharsets.UTF_8);
+        Path xz = dir.resolve("a.ko.xz");
+        try (OutputStream o = new XZOutputStream(Files.newOutputStream(xz), new LZMA2Options())) {
+            o.write(body);
+        }
+        Path gz = dir.resolve("b.ko.gz");
+        try (OutputStream o = new GZIPOutputStream(Files.newOutputStream(gz))) {
+            o.write(body);
+        }
+        Path out = dir.resolve("m.cpio.gz");
+        ZoneInitramfs.write(out, fakeStaticBusybox(dir), Hypervisor.KVM, Map.of("disk",
+                List.of(new KernelModules.Module("a", xz), new KernelModules.Module("b", gz))), ZoneInitramfs.Extras.NONE);
+        Map<String, Object[]> entries = read(out);
+        assertArrayEquals(body, (byte[]) entries.get("lib/modules/a.ko")[1]);
+        assertArrayEquals(body, (byte[]) entries.get("lib/modules/b.ko")[1]);
+        Path zst = Files.write(dir.resolve("c.ko.zst"), body);
+        IOException e = assertThrows(IOException.class, () -> ZoneInitramfs.write(dir.resolve("z.cpio.gz"),
+                fakeStaticBusybox(dir), Hypervisor.KVM, Map.of("disk", List.of(new KernelModules.Module("c", zst))),
+                ZoneInitramfs.Extras.NONE));
+        assertTrue(e.getMessage(), e.getMessage().contains("cannot unpack"));
+        assertFalse("nothing written for a refused image", Files.exists(dir.resolve("z.cpio.gz")));
+    }
+
+    @Test
+    public void refusesAFeatureNameTheInitCouldNotUseAndWritesNothing() throws IOException {
+        Path dir = tmp.getRoot().toPath();
+        IOException e = assertThrows(IOException.class, () -> ZoneInitramfs.write(dir.resolve("f.cpio.gz"),
+                fakeStaticBusybox(dir), Hypervisor.XEN, Map.of("../x", List.of()), ZoneInitramfs.Extras.NONE));
+        assertTrue(e.getMessage(), e.getMessage().contains("feature name '../x'"));
+        assertFalse(Files.exists(dir.resolve("f.cpio.gz")));
     }
 }

@@ -1,4 +1,4 @@
-package io.zonekeeper.kvm.image;
+package io.zonekeeper.image;
 
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertTrue;
@@ -19,7 +19,12 @@ public class KernelModulesTest {
     public TemporaryFolder tmp = new TemporaryFolder();
 
     private KernelModules modules() throws IOException {
-        Path dir = tmp.getRoot().toPath();
+        return KernelModules.load(index(tmp.getRoot().toPath()));
+    }
+
+    /** The index files of a /lib/modules/RELEASE folder {@code dir} with virtio, ext4 and their needs. */
+    static Path index(Path dir) throws IOException {
+        Files.createDirectories(dir);
         // Listed as Debian's modules.dep lists them: the dependency needed last comes first.
         Files.writeString(dir.resolve("modules.dep"), String.join("\n",
                 "kernel/drivers/virtio/virtio.ko: kernel/drivers/virtio/virtio_ring.ko",
@@ -39,7 +44,7 @@ public class KernelModulesTest {
         Files.writeString(dir.resolve("modules.alias"), "alias crypto-crc32c crc32c_intel\nalias crypto-crc32c crc32c_generic\n"
                 + "alias crc32c crc32c_generic\nalias pci:v00001AF4d* virtio_pci\n");
         Files.writeString(dir.resolve("modules.builtin"), "kernel/drivers/tty/serial/8250/8250.ko\n");
-        return KernelModules.load(dir);
+        return dir;
     }
 
     private static List<String> names(List<KernelModules.Module> mods) {

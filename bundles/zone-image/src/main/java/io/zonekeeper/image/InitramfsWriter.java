@@ -1,0 +1,91 @@
+package io.zonekeeper.image;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.zip.GZIPOutputStream;
+
+import org.apache.commons.compress.archivers.cpio.CpioArchiveEntry;
+import org.apache.commons.compress.archivers.cpio.CpioArchiveOutputStream;
+import org.apache.commons.compress.archivers.cpio.CpioConstants;
+
+/**
+ * Writes an initramfs: a gzip'd cpio archive in the "newc" format the kernel unpacks, owned by root, every entry
+ * with its own inode (the kernel's unpacker makes hard links of entries that share one) and time 0, so that the
+ * same content gives the same bytes.
+ */
+public final class InitramfsWriter implements Closeable {
+    private final CpioArchiveOutputStream cpio;
+    private final Set<String> directories = new HashSet<>();
+    private long inode = 1;
+
+    public InitramfsWriter(OutputStream out) throws IOException {
+        this.cpio = new CpioArchiveOutputStream(new GZIPOutputStream(out, 1 << 16), CpioConstants.FORMAT_NEW);
+    }
+
+    /** A folder, mode 0755; its parents first where they are not in the archive yet. */
+    public void directory(String name) throws IOException {
+        if (directories.contains(name)) {
+            return;
+        }
+        parentsOf(name);
+        directories.add(name);
+        cpio.putArchiveEntry(entry(name, CpioConstants.C_ISDIR | 0755));
+        cpio.closeArchiveEntry();
+    }
+
+    /** A regular file with permissions {@code perm}; its folders first where they are not in the archive yet. */
+    public void file(String name, int perm, byte[] data) throws IOException {
+        withData(name, CpioConstants.C_ISREG | perm, data);
+    }
+
+    public void symlink(String name, String target) throws IOException {
+        withData(name, CpioConstants.C_ISLNK | 0777, target.getBytes(StandardCharsets.UTF_8));
+    }
+
+    public void charDevice(String name, int perm, int major, int minor) throws IOException {
+        parentsOf(name);
+        CpioArchiveEntry e = entry(name, CpioConstants.C_ISCHR | perm);
+        e.setRemoteDeviceMaj(major);
+        e.setRemoteDeviceMin(minor);
+        cpio.putArchiveEntry(e);
+        cpio.closeArchiveEntry();
+    }
+
+    private void withData(String name, int mode, byte[] data) throws IOException {
+        parentsOf(name);
+        CpioArchiveEntry e = entry(name, mode);
+        e.setSize(data.length);
+        cpio.putArchiveEntry(e);
+        cpio.write(data);
+        cpio.closeArchiveEntry();
+    }
+
+    private void parentsOf(String name) throws IOException {
+        int slash = name.lastIndexOf('/');
+        if (slash > 0) {
+            directory(name.substring(0, slash));
+        }
+    }
+
+    private CpioArchiveEntry entry(String name, int mode) {
+        if (name.isEmpty() || name.startsWith("/") || name.endsWith("/") || name.contains("//")) {
+            throw new IllegalArgumentException("initramfs entry '" + name + "' is not a relative path");
+        }
+        CpioArchiveEntry e = new CpioArchiveEntry(CpioConstants.FORMAT_NEW, name);
+        e.setMode(mode);
+        e.setInode(inode++);
+        e.setNumberOfLinks((mode & CpioConstants.S_IFMT) == CpioConstants.C_ISDIR ? 2 : 1);
+        e.setTime(0);
+        return e;
+    }
+
+    /** Writes the trailer and closes the stream given. */
+    @Override
+    public void close() throws IOException {
+        cpio.close();
+    }
+}

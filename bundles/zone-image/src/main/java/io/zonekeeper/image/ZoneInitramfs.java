@@ -1,0 +1,144 @@
+package io.zonekeeper.image;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+import java.util.zip.GZIPInputStream;
+
+import org.tukaani.xz.XZInputStream;
+
+/**
+ * Writes a zone's initramfs: a static busybox, the zone init for its hypervisor, the kernel modules of the features
+ * a zone may need, each group's load order in {@code /etc/zonekeeper/modules.FEATURE}, and whatever else the driver
+ * adds. Which features a zone loads is chosen per boot ({@code zk.features=}), so one image serves every zone of a
+ * kernel.
+ */
+public final class ZoneInitramfs {
+    private static final Pattern FEATURE = Pattern.compile("[a-z0-9_]{1,32}");
+    private static final List<String> FOLDERS = List.of("bin", "sbin", "dev", "proc", "sys", "tmp", "run", "etc",
+            "etc/zonekeeper", "lib", "lib/modules", "mnt");
+
+    /** What a driver adds to its zone image beyond busybox, the init and the modules. */
+    @FunctionalInterface
+    public interface Extras {
+        void write(InitramfsWriter image) throws IOException;
+
+        Extras NONE = image -> {
+        };
+    }
+
+    private ZoneInitramfs() {
+    }
+
+    /** Writes a zone image for {@code hypervisor} to {@code target} (atomically). */
+    public static void write(Path target, Path busybox, Hypervisor hypervisor,
+            Map<String, List<KernelModules.Module>> groups, Extras extras) throws IOException {
+        checkStaticBusybox(busybox);
+        for (String g : groups.keySet()) {
+            if (!FEATURE.matcher(g).matches()) {
+                throw new IOException("feature name '" + g + "' is not [a-z0-9_]");
+            }
+        }
+        String init = ZoneInitScript.render(hypervisor);
+        ImageFiles.writeAtomically(target, out -> {
+            try (InitramfsWriter w = new InitramfsWriter(out)) {
+                skeleton(w, busybox, init);
+                Set<String> packed = new HashSet<>();
+                for (Map.Entry<String, List<KernelModules.Module>> g : groups.entrySet()) {
+                    StringBuilder order = new StringBuilder();
+                    for (KernelModules.Module m : g.getValue()) {
+                        if (packed.add(m.name())) {
+                            w.file("lib/modules/" + m.name() + ".ko", 0644, moduleBytes(m.file()));
+                        }
+                        order.append(m.name()).append('\n');
+                    }
+                    w.file("etc/zonekeeper/modules." + g.getKey(), 0644,
+                            order.toString().getBytes(StandardCharsets.UTF_8));
+                }
+                extras.write(w);
+            }
+        });
+    }
+
+    /** Writes a probe image to {@code target} (atomically): its init prints {@code marker} and powers off. */
+    public static void writeProbe(Path target, Path busybox, String marker) throws IOException {
+        checkStaticBusybox(busybox);
+        String init = ZoneInitScript.probe(marker);
+        ImageFiles.writeAtomically(target, out -> {
+            try (InitramfsWriter w = new InitramfsWriter(out)) {
+                skeleton(w, busybox, init);
+            }
+        });
+    }
+
+    private static void skeleton(InitramfsWriter w, Path busybox, String init) throws IOException {
+        for (String d : FOLDERS) {
+            w.directory(d);
+        }
+        // The kernel opens /dev/console for init's output before init runs, so the node must be in the image.
+        w.charDevice("dev/console", 0600, 5, 1);
+        w.file("bin/busybox", 0755, Files.readAllBytes(busybox));
+        w.symlink("bin/sh", "busybox");
+        w.file("init", 0755, init.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** busybox's insmod takes plain .ko files only, so compressed modules are unpacked here. */
+    static byte[] moduleBytes(Path ko) throws IOException {
+        String n = ko.getFileName().toString();
+        if (n.endsWith(".ko")) {
+            return Files.readAllBytes(ko);
+        }
+        try (InputStream raw = Files.newInputStream(ko)) {
+            InputStream in;
+            if (n.endsWith(".ko.xz")) {
+                in = new XZInputStream(raw);
+            } else if (n.endsWith(".ko.gz")) {
+                in = new GZIPInputStream(raw);
+            } else {
+                throw new IOException("module " + ko + " is compressed in a way the zone image cannot unpack");
+            }
+            ByteArrayOutputStream buf = new ByteArrayOutputStream();
+            in.transferTo(buf);
+            return buf.toByteArray();
+        }
+    }
+
+    /** The zone image has no libraries for busybox, so a dynamically linked one would not even start. */
+    public static void checkStaticBusybox(Path busybox) throws IOException {
+        if (!Files.isRegularFile(busybox)) {
+            throw new IOException(busybox + " not found: install the busybox-static package");
+        }
+        byte[] h;
+        try (InputStream in = Files.newInputStream(busybox)) {
+            h = in.readNBytes(64);
+        }
+        if (h.length < 64 || h[0] != 0x7F || h[1] != 'E' || h[2] != 'L' || h[3] != 'F' || h[4] != 2) {
+            throw new IOException(busybox + " is not a 64-bit ELF executable");
+        }
+        ByteBuffer b = ByteBuffer.wrap(h).order(ByteOrder.LITTLE_ENDIAN);
+        long phoff = b.getLong(0x20);
+        int phentsize = Short.toUnsignedInt(b.getShort(0x36));
+        int phnum = Short.toUnsignedInt(b.getShort(0x38));
+        try (FileChannel ch = FileChannel.open(busybox)) {
+            ByteBuffer ph = ByteBuffer.allocate(phentsize * phnum).order(ByteOrder.LITTLE_ENDIAN);
+            ch.read(ph, phoff);
+            for (int i = 0; i < phnum; i++) {
+                if (ph.getInt(i * phentsize) == 3 /* PT_INTERP */) {
+                    throw new IOException(busybox + " is dynamically linked and cannot run in a zone image:"
+                            + " install the busybox-static package");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,83 @@
+# --- KVM hooks: virtio devices, the console on ttyS0, the ACPI power button, virtio-serial channels.
+#   zk.disks             the block device with serial zk-dN is the N-th
+#   zk.channels=a,b      virtio-serial ports to wait for and link as /dev/virtio-ports/NAME; their byte counts
+#                        are printed as "zonekeeper: channel NAME sent N received M" once ready, whenever they
+#                        change (checked every 2 s) and before powering off, for channel:list on the host
+# The power button (QMP system_powerdown) powers the zone off.
+zk_console=/dev/ttyS0
+zk_wait_tries=500
+zk_wait_step=0.01
+
+# The block device whose serial is zk-dN, N counted from 0 (waits for it to appear).
+zk_disk_dev() {
+    tries=0
+    while [ $tries -lt $zk_wait_tries ]; do
+        for b in /sys/block/vd*; do
+            [ "$(cat "$b/serial" 2>/dev/null)" = "zk-d$1" ] && { echo "/dev/${b##*/}"; return 0; }
+        done
+        tries=$((tries + 1)); sleep $zk_wait_step
+    done
+    return 1
+}
+
+# The guest kernel counts each port's bytes (virtio_console's debugfs file); nothing on the host can without sitting
+# in the data path. Prints the channels whose counts changed since the last call in this shell. The file is read
+# with one read() (cat): read piecewise, a count that changed between two reads could come out torn.
+reported=
+zk_channels_report() {
+    now=
+    for f in /sys/kernel/debug/virtio-ports/vport*; do
+        data=$(cat "$f" 2>/dev/null) || continue
+        n=${data#*name: }; n=${n%%[!a-z0-9._-]*}
+        case ",$channels," in *,"$n",*) ;; *) continue ;; esac
+        s=${data#*bytes_sent: }; s=${s%%[!0-9]*}
+        r=${data#*bytes_received: }; r=${r%%[!0-9]*}
+        [ -n "$s" ] && [ -n "$r" ] || continue
+        now="$now $n:$s:$r"
+        case " $reported " in *" $n:$s:$r "*) ;; *) echo "zonekeeper: channel $n sent $s received $r" ;; esac
+    done
+    reported=$now
+}
+
+zk_power_setup() {
+    pbfd=7
+    for e in /sys/class/input/event*; do
+        [ -e "$e/device/name" ] || continue
+        if [ "$(cat "$e/device/name")" = "Power Button" ] && [ $pbfd -le 9 ]; then
+            # Opened here, before the ready marker: a press that comes right after it is queued for the reader, not
+            # lost while the background reader is still starting.
+            eval "exec $pbfd<\"/dev/input/${e##*/}\""
+            # Any event from the power button is a press: the host asked for a graceful power-off.
+            (head -c 1 <&$pbfd >/dev/null 2>&1 && echo "zonekeeper: zone $name powering off" \
+                && { zk_channels_report; sync; poweroff -f; }) &
+            pbfd=$((pbfd + 1))
+        fi
+    done
+}
+
+zk_channels_setup() {
+    mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+    mkdir -p /dev/virtio-ports
+    for c in $(echo "$channels" | tr , ' '); do
+        tries=0
+        while :; do
+            port=
+            for p in /sys/class/virtio-ports/*; do
+                if [ -f "$p/name" ] && [ "$(cat "$p/name")" = "$c" ]; then port=${p##*/}; break; fi
+            done
+            # The port shows up a moment after virtio_console loads; opening it earlier fails with ENXIO.
+            if [ -n "$port" ] && [ -e "/dev/$port" ]; then
+                ln -sf "../$port" "/dev/virtio-ports/$c"
+                break
+            fi
+            tries=$((tries + 1))
+            if [ $tries -ge $zk_wait_tries ]; then echo "zonekeeper: channel $c did not appear"; break; fi
+            sleep $zk_wait_step
+        done
+    done
+}
+
+zk_channels_watch() {
+    (while :; do zk_channels_report; sleep 2; done) &
+}
+# --- end of the KVM hooks
