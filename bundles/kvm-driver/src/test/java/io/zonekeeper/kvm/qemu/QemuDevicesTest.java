@@ -1,17 +1,21 @@
 package io.zonekeeper.kvm.qemu;
 
+import static io.zonekeeper.kvm.qemu.CommandLines.FILES;
+import static io.zonekeeper.kvm.qemu.CommandLines.ID;
+import static io.zonekeeper.kvm.qemu.CommandLines.after;
+import static io.zonekeeper.kvm.qemu.CommandLines.all;
+import static io.zonekeeper.kvm.qemu.CommandLines.machineFor;
+import static io.zonekeeper.kvm.qemu.CommandLines.render;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.Set;
-import java.util.UUID;
 
 import org.junit.Test;
 
@@ -29,42 +33,10 @@ import io.zonekeeper.spi.PreparedResources;
 
 /** Zones with devices: which machine each gets, and how its TPM and host PCI functions become QEMU arguments. */
 public class QemuDevicesTest {
-    private static final UUID ID = UUID.fromString("0b0e8d3c-4f6a-4a51-9d4e-1f2a3b4c5d6e");
-    private static final ZoneFiles FILES = new ZoneFiles(Path.of("/var/lib/zk/zones/web"));
     private static final BootImage IMAGE = new BootImage(Path.of("/boot/vmlinuz-6.1.0-56-amd64"),
             Path.of("/var/lib/zk/cache/kvm/vmlinux-x"), Path.of("/var/lib/zk/cache/kvm/initramfs-x.cpio.gz"), true,
             Set.of("power", "channels", "net", "disk", "vpci", "tpm"), "6.1.0-56-amd64");
     private static final String SOCKET = "/var/lib/zk/zones/web/tpm.sock";
-    private final QemuCommandLine tcg = new QemuCommandLine("qemu-system-x86_64", "tcg", OptionalLong.of(2096013));
-
-    /** Renders as a start plan does for this spec: on the cheapest machine its devices allow. */
-    private List<String> render(ZoneSpec spec, ZoneFiles files, BootImage image, PreparedResources res) {
-        return tcg.render(ID, spec.name(), spec, files, image, res, machineFor(res));
-    }
-
-    private List<String> render(ZoneSpec spec, ZoneFiles files, BootImage image) {
-        return render(spec, files, image, PreparedResources.NONE);
-    }
-
-    private static Machine machineFor(PreparedResources res) {
-        return QemuDevices.machineFor(res, Machine.MICROVM_PVH);
-    }
-
-    private static String after(List<String> args, String option) {
-        int i = args.indexOf(option);
-        assertTrue(option + " in " + args, i >= 0 && i + 1 < args.size());
-        return args.get(i + 1);
-    }
-
-    private static List<String> all(List<String> args, String option) {
-        List<String> out = new ArrayList<>();
-        for (int i = 0; i + 1 < args.size(); i++) {
-            if (args.get(i).equals(option)) {
-                out.add(args.get(i + 1));
-            }
-        }
-        return out;
-    }
 
     private static PreparedDevice tpm(String model, Set<PlatformNeed> needs) {
         return new PreparedDevice("tpm", "tpm0", Map.of("socket", SOCKET, "model", model, "version", "2.0"), needs);
