@@ -292,13 +292,14 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         ZoneFiles files = plan.files();
         BootImage image = plan.image();
         PreparedResources resources = plan.resources();
+        String accel = plan.accel();
         Map<String, String> p = new LinkedHashMap<>();
         p.put(RuntimeRecord.PID, String.valueOf(pid));
         p.put(R_UUID, zone.id().toString());
         p.put(R_QMP, files.qmpSocket().toString());
         p.put(R_CONSOLE, files.consoleSocket().toString());
         p.put(R_CONSOLE_LOG, files.consoleLog().toString());
-        p.put(R_ACCEL, plan.accel());
+        p.put(R_ACCEL, accel);
         p.put(R_KERNEL, image.kernel().toString());
         p.put(R_INITRAMFS, image.initramfs().toString());
         p.put(R_MACHINE, plan.machine().id());

@@ -35,7 +35,7 @@ public final class StartChecks {
     public static List<FieldError> beforeImage(ZoneSpec spec, PreparedResources res, ZoneFiles files,
             HostInfo.Facts host) {
         List<FieldError> errors = new ArrayList<>(spec.validate());
-        prepared(spec, res, errors);
+        errors.addAll(prepared(spec, res));
         errors.addAll(QemuDevices.check(spec, res));
         socketPaths(spec, files, errors);
         if (host.memAvailableMiB() >= 0 && spec.memoryMiB() > host.memAvailableMiB()) {
@@ -100,8 +100,9 @@ public final class StartChecks {
         }
     }
 
-    /** The appliance prepared exactly the networks and disks the spec names, and each can be a QEMU option. */
-    private static void prepared(ZoneSpec spec, PreparedResources res, List<FieldError> errors) {
+    /** Why the networks, disks and zone-to-zone channels prepared for {@code spec} cannot be rendered, if they cannot. */
+    static List<FieldError> prepared(ZoneSpec spec, PreparedResources res) {
+        List<FieldError> errors = new ArrayList<>();
         if (res.nics().size() != spec.networks().size()) {
             errors.add(new FieldError("networks", spec.networks().size() + " named but " + res.nics().size()
                     + " tap device(s) prepared: the appliance makes them (install the zonekeeper-network feature)"));
@@ -136,6 +137,7 @@ public final class StartChecks {
                         + " cannot be a QEMU netdev"));
             }
         }
+        return errors;
     }
 
     /** Each socket QEMU makes in the zone's folder fits in a Unix socket path. */
