@@ -3,11 +3,9 @@ package io.zonekeeper.kvm;
 import java.io.IOException;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.ByteChannel;
-import java.nio.channels.FileChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
@@ -29,12 +27,10 @@ import org.osgi.service.metatype.annotations.Designate;
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.api.ZoneState;
 import io.zonekeeper.kvm.accel.AccelVerdict;
-import io.zonekeeper.kvm.accel.AcceleratorProbe;
 import io.zonekeeper.kvm.image.ZoneImages;
 import io.zonekeeper.kvm.image.ZoneImages.BootImage;
 import io.zonekeeper.kvm.qemu.HostInfo;
 import io.zonekeeper.kvm.qemu.Machine;
-import io.zonekeeper.kvm.qemu.QemuCommandLine;
 import io.zonekeeper.kvm.qemu.QemuDevices;
 import io.zonekeeper.kvm.qemu.QemuProcess;
 import io.zonekeeper.kvm.qemu.ZoneFiles;
@@ -110,10 +106,10 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
 
     private volatile Settings settings;
     private volatile ZoneImages images;
+    private volatile AccelChoice accel;
+    private volatile StartPlanner planner;
     private final Map<UUID, ZoneWatch> watches = new ConcurrentHashMap<>();
     private final Map<UUID, ZoneState> ended = new ConcurrentHashMap<>();
-    private final Map<String, AccelVerdict> verdicts = new ConcurrentHashMap<>();
-    private volatile AccelVerdict lastVerdict;
     private volatile String qemuVersion;
 
     /** For Declarative Services; configured in {@link #activate}. */
@@ -148,9 +144,11 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         settings = s;
         images = ZoneImages.forHost(s.stateDir().resolve("cache").resolve("kvm"));
         if (old == null || !old.equals(s)) {
-            verdicts.clear();
+            accel = new AccelChoice(s.accel(), s.qemuBinary(), images);
             qemuVersion = null;
         }
+        planner = new StartPlanner(s.qemuBinary(), s.machine(), StartPlanner.from(images, s.defaultKernel()),
+                accel::forImage, HostInfo::facts);
     }
 
     private static Settings settingsOf(Path state, KvmDriverConfig c) {
@@ -181,7 +179,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         Map<String, String> d = new LinkedHashMap<>();
         d.put("qemu", qemuVersion());
         d.put("accel.setting", settings.accel());
-        AccelVerdict v = lastVerdict;
+        AccelVerdict v = accel.last();
         if (v == null) {
             if ("tcg".equals(settings.accel())) {
                 d.put("accel", "tcg (forced by configuration accel=tcg)");
@@ -236,9 +234,15 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
 
     // ---------------------------------------------------------------------------------------------------- start
 
+    /** Plans the start in one pass ({@link StartPlanner}), then runs the plan. */
     @Override
     public RuntimeRecord start(ZoneContext zone) throws DriverException {
-        ZoneSpec spec = zone.spec();
+        refuseIfRunning(zone);
+        StartPlan plan = planner.plan(zone.id(), zone.name(), zone.spec(), zone.directory(), zone.resources());
+        return run(zone, plan);
+    }
+
+    private void refuseIfRunning(ZoneContext zone) throws DriverException {
         ZoneWatch running = watches.get(zone.id());
         if (running != null && running.process.isAlive()) {
             throw new DriverException("zone " + zone.name() + " already runs (QEMU pid " + running.process.pid()
@@ -249,147 +253,30 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
             throw new DriverException("zone " + zone.name() + " already runs as QEMU pid " + recorded.get()
                     + ", which this driver has not adopted yet; adopt or stop it first");
         }
-        QemuCommandLine.checkSupported(spec, null);
-        PreparedResources resources = zone.resources();
-        QemuCommandLine.checkPrepared(spec, resources);
-        checkHostResources(spec);
-        BootImage image = image(spec);
-        Machine machine = QemuDevices.machineFor(resources, settings.machine());
-        checkFirmwareBootable(spec, image, machine);
-        AccelVerdict verdict = accelFor(image);
-        ZoneFiles files = new ZoneFiles(zone.directory());
-        List<String> argv = new QemuCommandLine(settings.qemuBinary(), verdict.accel(), HostInfo.tscKhz(),
-                settings.machine()).render(zone.id(), zone.name(), spec, files, image, resources);
+    }
 
-        Attempt attempt = new Attempt(files, spec);
+    /** Launches the plan's QEMU, connects to its QMP, records and watches it; decides nothing of its own. */
+    private RuntimeRecord run(ZoneContext zone, StartPlan plan) throws DriverException {
+        StartAttempt attempt = new StartAttempt(plan.files(), plan.spec());
         QemuProcess process = null;
         try {
             attempt.prepare();
-            process = QemuProcess.launch(argv, files, LAUNCH_TIMEOUT);
-            ZoneWatch watch = new ZoneWatch(zone, files, process, verdict.accel(), this::gone);
-            QmpClient qmp = QmpClient.connect(files.qmpSocket(), QMP_TIMEOUT, watch::onEvent, watch::onQmpClosed);
+            process = QemuProcess.launch(plan.argv(), plan.files(), LAUNCH_TIMEOUT);
+            ZoneWatch watch = new ZoneWatch(zone, plan.files(), process, plan.accel(), this::gone);
+            QmpClient qmp = QmpClient.connect(plan.files().qmpSocket(), QMP_TIMEOUT, watch::onEvent,
+                    watch::onQmpClosed);
             if (qemuVersion == null) {
                 qemuVersion = versionFromGreeting(qmp);
             }
-            RuntimeRecord record = record(zone, files, process.pid(), verdict.accel(), image, resources, machine,
-                    QemuDevices.why(resources, settings.machine(), machine));
+            RuntimeRecord record = record(zone, plan, process.pid());
             zone.saveRuntime(record);
             ended.remove(zone.id());
             watches.put(zone.id(), watch);
             watch.attach(qmp, ZoneState.RUNNING);
             return record;
         } catch (DriverException | QmpException | RuntimeException e) {
-            String msg = "zone " + zone.name() + " did not start: ";
-            if (process != null && !process.waitFor(Duration.ofMillis(200))) {
-                process.kill(Duration.ofSeconds(5));
-                msg += e.getMessage();
-                if (!(e instanceof DriverException) && Files.exists(files.qemuLog())) {
-                    msg += "; QEMU said: " + QemuProcess.tail(files.qemuLog(), 1500);
-                }
-            } else if (process != null) {
-                // QEMU gave up by itself after making its sockets (a kernel it cannot load, say): its words matter.
-                msg += "QEMU exited at start" + process.exitCode().stream().mapToObj(c -> " with code " + c)
-                        .findFirst().orElse("") + ": " + QemuProcess.tail(files.qemuLog(), 1500);
-            } else {
-                msg += e.getMessage();
-            }
-            attempt.undo();
-            throw new DriverException(msg, e);
+            throw attempt.failed(zone.name(), process, e);
         }
-    }
-
-    /** What one start attempt made in the zone's folder, so a failure can take exactly that back. */
-    private static final class Attempt {
-        private final ZoneFiles files;
-        private final ZoneSpec spec;
-        private long consoleLogSize = -1;
-        private boolean madeChannelsDir;
-
-        Attempt(ZoneFiles files, ZoneSpec spec) {
-            this.files = files;
-            this.spec = spec;
-        }
-
-        void prepare() throws DriverException {
-            try {
-                Files.createDirectories(files.dir());
-                if (Files.exists(files.consoleLog())) {
-                    consoleLogSize = Files.size(files.consoleLog());
-                }
-                removeRuntimeFiles(files, spec);
-                if (!spec.channels().isEmpty() && !Files.isDirectory(files.channelsDir())) {
-                    Files.createDirectory(files.channelsDir());
-                    madeChannelsDir = true;
-                }
-            } catch (IOException e) {
-                throw new DriverException("cannot prepare " + files.dir() + ": " + e.getMessage(), e);
-            }
-        }
-
-        void undo() {
-            removeRuntimeFiles(files, spec);
-            ZoneWatch.deleteQuietly(files.qemuLog());
-            if (madeChannelsDir) {
-                ZoneWatch.deleteQuietly(files.channelsDir());
-            }
-            try {
-                if (consoleLogSize < 0) {
-                    Files.deleteIfExists(files.consoleLog());
-                } else if (Files.exists(files.consoleLog())) {
-                    try (FileChannel ch = FileChannel.open(files.consoleLog(), StandardOpenOption.WRITE)) {
-                        ch.truncate(consoleLogSize);
-                    }
-                }
-            } catch (IOException ignored) {
-                // the console log is the operator's to read; a few extra lines do no harm
-            }
-        }
-    }
-
-    private void checkHostResources(ZoneSpec spec) throws DriverException {
-        long avail = HostInfo.memAvailableMiB();
-        if (avail >= 0 && spec.memoryMiB() > avail) {
-            throw new DriverException("zone " + spec.name() + " asks for " + spec.memoryMiB() + " MiB but the host has"
-                    + " only " + avail + " MiB available (MemAvailable); give it less memory or free some");
-        }
-        int cores = HostInfo.cores();
-        if (spec.vcpus() > cores) {
-            throw new DriverException("zone " + spec.name() + " asks for " + spec.vcpus() + " vCPUs but the host has "
-                    + cores + " cores; the kvm driver gives a zone at most one vCPU per host core");
-        }
-    }
-
-    private BootImage image(ZoneSpec spec) throws DriverException {
-        String kernel = spec.kernel() != null ? spec.kernel() : settings.defaultKernel();
-        try {
-            return images.image(kernel == null ? null : Path.of(kernel),
-                    spec.initramfs() == null ? null : Path.of(spec.initramfs()));
-        } catch (IOException e) {
-            throw new DriverException("zone image for " + spec.name() + ": " + e.getMessage(), e);
-        }
-    }
-
-    private AccelVerdict accelFor(BootImage image) throws DriverException {
-        String key = settings.accel() + " " + image.bootKernel();
-        AccelVerdict v = verdicts.get(key);
-        if (v == null) {
-            if ("tcg".equals(settings.accel())) {
-                v = new AccelVerdict(AccelVerdict.TCG, "forced by configuration accel=tcg", Map.of());
-            } else {
-                try {
-                    Path probe = images.probeInitramfs(PROBE_MARKER);
-                    v = new AcceleratorProbe(images.cacheDir().resolve("accel"), settings.qemuBinary())
-                            .decide(settings.accel(), image.bootKernel(), probe, PROBE_MARKER);
-                } catch (IOException e) {
-                    throw new DriverException("cannot build the accelerator probe image: " + e.getMessage(), e);
-                } catch (RuntimeException e) {
-                    throw new DriverException("the accelerator self-test failed: " + e, e);
-                }
-            }
-            verdicts.put(key, v);
-        }
-        lastVerdict = v;
-        return v;
     }
 
     private static String versionFromGreeting(QmpClient qmp) {
@@ -401,24 +288,11 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         }
     }
 
-    /** A machine that boots through firmware needs a bzImage: an ELF vmlinux has only the PVH entry. */
-    private static void checkFirmwareBootable(ZoneSpec spec, BootImage image, Machine machine) throws DriverException {
-        if (!machine.firmware()) {
-            return;
-        }
-        try {
-            if (!ZoneImages.isBzImage(image.kernel())) {
-                throw new DriverException("zone " + spec.name() + " needs the " + machine.id() + " machine (its"
-                        + " devices need ACPI tables from firmware), which boots a bzImage, but kernel "
-                        + image.kernel() + " is not one; name a vmlinuz (bzImage) as its kernel");
-            }
-        } catch (IOException e) {
-            throw new DriverException("cannot read kernel " + image.kernel() + ": " + e.getMessage(), e);
-        }
-    }
-
-    private RuntimeRecord record(ZoneContext zone, ZoneFiles files, long pid, String accel, BootImage image,
-            PreparedResources resources, Machine machine, String machineReason) {
+    private static RuntimeRecord record(ZoneContext zone, StartPlan plan, long pid) {
+        ZoneFiles files = plan.files();
+        BootImage image = plan.image();
+        PreparedResources resources = plan.resources();
+        String accel = plan.accel();
         Map<String, String> p = new LinkedHashMap<>();
         p.put(RuntimeRecord.PID, String.valueOf(pid));
         p.put(R_UUID, zone.id().toString());
@@ -428,8 +302,8 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         p.put(R_ACCEL, accel);
         p.put(R_KERNEL, image.kernel().toString());
         p.put(R_INITRAMFS, image.initramfs().toString());
-        p.put(R_MACHINE, machine.id());
-        p.put(R_MACHINE_REASON, machineReason);
+        p.put(R_MACHINE, plan.machine().id());
+        p.put(R_MACHINE_REASON, plan.machineReason());
         List<String> devices = QemuDevices.describe(resources.devices());
         for (int i = 0; i < devices.size(); i++) {
             p.put("device." + i, devices.get(i));

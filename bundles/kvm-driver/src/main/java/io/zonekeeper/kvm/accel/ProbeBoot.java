@@ -1,11 +1,8 @@
 package io.zonekeeper.kvm.accel;
 
 import java.io.IOException;
-import java.io.StringReader;
-import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,23 +15,24 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
-import jakarta.json.Json;
-import jakarta.json.JsonObject;
-import jakarta.json.JsonReader;
-import jakarta.json.JsonValue;
+import io.zonekeeper.kvm.qmp.QmpClient;
+import io.zonekeeper.kvm.qmp.QmpException;
 
 /**
  * Step 2 of the accelerator decision: boot the real zone kernel with a probe initramfs under {@code -accel kvm}
  * and wait, briefly, for the initramfs's marker on the serial console. Only reaching init proves KVM can run the
  * zone: a PVM host runs the ioctl self-test's tiny guest and still never gets Debian's kernel to init.
  *
- * <p>An internal error (QMP status {@code internal-error}), QEMU exiting or aborting, or the deadline all mean
- * TCG. The probe QEMU is always killed by its PID, and its folder (serial log, QMP socket, QEMU's output) removed.
+ * <p>An internal error (QMP status {@code internal-error}, asked through the driver's one {@link QmpClient}), QEMU
+ * exiting or aborting, or the deadline all mean TCG. The probe QEMU is always killed by its PID, and its folder
+ * (serial log, QMP socket, QEMU's output) removed.
  */
 final class ProbeBoot {
 
     static final Duration DEFAULT_DEADLINE = Duration.ofSeconds(5);
     private static final long POLL_MILLIS = 20;
+    /** The longest the probe waits on one QMP exchange, so that the probe loop keeps its own deadline. */
+    private static final Duration QMP_WAIT = Duration.ofMillis(500);
     private static final int MAX_LOG_CHARS = 1 << 20;
 
     enum Ending {
@@ -157,11 +155,13 @@ final class ProbeBoot {
     }
 
     private Attempt watch(String cpu, Process qemu, Path serial, Path qmpSocket, Path output, String marker,
-            long start) throws IOException {
+            long start) {
         long pid = qemu.pid();
         long limit = start + deadline.toNanos();
         SerialWatch console = new SerialWatch(serial, marker);
-        try (QmpStatusPoll qmp = new QmpStatusPoll(qmpSocket)) {
+        QmpClient qmp = null;
+        String status = null;
+        try {
             while (true) {
                 if (console.sawMarker()) {
                     return new Attempt(cpu, Ending.REACHED_INIT, "marker after " + StepLog.millis(System.nanoTime() - start),
@@ -175,7 +175,12 @@ final class ProbeBoot {
                     return new Attempt(cpu, Ending.EXITED, "QEMU exited with status " + exitStatus(qemu) + " after "
                             + StepLog.millis(elapsed) + " before init" + lastLines(output), pid, elapsed);
                 }
-                String status = qmp.poll();
+                if (qmp == null || !qmp.isOpen()) {
+                    qmp = connect(qmpSocket, limit);
+                }
+                if (qmp != null) {
+                    status = status(qmp, limit, status);
+                }
                 if ("internal-error".equals(status)) {
                     long elapsed = System.nanoTime() - start;
                     return new Attempt(cpu, Ending.INTERNAL_ERROR, "QMP status internal-error after "
@@ -189,6 +194,36 @@ final class ProbeBoot {
                 }
                 sleep(POLL_MILLIS);
             }
+        } finally {
+            if (qmp != null) {
+                qmp.close();
+            }
+        }
+    }
+
+    /**
+     * The probe's QMP connection once QEMU has made its socket, or null: QEMU not listening yet, or gone, is for the
+     * process check and the deadline to judge, never a reason to wait past the deadline.
+     */
+    private static QmpClient connect(Path socket, long limitNanos) {
+        if (!Files.exists(socket)) {
+            return null;
+        }
+        try {
+            return QmpClient.connect(socket, Duration.ofNanos(Math.max(1, Math.min(limitNanos - System.nanoTime(),
+                    QMP_WAIT.toNanos()))), null, null);
+        } catch (QmpException e) {
+            return null;
+        }
+    }
+
+    /** QEMU's run state ({@code running}, {@code internal-error}, ...), or {@code last} when it does not answer. */
+    private static String status(QmpClient qmp, long limitNanos, String last) {
+        try {
+            return qmp.queryStatus(Duration.ofNanos(Math.max(1, Math.min(limitNanos - System.nanoTime(),
+                    QMP_WAIT.toNanos()))));
+        } catch (QmpException e) {
+            return last;
         }
     }
 
@@ -294,122 +329,6 @@ final class ProbeBoot {
 
         int length() {
             return (int) position;
-        }
-    }
-
-    /**
-     * A minimal QMP client for one question, "query-status", asked over and over without ever blocking: the probe
-     * loop owns the deadline.
-     */
-    static final class QmpStatusPoll implements AutoCloseable {
-        private final Path socket;
-        private SocketChannel channel;
-        private final StringBuilder pending = new StringBuilder();
-        private boolean greeted;
-        private boolean negotiated;
-        private boolean awaiting;
-        private String status;
-
-        QmpStatusPoll(Path socket) {
-            this.socket = socket;
-        }
-
-        /** The last status QEMU reported, or null if none yet. */
-        String poll() {
-            try {
-                if (channel == null) {
-                    if (!Files.exists(socket)) {
-                        return status;
-                    }
-                    SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(socket));
-                    ch.configureBlocking(false);
-                    channel = ch;
-                }
-                readAvailable();
-                if (greeted && !awaiting) {
-                    send(negotiated ? "{\"execute\":\"query-status\"}" : "{\"execute\":\"qmp_capabilities\"}");
-                    awaiting = true;
-                }
-            } catch (IOException e) {
-                // QEMU not listening yet, or gone: the process check and the deadline decide
-                closeQuietly();
-            }
-            return status;
-        }
-
-        private void readAvailable() throws IOException {
-            ByteBuffer buf = ByteBuffer.allocate(8192);
-            int n;
-            while ((n = channel.read(buf)) > 0) {
-                buf.flip();
-                pending.append(StandardCharsets.UTF_8.decode(buf));
-                buf.clear();
-            }
-            if (n < 0) {
-                throw new IOException("QMP closed");
-            }
-            int nl;
-            while ((nl = pending.indexOf("\n")) >= 0) {
-                String line = pending.substring(0, nl).strip();
-                pending.delete(0, nl + 1);
-                if (!line.isEmpty()) {
-                    handle(line);
-                }
-            }
-        }
-
-        private void handle(String line) {
-            JsonObject msg;
-            try (JsonReader r = Json.createReader(new StringReader(line))) {
-                msg = r.readObject();
-            } catch (RuntimeException e) {
-                return;
-            }
-            if (msg.containsKey("QMP")) {
-                greeted = true;
-            } else if (msg.containsKey("return") || msg.containsKey("error")) {
-                awaiting = false;
-                if (!negotiated) {
-                    negotiated = msg.containsKey("return");
-                } else {
-                    JsonValue ret = msg.get("return");
-                    if (ret != null && ret.getValueType() == JsonValue.ValueType.OBJECT
-                            && ret.asJsonObject().containsKey("status")) {
-                        status = ret.asJsonObject().getString("status", status);
-                    }
-                }
-            }
-            // events (STOP, RESUME, ...) are ignored: the next query-status tells the state
-        }
-
-        private void send(String command) throws IOException {
-            ByteBuffer out = StandardCharsets.UTF_8.encode(command + "\n");
-            long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(200);
-            while (out.hasRemaining()) {
-                if (channel.write(out) == 0 && System.nanoTime() - until > 0) {
-                    throw new IOException("QMP not accepting input");
-                }
-            }
-        }
-
-        private void closeQuietly() {
-            if (channel != null) {
-                try {
-                    channel.close();
-                } catch (IOException e) {
-                    // nothing to do
-                }
-                channel = null;
-            }
-            pending.setLength(0);
-            greeted = false;
-            negotiated = false;
-            awaiting = false;
-        }
-
-        @Override
-        public void close() {
-            closeQuietly();
         }
     }
 }

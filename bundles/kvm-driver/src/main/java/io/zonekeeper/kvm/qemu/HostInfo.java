@@ -10,6 +10,17 @@ public final class HostInfo {
     private HostInfo() {
     }
 
+    /**
+     * What a start needs to know of the host, read once per start: the memory and cores it can give a zone, and
+     * the TSC frequency for the guest's {@code tsc_early_khz} (empty when unknown).
+     */
+    public record Facts(long memAvailableMiB, int cores, OptionalLong tscKhz) {
+    }
+
+    public static Facts facts() {
+        return new Facts(memAvailableMiB(), cores(), tscKhz());
+    }
+
     public static int cores() {
         return Runtime.getRuntime().availableProcessors();
     }

@@ -1,6 +1,5 @@
 package io.zonekeeper.kvm.qemu;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -10,10 +9,8 @@ import java.util.UUID;
 import java.util.stream.Collectors;
 
 import io.zonekeeper.api.ChannelSpec;
-import io.zonekeeper.api.FieldError;
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.kvm.image.ZoneImages.BootImage;
-import io.zonekeeper.spi.DriverException;
 import io.zonekeeper.spi.PreparedChannel;
 import io.zonekeeper.spi.PreparedDisk;
 import io.zonekeeper.spi.PreparedNic;
@@ -24,9 +21,9 @@ import io.zonekeeper.spi.PreparedResources;
  * measured on this kind of host (docs: shared/labs/KVM.md), in the full seccomp sandbox, with QMP, a pidfile, a
  * serial console that is both a log file and a socket, one virtio-serial port per channel, one virtio-net device
  * per prepared tap and one virtio-blk device per prepared disk. A zone whose prepared devices need more gets the
- * cheapest {@link Machine} that has it (q35, booting through firmware where ACPI tables must come from it), with
- * the same virtio devices on PCI, and its devices rendered by {@link QemuDevices}. Pure: it reads nothing and
- * starts nothing. Whatever of a spec it cannot render, it refuses by name.
+ * {@link Machine} its start plan chose (q35, booting through firmware where ACPI tables must come from it), with
+ * the same virtio devices on PCI, and its devices rendered by {@link QemuDevices}. Pure: it reads nothing, starts
+ * nothing and checks nothing; it renders only what {@link StartChecks} passed.
  */
 public final class QemuCommandLine {
     public static final String TCG = "tcg";
@@ -35,143 +32,19 @@ public final class QemuCommandLine {
     private final String qemuBinary;
     private final String accel;
     private final OptionalLong tscKhz;
-    private final Machine floor;
 
     public QemuCommandLine(String qemuBinary, String accel, OptionalLong tscKhz) {
-        this(qemuBinary, accel, tscKhz, Machine.MICROVM_PVH);
-    }
-
-    /** @param floor the least machine every zone gets; devices that need more raise it per zone */
-    public QemuCommandLine(String qemuBinary, String accel, OptionalLong tscKhz, Machine floor) {
         if (!TCG.equals(accel) && !KVM.equals(accel)) {
             throw new IllegalArgumentException("accel must be kvm or tcg: " + accel);
         }
         this.qemuBinary = qemuBinary;
         this.accel = accel;
         this.tscKhz = tscKhz;
-        this.floor = floor;
     }
 
-    /** The machine a zone gets with these prepared resources: the cheapest its devices allow. */
-    public Machine machineFor(PreparedResources res) {
-        return QemuDevices.machineFor(res, floor);
-    }
-
-    /** Throws a DriverException naming each field of {@code spec} this driver cannot honour yet. */
-    public static void checkSupported(ZoneSpec spec, BootImage image) throws DriverException {
-        List<FieldError> errors = new ArrayList<>(spec.validate());
-        for (int i = 0; i < spec.devices().size(); i++) {
-            if (!QemuDevices.TYPES.contains(spec.devices().get(i).type())) {
-                errors.add(new FieldError("devices[" + i + "].type", "the kvm driver renders pci and tpm devices,"
-                        + " not " + spec.devices().get(i).type()));
-            }
-        }
-        if (image != null && image.zoneInit() && !spec.channels().isEmpty()
-                && !image.features().contains("channels")) {
-            errors.add(new FieldError("channels", "kernel " + image.kernel() + " has no virtio_console module in"
-                    + " /lib/modules/" + image.release() + ", so its zones cannot have channels"));
-        }
-        for (String[] f : new String[][] { { "net", "networks", "virtio_net" }, { "disk", "disks", "virtio_blk or ext4" } }) {
-            boolean wanted = f[0].equals("net") ? !spec.networks().isEmpty() : !spec.disks().isEmpty();
-            if (image != null && image.zoneInit() && wanted && !image.features().contains(f[0])) {
-                errors.add(new FieldError(f[1], "kernel " + image.kernel() + " has no " + f[2] + " module in"
-                        + " /lib/modules/" + image.release() + ", so its zones cannot have " + f[1]));
-            }
-        }
-        if (!errors.isEmpty()) {
-            throw new DriverException("zone " + spec.name() + " cannot run on the kvm driver: "
-                    + errors.stream().map(FieldError::toString).collect(Collectors.joining("; ")));
-        }
-    }
-
-    /** Throws when a socket path is too long for a Unix socket, saying which and what to do. */
-    public static void checkSocketPaths(ZoneSpec spec, ZoneFiles files) throws DriverException {
-        List<Path> sockets = new ArrayList<>(List.of(files.qmpSocket(), files.consoleSocket()));
-        spec.channels().forEach(c -> sockets.add(files.channelSocket(c.name())));
-        for (Path p : sockets) {
-            int len = p.toString().getBytes(StandardCharsets.UTF_8).length;
-            if (len > ZoneFiles.MAX_SOCKET_PATH) {
-                throw new DriverException("socket path " + p + " is " + len + " bytes, but a Unix socket path may"
-                        + " have at most " + ZoneFiles.MAX_SOCKET_PATH + ": use a shorter state directory"
-                        + " (zonekeeper.state) or a shorter channel name");
-            }
-        }
-    }
-
-    /** The whole argument list for a zone without networks or disks. */
-    public List<String> render(UUID id, String name, ZoneSpec spec, ZoneFiles files, BootImage image)
-            throws DriverException {
-        return render(id, name, spec, files, image, PreparedResources.NONE);
-    }
-
-    /** Throws unless the appliance prepared exactly the networks and disks the spec names. */
-    public static void checkPrepared(ZoneSpec spec, PreparedResources res) throws DriverException {
-        List<FieldError> errors = new ArrayList<>();
-        if (res.nics().size() != spec.networks().size()) {
-            errors.add(new FieldError("networks", spec.networks().size() + " named but " + res.nics().size()
-                    + " tap device(s) prepared: the appliance makes them (install the zonekeeper-network feature)"));
-        }
-        if (res.disks().size() != spec.disks().size()) {
-            errors.add(new FieldError("disks", spec.disks().size() + " named but " + res.disks().size()
-                    + " prepared: the appliance checks and locks them (install the zonekeeper-network feature)"));
-        }
-        for (int i = 0; i < spec.channels().size(); i++) {
-            ChannelSpec c = spec.channels().get(i);
-            PreparedChannel p = res.channel(c.name());
-            if (c.peer() == null) {
-                continue;
-            }
-            if (p == null || !c.peer().equals(p.peer())) {
-                errors.add(new FieldError("channels[" + i + "].peer", "channel " + c.name() + " to zone " + c.peer()
-                        + " was not arranged: zone-core's channel broker pairs zone-to-zone channels"));
-            } else if (p.socket().contains(",") || p.socket().getBytes(StandardCharsets.UTF_8).length
-                    > ZoneFiles.MAX_SOCKET_PATH) {
-                errors.add(new FieldError("channels[" + i + "]", "socket " + p.socket() + " cannot be a QEMU chardev"
-                        + " path (a comma, or longer than " + ZoneFiles.MAX_SOCKET_PATH + " bytes)"));
-            }
-        }
-        for (PreparedDisk d : res.disks()) {
-            if (d.path().contains(",") || !List.of("raw", "qcow2").contains(d.format())) {
-                errors.add(new FieldError("disks", d.path() + " (" + d.format() + ") cannot be a QEMU drive"));
-            }
-        }
-        for (PreparedNic n : res.nics()) {
-            if (!n.tapDevice().matches("[A-Za-z0-9_.-]{1,15}") || !n.mac().matches("([0-9a-f]{2}:){5}[0-9a-f]{2}")) {
-                errors.add(new FieldError("networks", "tap " + n.tapDevice() + " or MAC " + n.mac()
-                        + " cannot be a QEMU netdev"));
-            }
-        }
-        errors.addAll(QemuDevices.check(spec, res));
-        if (!errors.isEmpty()) {
-            throw new DriverException("zone " + spec.name() + " cannot run on the kvm driver: "
-                    + errors.stream().map(FieldError::toString).collect(Collectors.joining("; ")));
-        }
-    }
-
-    /** The whole argument list, QEMU binary first. */
+    /** The whole argument list, QEMU binary first, for a zone that passed {@link StartChecks}. */
     public List<String> render(UUID id, String name, ZoneSpec spec, ZoneFiles files, BootImage image,
-            PreparedResources res) throws DriverException {
-        List<String> problems = new ArrayList<>();
-        for (ThrowingCheck c : List.<ThrowingCheck>of(() -> checkSupported(spec, image), () -> checkPrepared(spec,
-                res))) {
-            try {
-                c.run();
-            } catch (DriverException e) {
-                problems.add(e.getMessage().substring(e.getMessage().indexOf(": ") + 2));
-            }
-        }
-        if (!problems.isEmpty()) {
-            throw new DriverException("zone " + spec.name() + " cannot run on the kvm driver: "
-                    + String.join("; ", problems));
-        }
-        checkSocketPaths(spec, files);
-        Machine machine = machineFor(res);
-        boolean virtio = !spec.channels().isEmpty() || !res.nics().isEmpty() || !res.disks().isEmpty();
-        if (image.zoneInit() && virtio && machine.pci() && !image.features().contains(machine.transportFeature())) {
-            throw new DriverException("zone " + spec.name() + " cannot run on the kvm driver: its devices need the "
-                    + machine.id() + " machine, where virtio is on PCI, but kernel " + image.kernel() + " has no"
-                    + " virtio_pci module in /lib/modules/" + image.release());
-        }
+            PreparedResources res, Machine machine) {
         List<String> a = new ArrayList<>();
         a.add(qemuBinary);
         a.addAll(List.of("-M", machine.qemuMachine()));
@@ -217,7 +90,7 @@ public final class QemuCommandLine {
         // enters the vmlinux at its PVH entry and no firmware runs before it.
         Path kernel = machine.firmware() ? image.kernel() : image.bootKernel();
         a.addAll(List.of("-kernel", kernel.toString(), "-initrd", image.initramfs().toString()));
-        a.addAll(List.of("-append", kernelCmdline(name, spec, image, res)));
+        a.addAll(List.of("-append", kernelCmdline(name, spec, image, res, machine)));
         return a;
     }
 
@@ -236,22 +109,13 @@ public final class QemuCommandLine {
                 : ",reconnect=1");
     }
 
-    private interface ThrowingCheck {
-        void run() throws DriverException;
-    }
-
-    /** The guest kernel's command line: what the tuned boot and the zone init need, then the spec's own. */
-    public String kernelCmdline(String name, ZoneSpec spec, BootImage image) {
-        return kernelCmdline(name, spec, image, PreparedResources.NONE);
-    }
-
     /**
      * The guest kernel's command line. Networks: one {@code zk.nic=MAC,ADDRESS/PREFIX,GATEWAY} per interface, with
      * {@code ,ADDRESS6/64,GATEWAY6} after it on a network with IPv6 (the init finds the interface by its MAC, so
      * the order the devices probe in does not matter). Disks:
      * {@code zk.disks=NAME:rw,NAME:ro} in device order, matched to block devices by their serial {@code zk-dN}.
      */
-    public String kernelCmdline(String name, ZoneSpec spec, BootImage image, PreparedResources res) {
+    private String kernelCmdline(String name, ZoneSpec spec, BootImage image, PreparedResources res, Machine machine) {
         StringJoiner k = new StringJoiner(" ");
         k.add("console=ttyS0").add("quiet").add("panic=-1");
         // Some microvm boots hung at "tsc: Marking TSC unstable" without the early TSC frequency.
@@ -263,8 +127,7 @@ public final class QemuCommandLine {
             if (image.features().contains("power")) {
                 features.add("power");
             }
-            Machine machine = machineFor(res);
-            if (machine.pci() && (!spec.channels().isEmpty() || !res.nics().isEmpty() || !res.disks().isEmpty())) {
+            if (machine.pci() && StartChecks.usesVirtio(spec, res)) {
                 features.add(machine.transportFeature());
             }
             if (!spec.channels().isEmpty()) {

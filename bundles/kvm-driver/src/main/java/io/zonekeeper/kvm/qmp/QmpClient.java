@@ -149,7 +149,12 @@ public final class QmpClient implements AutoCloseable {
 
     /** {@code running}, {@code paused}, {@code shutdown}, {@code internal-error}, ... */
     public String queryStatus() throws QmpException {
-        return execute("query-status", null, DEFAULT_TIMEOUT).getString("status", "");
+        return queryStatus(DEFAULT_TIMEOUT);
+    }
+
+    /** {@link #queryStatus()}, for a caller that keeps a deadline of its own, such as the accelerator probe. */
+    public String queryStatus(Duration timeout) throws QmpException {
+        return execute("query-status", null, timeout).getString("status", "");
     }
 
     public UUID queryUuid() throws QmpException {

@@ -163,10 +163,12 @@ public class ProbeBootTest {
                 + "conn, _ = srv.accept(); f = conn.makefile('rw')\n"
                 + "f.write(json.dumps({'QMP': {'version': {}, 'capabilities': []}}) + '\\n'); f.flush()\n"
                 + "for line in f:\n"
-                + "    cmd = json.loads(line)['execute']\n"
+                + "    req = json.loads(line)\n"
+                + "    cmd = req['execute']\n"
                 + "    ret = {} if cmd == 'qmp_capabilities' else {'status': 'internal-error', 'running': False}\n"
                 + "    f.write(json.dumps({'event': 'STOP', 'data': {}}) + '\\n')\n"
-                + "    f.write(json.dumps({'return': ret}) + '\\n'); f.flush()\n");
+                // as QEMU does, the reply carries the command's id
+                + "    f.write(json.dumps({'return': ret, 'id': req.get('id')}) + '\\n'); f.flush()\n");
         ProbeBoot.Attempt a = runner(qemu, Duration.ofSeconds(8)).attempt("qemu64", kernel, initramfs, MARKER);
         assertEquals(a.toString(), ProbeBoot.Ending.INTERNAL_ERROR, a.ending());
         assertTrue(a.toString(), a.elapsedNanos() < Duration.ofSeconds(8).toNanos());

@@ -1,17 +1,21 @@
 package io.zonekeeper.kvm.qemu;
 
+import static io.zonekeeper.kvm.qemu.CommandLines.FILES;
+import static io.zonekeeper.kvm.qemu.CommandLines.ID;
+import static io.zonekeeper.kvm.qemu.CommandLines.after;
+import static io.zonekeeper.kvm.qemu.CommandLines.all;
+import static io.zonekeeper.kvm.qemu.CommandLines.machineFor;
+import static io.zonekeeper.kvm.qemu.CommandLines.render;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.Set;
-import java.util.UUID;
 
 import org.junit.Test;
 
@@ -21,7 +25,6 @@ import io.zonekeeper.api.DiskSpec;
 import io.zonekeeper.api.NetworkAttachment;
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.kvm.image.ZoneImages.BootImage;
-import io.zonekeeper.spi.DriverException;
 import io.zonekeeper.spi.PlatformNeed;
 import io.zonekeeper.spi.PreparedDevice;
 import io.zonekeeper.spi.PreparedDisk;
@@ -30,29 +33,10 @@ import io.zonekeeper.spi.PreparedResources;
 
 /** Zones with devices: which machine each gets, and how its TPM and host PCI functions become QEMU arguments. */
 public class QemuDevicesTest {
-    private static final UUID ID = UUID.fromString("0b0e8d3c-4f6a-4a51-9d4e-1f2a3b4c5d6e");
-    private static final ZoneFiles FILES = new ZoneFiles(Path.of("/var/lib/zk/zones/web"));
     private static final BootImage IMAGE = new BootImage(Path.of("/boot/vmlinuz-6.1.0-56-amd64"),
             Path.of("/var/lib/zk/cache/kvm/vmlinux-x"), Path.of("/var/lib/zk/cache/kvm/initramfs-x.cpio.gz"), true,
             Set.of("power", "channels", "net", "disk", "vpci", "tpm"), "6.1.0-56-amd64");
     private static final String SOCKET = "/var/lib/zk/zones/web/tpm.sock";
-    private final QemuCommandLine tcg = new QemuCommandLine("qemu-system-x86_64", "tcg", OptionalLong.of(2096013));
-
-    private static String after(List<String> args, String option) {
-        int i = args.indexOf(option);
-        assertTrue(option + " in " + args, i >= 0 && i + 1 < args.size());
-        return args.get(i + 1);
-    }
-
-    private static List<String> all(List<String> args, String option) {
-        List<String> out = new ArrayList<>();
-        for (int i = 0; i + 1 < args.size(); i++) {
-            if (args.get(i).equals(option)) {
-                out.add(args.get(i + 1));
-            }
-        }
-        return out;
-    }
 
     private static PreparedDevice tpm(String model, Set<PlatformNeed> needs) {
         return new PreparedDevice("tpm", "tpm0", Map.of("socket", SOCKET, "model", model, "version", "2.0"), needs);
@@ -68,21 +52,21 @@ public class QemuDevicesTest {
     }
 
     @Test
-    public void aZoneWithoutDevicesKeepsTheFastMicrovm() throws DriverException {
-        List<String> a = tcg.render(ID, "web", ZoneSpec.builder("web").build(), FILES, IMAGE);
+    public void aZoneWithoutDevicesKeepsTheFastMicrovm() {
+        List<String> a = render(ZoneSpec.builder("web").build(), FILES, IMAGE);
         assertEquals("microvm,x-option-roms=off,isa-serial=on,rtc=on", after(a, "-M"));
         assertEquals("the PVH vmlinux", "/var/lib/zk/cache/kvm/vmlinux-x", after(a, "-kernel"));
-        assertEquals(Machine.MICROVM_PVH, tcg.machineFor(PreparedResources.NONE));
+        assertEquals(Machine.MICROVM_PVH, machineFor(PreparedResources.NONE));
     }
 
     @Test
-    public void aTpmBootsTheBzImageThroughFirmwareOnQ35WithAnEmulatorBackedTis() throws DriverException {
+    public void aTpmBootsTheBzImageThroughFirmwareOnQ35WithAnEmulatorBackedTis() {
         ZoneSpec spec = ZoneSpec.builder("web").device(DeviceSpec.of("tpm")).build();
         PreparedResources res = devices(tpm("tpm-tis", Set.of(PlatformNeed.FIRMWARE_ACPI)));
 
-        List<String> a = tcg.render(ID, "web", spec, FILES, IMAGE, res);
+        List<String> a = render(spec, FILES, IMAGE, res);
 
-        assertEquals(Machine.Q35_FIRMWARE, tcg.machineFor(res));
+        assertEquals(Machine.Q35_FIRMWARE, machineFor(res));
         assertEquals("q35,sata=off,smbus=off,vmport=off", after(a, "-M"));
         assertEquals("the bzImage, through SeaBIOS", "/boot/vmlinuz-6.1.0-56-amd64", after(a, "-kernel"));
         assertTrue(all(a, "-chardev").contains("socket,id=chr-tpm0,path=" + SOCKET));
@@ -95,16 +79,16 @@ public class QemuDevicesTest {
     }
 
     @Test
-    public void aTpmGetsFirmwareEvenWhenItsBackendForgotToAskForIt() throws DriverException {
+    public void aTpmGetsFirmwareEvenWhenItsBackendForgotToAskForIt() {
         PreparedResources res = devices(tpm("tpm-crb", Set.of()));
-        List<String> a = tcg.render(ID, "web", ZoneSpec.builder("web").device(DeviceSpec.of("tpm")).build(), FILES,
+        List<String> a = render(ZoneSpec.builder("web").device(DeviceSpec.of("tpm")).build(), FILES,
                 IMAGE, res);
-        assertEquals(Machine.Q35_FIRMWARE, tcg.machineFor(res));
+        assertEquals(Machine.Q35_FIRMWARE, machineFor(res));
         assertEquals(List.of("tpm-crb,tpmdev=tpmdev-tpm0,id=tpm0"), all(a, "-device"));
     }
 
     @Test
-    public void virtioDevicesMoveToPciOnQ35AndTheInitLoadsVirtioPci() throws DriverException {
+    public void virtioDevicesMoveToPciOnQ35AndTheInitLoadsVirtioPci() {
         ZoneSpec spec = ZoneSpec.builder("web").device(DeviceSpec.of("tpm")).channel(ChannelSpec.toHost("data"))
                 .network(new NetworkAttachment("lan", null)).disk(new DiskSpec("/d/data.img", "raw", false)).build();
         PreparedResources res = new PreparedResources(
@@ -112,7 +96,7 @@ public class QemuDevicesTest {
                 List.of(new PreparedDisk("data", "/d/data.img", "raw", false)),
                 List.of(tpm("tpm-tis", Set.of(PlatformNeed.FIRMWARE_ACPI))), List.of());
 
-        List<String> a = tcg.render(ID, "web", spec, FILES, IMAGE, res);
+        List<String> a = render(spec, FILES, IMAGE, res);
 
         List<String> dev = all(a, "-device");
         assertTrue(dev.toString(), dev.contains("virtio-serial-pci"));
@@ -129,15 +113,15 @@ public class QemuDevicesTest {
     }
 
     @Test
-    public void hostPciFunctionsGetARootPortPerSlotAndKeepTheirFunctionNumbers() throws DriverException {
+    public void hostPciFunctionsGetARootPortPerSlotAndKeepTheirFunctionNumbers() {
         ZoneSpec spec = ZoneSpec.builder("gpu").device(DeviceSpec.pci("0000:01:00.0"))
                 .device(DeviceSpec.pci("0000:01:00.1")).device(DeviceSpec.pci("0000:03:00.0")).build();
         PreparedResources res = devices(pci("gpu0", "0000:01:00.0", true), pci("gpu1", "0000:01:00.1", true),
                 pci("nic0", "0000:03:00.0", false));
 
-        List<String> a = tcg.render(ID, "gpu", spec, FILES, IMAGE, res);
+        List<String> a = render(spec, FILES, IMAGE, res);
 
-        assertEquals(Machine.Q35_PVH, tcg.machineFor(res));
+        assertEquals(Machine.Q35_PVH, machineFor(res));
         assertEquals("q35,sata=off,smbus=off,vmport=off", after(a, "-M"));
         assertEquals("PCI Express alone needs no firmware boot", "/var/lib/zk/cache/kvm/vmlinux-x", after(a, "-kernel"));
         assertEquals(List.of(
@@ -151,20 +135,22 @@ public class QemuDevicesTest {
     }
 
     @Test
-    public void aTpmAndAGpuTogetherGetTheMachineThatHasBoth() throws DriverException {
+    public void aTpmAndAGpuTogetherGetTheMachineThatHasBoth() {
         PreparedResources res = devices(pci("gpu0", "0000:01:00.0", false), tpm("tpm-tis", Set.of()));
-        List<String> a = tcg.render(ID, "web", ZoneSpec.builder("web").device(DeviceSpec.pci("0000:01:00.0"))
+        List<String> a = render(ZoneSpec.builder("web").device(DeviceSpec.pci("0000:01:00.0"))
                 .device(DeviceSpec.of("tpm")).build(), FILES, IMAGE, res);
-        assertEquals(Machine.Q35_FIRMWARE, tcg.machineFor(res));
+        assertEquals(Machine.Q35_FIRMWARE, machineFor(res));
         assertTrue(all(a, "-device").contains("vfio-pci,host=0000:01:00.0,id=gpu0,bus=rp0,addr=0.0"));
         assertTrue(all(a, "-device").contains("tpm-tis,tpmdev=tpmdev-tpm0,id=tpm0"));
     }
 
     @Test
-    public void aConfiguredLeastMachineAppliesToZonesWithoutDevices() throws DriverException {
-        QemuCommandLine q35 = new QemuCommandLine("qemu-system-x86_64", "tcg", OptionalLong.empty(), Machine.Q35_PVH);
+    public void aConfiguredLeastMachineAppliesToZonesWithoutDevices() {
+        QemuCommandLine q35 = new QemuCommandLine("qemu-system-x86_64", "tcg", OptionalLong.empty());
         ZoneSpec spec = ZoneSpec.builder("web").channel(ChannelSpec.toHost("data")).build();
-        List<String> a = q35.render(ID, "web", spec, FILES, IMAGE, PreparedResources.NONE);
+        Machine least = QemuDevices.machineFor(PreparedResources.NONE, Machine.Q35_PVH);
+        assertEquals(Machine.Q35_PVH, least);
+        List<String> a = q35.render(ID, "web", spec, FILES, IMAGE, PreparedResources.NONE, least);
         assertEquals("q35,sata=off,smbus=off,vmport=off", after(a, "-M"));
         assertEquals("/var/lib/zk/cache/kvm/vmlinux-x", after(a, "-kernel"));
         assertTrue(all(a, "-device").contains("virtio-serial-pci"));
@@ -172,67 +158,7 @@ public class QemuDevicesTest {
         assertEquals("configured machine=q35-pvh", QemuDevices.why(PreparedResources.NONE, Machine.Q35_PVH,
                 Machine.Q35_PVH));
         // and devices still raise it
-        assertEquals(Machine.Q35_FIRMWARE, q35.machineFor(devices(tpm("tpm-tis", Set.of()))));
-    }
-
-    @Test
-    public void refusesAQ35ZoneWithVirtioDevicesWhenTheKernelHasNoVirtioPci() {
-        BootImage noPci = new BootImage(IMAGE.kernel(), IMAGE.bootKernel(), IMAGE.initramfs(), true,
-                Set.of("power", "channels", "tpm"), "6.1.0-56-amd64");
-        try {
-            tcg.render(ID, "web", ZoneSpec.builder("web").device(DeviceSpec.of("tpm"))
-                    .channel(ChannelSpec.toHost("data")).build(), FILES, noPci, devices(tpm("tpm-tis", Set.of())));
-            fail();
-        } catch (DriverException e) {
-            assertTrue(e.getMessage(), e.getMessage().contains("virtio_pci"));
-            assertTrue(e.getMessage(), e.getMessage().contains("q35-firmware"));
-        }
-    }
-
-    @Test
-    public void refusesDevicesThatWereNotPreparedOrCannotBeRenderedSafely() {
-        ZoneSpec spec = ZoneSpec.builder("web").device(DeviceSpec.of("tpm")).device(DeviceSpec.pci("0000:01:00.0"))
-                .device(DeviceSpec.of("fpga")).build();
-        PreparedResources res = devices(
-                new PreparedDevice("tpm", "tpm0", Map.of("socket", "/s/tpm.sock,server=on", "model", "tpm-xyz"),
-                        Set.of()),
-                new PreparedDevice("tpm", "tpm1", Map.of("socket", "relative.sock"), Set.of()),
-                new PreparedDevice("pci", "0bad", Map.of("host", "0000:01:00.0,x-vga=on"), Set.of()),
-                new PreparedDevice("pci", "gpu1", Map.of("host", "0000:02:00.1", "multifunction", "yes"), Set.of()));
-        try {
-            tcg.render(ID, "web", spec, FILES, IMAGE, res);
-            fail();
-        } catch (DriverException e) {
-            String m = e.getMessage();
-            for (String expected : List.of("devices[2].type: the kvm driver renders pci and tpm devices, not fpga",
-                    "socket '/s/tpm.sock,server=on' is not an absolute path without commas",
-                    "model 'tpm-xyz' is not tpm-tis or tpm-crb", "socket 'relative.sock'",
-                    "2 TPMs prepared, but a QEMU machine has at most one", "id '0bad' is not a QEMU device id",
-                    "host '0000:01:00.0,x-vga=on' is not a PCI address", "multifunction 'yes' is not true or false",
-                    "slot 0000:02:00 has no function 0")) {
-                assertTrue(expected + " in " + m, m.contains(expected));
-            }
-        }
-        try {
-            tcg.render(ID, "web", ZoneSpec.builder("web").device(DeviceSpec.of("tpm")).build(), FILES, IMAGE,
-                    PreparedResources.NONE);
-            fail();
-        } catch (DriverException e) {
-            assertTrue(e.getMessage(), e.getMessage().contains("devices[0]: no tpm device was prepared for it"));
-        }
-    }
-
-    @Test
-    public void refusesATpmSocketLongerThanUnixAllows() {
-        PreparedDevice longSocket = new PreparedDevice("tpm", "tpm0", Map.of("socket", "/" + "s".repeat(110)),
-                Set.of());
-        try {
-            tcg.render(ID, "web", ZoneSpec.builder("web").device(DeviceSpec.of("tpm")).build(), FILES, IMAGE,
-                    devices(longSocket));
-            fail();
-        } catch (DriverException e) {
-            assertTrue(e.getMessage(), e.getMessage().contains("longer than a Unix socket path may be"));
-        }
+        assertEquals(Machine.Q35_FIRMWARE, QemuDevices.machineFor(devices(tpm("tpm-tis", Set.of())), Machine.Q35_PVH));
     }
 
     @Test
