@@ -103,6 +103,15 @@ public final class AtomicFiles {
         }
     }
 
+    /** Removes {@code target} if it is there, durably: a record removed does not come back after a power loss. */
+    public static boolean delete(Path target) throws IOException {
+        boolean removed = Files.deleteIfExists(target);
+        if (removed) {
+            fsyncDirectory(target.toAbsolutePath().getParent());
+        }
+        return removed;
+    }
+
     /**
      * Makes the entries of {@code dir} durable: a new file, a rename or a removal there. Quiet where the file
      * system does not let a folder be opened or synced; the rename itself is atomic all the same.

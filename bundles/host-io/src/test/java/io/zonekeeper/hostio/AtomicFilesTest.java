@@ -2,6 +2,7 @@ package io.zonekeeper.hostio;
 
 import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
@@ -77,12 +78,15 @@ public class AtomicFilesTest {
     }
 
     @Test
-    public void aRenameMovesAFolderMadeUnderAHiddenNameIntoPlace() throws Exception {
+    public void aRenameMovesAFolderMadeUnderAHiddenNameIntoPlaceAndADeleteRemovesAFile() throws Exception {
         Path hidden = dir.resolve(".zone.creating");
         AtomicFiles.writeString(hidden.resolve("zone.json"), "{}");
         AtomicFiles.rename(hidden, dir.resolve("zone"));
         assertEquals("{}", Files.readString(dir.resolve("zone/zone.json")));
         assertEquals(List.of("zone"), names(dir));
+        assertTrue(AtomicFiles.delete(dir.resolve("zone/zone.json")));
+        assertFalse("gone already", AtomicFiles.delete(dir.resolve("zone/zone.json")));
+        assertEquals(List.of(), names(dir.resolve("zone")));
     }
 
     /**
