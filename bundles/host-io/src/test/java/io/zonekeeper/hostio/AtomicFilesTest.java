@@ -18,24 +18,20 @@ import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
-import org.junit.After;
 import org.junit.Before;
+import org.junit.Rule;
 import org.junit.Test;
+import org.junit.rules.TemporaryFolder;
 
 public class AtomicFilesTest {
     private static final int KILLS = 50;
+    @Rule
+    public TemporaryFolder tmp = new TemporaryFolder();
     private Path dir;
 
     @Before
-    public void folder() throws IOException {
-        dir = Files.createTempDirectory("atomic-files");
-    }
-
-    @After
-    public void clean() throws IOException {
-        try (Stream<Path> w = Files.walk(dir)) {
-            w.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
+    public void folder() {
+        dir = tmp.getRoot().toPath();
     }
 
     @Test

@@ -12,24 +12,13 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 
-import org.junit.After;
-import org.junit.Before;
+import org.junit.Rule;
 import org.junit.Test;
+import org.junit.rules.TemporaryFolder;
 
 public class ProcessRunnerTest {
-    private Path dir;
-
-    @Before
-    public void folder() throws IOException {
-        dir = Files.createTempDirectory("process-runner");
-    }
-
-    @After
-    public void clean() throws IOException {
-        try (var w = Files.walk(dir)) {
-            w.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
-    }
+    @Rule
+    public TemporaryFolder tmp = new TemporaryFolder();
 
     @Test
     public void aHungCommandIsEndedByItsTimeoutWithAClearError() throws Exception {
@@ -44,21 +33,21 @@ public class ProcessRunnerTest {
      */
     @Test
     public void aHungCommandWhoseChildHoldsItsOutputOpenIsEndedWithTheChild() throws Exception {
-        Path pids = dir.resolve("child.pid");
-        List<String> cmd = List.of("sh", "-c", "sleep 60 & echo $! > " + pids + "; wait");
-        ProcessRunner.TimedOut e = timesOut(new ProcessRunner(Duration.ofSeconds(1)), cmd);
-        assertEquals(String.join(" ", cmd) + " did not finish within 1 s and was killed", e.getMessage());
-        assertGone("the shell", e.pid());
-        assertGone("its background sleep", Long.parseLong(Files.readString(pids).strip()));
+        assertShellAndChildEnded("", Duration.ofSeconds(1), "1 s");
     }
 
     /** SIGTERM is ignored by the shell and (inherited) by its child: only SIGKILL ends them. */
     @Test
     public void aCommandThatIgnoresSigtermIsKilledAfterTheGrace() throws Exception {
-        Path pids = dir.resolve("child.pid");
-        List<String> cmd = List.of("sh", "-c", "trap '' TERM; sleep 60 & echo $! > " + pids + "; wait");
-        ProcessRunner.TimedOut e = timesOut(new ProcessRunner(Duration.ofMillis(1500)), cmd);
-        assertEquals(String.join(" ", cmd) + " did not finish within 1.5 s and was killed", e.getMessage());
+        assertShellAndChildEnded("trap '' TERM; ", Duration.ofMillis(1500), "1.5 s");
+    }
+
+    /** A shell that starts {@code sleep 60} in the background and waits for it, after {@code prologue}. */
+    private void assertShellAndChildEnded(String prologue, Duration timeout, String shown) throws Exception {
+        Path pids = tmp.getRoot().toPath().resolve("child.pid");
+        List<String> cmd = List.of("sh", "-c", prologue + "sleep 60 & echo $! > " + pids + "; wait");
+        ProcessRunner.TimedOut e = timesOut(new ProcessRunner(timeout), cmd);
+        assertEquals(String.join(" ", cmd) + " did not finish within " + shown + " and was killed", e.getMessage());
         assertGone("the shell", e.pid());
         assertGone("its background sleep", Long.parseLong(Files.readString(pids).strip()));
     }

@@ -24,6 +24,8 @@ import org.apache.commons.compress.archivers.cpio.CpioArchiveOutputStream;
 import org.apache.commons.compress.archivers.cpio.CpioConstants;
 import org.tukaani.xz.XZInputStream;
 
+import io.zonekeeper.hostio.AtomicFiles;
+
 /**
  * Writes a zone's initramfs, a gzip'd newc cpio, from Java: a static busybox, the kernel modules of the features
  * a zone may need, and the zone init script ({@code zone-init.sh}). Which features a zone actually loads is

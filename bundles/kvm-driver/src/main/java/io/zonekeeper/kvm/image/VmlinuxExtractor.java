@@ -15,6 +15,8 @@ import java.util.Optional;
 
 import org.tukaani.xz.SingleXZInputStream;
 
+import io.zonekeeper.hostio.AtomicFiles;
+
 /**
  * Turns a kernel file into something microvm boots through its PVH entry. Debian's vmlinuz is a bzImage whose
  * payload is XZ; the uncompressed ELF vmlinux inside boots about three times faster under TCG than the bzImage,

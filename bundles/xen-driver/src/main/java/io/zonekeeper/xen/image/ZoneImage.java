@@ -10,7 +10,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -23,6 +22,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.zip.GZIPOutputStream;
+
+import io.zonekeeper.hostio.AtomicFiles;
 
 /**
  * The default image of Xen zones: the host's newest kernel (a PV or PVH guest boots the bzImage as it is) and an
@@ -209,16 +210,12 @@ public final class ZoneImage {
         Path p = cacheDir.resolve("zone-initramfs-" + (release.isEmpty() ? "nomodules" : release) + "-" + key
                 + ".cpio.gz");
         if (!Files.isRegularFile(p)) {
-            Files.createDirectories(cacheDir);
-            Path tmp = Files.createTempFile(cacheDir, ".zone-initramfs", ".tmp");
-            try {
-                try (OutputStream out = new GZIPOutputStream(Files.newOutputStream(tmp), 1 << 16)) {
-                    write(out, groups, proxy);
+            SharedLibraries.Needs withProxy = proxy;
+            AtomicFiles.write(p, file -> {
+                try (OutputStream out = new GZIPOutputStream(file, 1 << 16)) {
+                    write(out, groups, withProxy);
                 }
-                Files.move(tmp, p, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } finally {
-                Files.deleteIfExists(tmp);
-            }
+            });
         }
         Initramfs made = new Initramfs(p, release, groups.keySet(), missing);
         built.put(key, made);
