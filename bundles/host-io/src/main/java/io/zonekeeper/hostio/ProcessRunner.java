@@ -59,15 +59,13 @@ public final class ProcessRunner {
         return timeout;
     }
 
-    /** How a command ended: its exit code and the (bounded) output and errors it printed. */
-    public record Result(String command, int exitCode, String output, long outputBytes) {
+    /**
+     * How a command ended: its exit code and the output and errors it printed, of which {@code output} holds the
+     * first bytes only where {@code truncated} (it printed {@code outputBytes} in all).
+     */
+    public record Result(String command, int exitCode, String output, long outputBytes, boolean truncated) {
         public boolean ok() {
             return exitCode == 0;
-        }
-
-        /** Whether the command printed more than was kept. */
-        public boolean truncated() {
-            return outputBytes > output.getBytes(StandardCharsets.UTF_8).length;
         }
 
         /** The output when the command exited with 0; otherwise an exception naming it, its exit code and output. */
@@ -156,7 +154,8 @@ public final class ProcessRunner {
                 throw new TimedOut(shown + " did not finish within " + seconds(timeout) + " and was killed" + left,
                         p.pid());
             }
-            return new Result(shown, p.exitValue(), head(out), Files.size(out));
+            long size = Files.size(out);
+            return new Result(shown, p.exitValue(), head(out), size, size > outputLimit);
         } finally {
             Files.deleteIfExists(out);
             if (in != null) {

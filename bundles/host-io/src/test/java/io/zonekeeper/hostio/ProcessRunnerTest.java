@@ -59,6 +59,7 @@ public class ProcessRunnerTest {
                 "from stdin\n".getBytes(StandardCharsets.UTF_8));
         assertTrue(res.ok());
         assertEquals("from stdin\nto-stderr\n", res.requireSuccess());
+        assertFalse(res.truncated());
         assertEquals("no input: /dev/null, so cat ends at once", "", r.run(List.of("cat")).requireSuccess());
     }
 
