@@ -3,14 +3,10 @@ package io.zonekeeper.passthrough;
 import java.io.IOException;
 import java.io.StringReader;
 import java.io.StringWriter;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
@@ -31,6 +27,7 @@ import jakarta.json.JsonString;
 import jakarta.json.JsonValue;
 import jakarta.json.JsonWriter;
 
+import io.zonekeeper.hostio.AtomicFiles;
 import io.zonekeeper.passthrough.ReconcileReport.Action;
 import io.zonekeeper.passthrough.ReconcileReport.Outcome;
 import io.zonekeeper.passthrough.bind.Binding;
@@ -259,29 +256,6 @@ public final class AssignmentLedger {
         try (JsonWriter writer = Json.createWriter(text)) {
             writer.writeObject(Json.createObjectBuilder().add("version", VERSION).add("assignments", list).build());
         }
-        writeAtomically(file, (text + "\n").getBytes(StandardCharsets.UTF_8));
-    }
-
-    static void writeAtomically(Path target, byte[] content) throws IOException {
-        Path dir = target.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path temp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp");
-        try {
-            try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.WRITE)) {
-                ByteBuffer buffer = ByteBuffer.wrap(content);
-                while (buffer.hasRemaining()) {
-                    channel.write(buffer);
-                }
-                channel.force(true);
-            }
-            Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } finally {
-            Files.deleteIfExists(temp);
-        }
-        try (FileChannel folder = FileChannel.open(dir, StandardOpenOption.READ)) {
-            folder.force(true);
-        } catch (IOException e) {
-            // Not every file system lets a folder be synced; the rename itself is atomic all the same.
-        }
+        AtomicFiles.writeString(file, text + "\n");
     }
 }

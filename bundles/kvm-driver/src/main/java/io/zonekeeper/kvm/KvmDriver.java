@@ -14,7 +14,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 
 import org.osgi.framework.BundleContext;
 import org.osgi.service.component.annotations.Activate;
@@ -26,6 +25,7 @@ import org.osgi.service.metatype.annotations.Designate;
 
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.api.ZoneState;
+import io.zonekeeper.hostio.ProcessRunner;
 import io.zonekeeper.kvm.accel.AccelVerdict;
 import io.zonekeeper.kvm.image.ZoneImages;
 import io.zonekeeper.kvm.image.ZoneImages.BootImage;
@@ -216,16 +216,13 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         String v = qemuVersion;
         if (v == null) {
             try {
-                Process p = new ProcessBuilder(settings.qemuBinary(), "--version").redirectErrorStream(true)
-                        .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
-                String out = new String(p.getInputStream().readAllBytes()).strip();
-                p.waitFor(5, TimeUnit.SECONDS);
+                String out = new ProcessRunner(Duration.ofSeconds(5), 64 * 1024)
+                        .run(List.of(settings.qemuBinary(), "--version")).output().strip();
                 v = out.isEmpty() ? "unknown" : out.lines().findFirst().orElse("unknown");
+            } catch (java.io.InterruptedIOException e) {
+                return "unknown";
             } catch (IOException e) {
                 v = "not found: " + settings.qemuBinary() + " (" + e.getMessage() + ")";
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return "unknown";
             }
             qemuVersion = v;
         }

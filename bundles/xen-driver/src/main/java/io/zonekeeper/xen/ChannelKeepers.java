@@ -7,7 +7,6 @@ import java.net.URL;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Enumeration;
@@ -20,6 +19,7 @@ import java.util.jar.JarOutputStream;
 
 import org.osgi.framework.Bundle;
 
+import io.zonekeeper.hostio.AtomicFiles;
 import io.zonekeeper.xen.vchan.ChannelKeeper;
 import io.zonekeeper.xen.vchan.KeeperConfig;
 
@@ -155,10 +155,8 @@ final class ChannelKeepers {
         if (Files.isRegularFile(jar)) {
             return jar;
         }
-        Files.createDirectories(cacheDir);
-        Path tmp = Files.createTempFile(cacheDir, ".keeper", ".tmp");
-        try {
-            try (JarOutputStream out = new JarOutputStream(Files.newOutputStream(tmp))) {
+        AtomicFiles.write(jar, file -> {
+            try (JarOutputStream out = new JarOutputStream(file)) {
                 Enumeration<URL> entries = bundle.findEntries("/", "*", true);
                 while (entries != null && entries.hasMoreElements()) {
                     URL u = entries.nextElement();
@@ -173,10 +171,7 @@ final class ChannelKeepers {
                     out.closeEntry();
                 }
             }
-            Files.move(tmp, jar, StandardCopyOption.ATOMIC_MOVE);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        });
         return jar;
     }
 }

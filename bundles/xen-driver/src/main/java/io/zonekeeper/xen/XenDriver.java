@@ -6,7 +6,6 @@ import java.nio.channels.ByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumSet;
@@ -27,6 +26,7 @@ import org.osgi.service.metatype.annotations.Designate;
 
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.api.ZoneState;
+import io.zonekeeper.hostio.AtomicFiles;
 import io.zonekeeper.spi.Adoption;
 import io.zonekeeper.spi.Capabilities;
 import io.zonekeeper.spi.ConsoleAccess;
@@ -336,7 +336,7 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
         Path cfg = configFile(zone);
         try {
             Files.createDirectories(zone.directory());
-            writeAtomically(cfg, config);
+            AtomicFiles.writeString(cfg, config);
         } catch (IOException e) {
             throw new DriverException("cannot write the domain config " + cfg + ": " + e.getMessage(), e);
         }
@@ -480,15 +480,6 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
     /** Whether this host (the network namespace the appliance runs in) has an interface of that name. */
     static boolean hostLinkExists(String name) {
         return Files.exists(Path.of("/sys/class/net").resolve(name));
-    }
-
-    private static void writeAtomically(Path file, String text) throws IOException {
-        Path tmp = file.resolveSibling("." + file.getFileName() + ".tmp");
-        Files.writeString(tmp, text, StandardCharsets.UTF_8);
-        try (var ch = java.nio.channels.FileChannel.open(tmp, java.nio.file.StandardOpenOption.WRITE)) {
-            ch.force(true);
-        }
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
     /**

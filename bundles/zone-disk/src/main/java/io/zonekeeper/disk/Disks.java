@@ -1,20 +1,17 @@
 package io.zonekeeper.disk;
 
-import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.StringReader;
 import java.lang.System.Logger.Level;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -25,12 +22,13 @@ import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import io.zonekeeper.api.DiskSpec;
 import io.zonekeeper.api.ZoneSpec;
+import io.zonekeeper.hostio.AtomicFiles;
+import io.zonekeeper.hostio.ProcessRunner;
 import io.zonekeeper.spi.PreparedDisk;
 import io.zonekeeper.spi.PreparedResources;
 import jakarta.json.Json;
@@ -48,17 +46,25 @@ public final class Disks {
     private static final Pattern SIZE = Pattern.compile("(\\d+)([KMGT]?)(i?B)?", Pattern.CASE_INSENSITIVE);
     private static final byte[] QCOW2_MAGIC = { 'Q', 'F', 'I', (byte) 0xfb };
     public static final long MIN_BYTES = 1L << 20;
+    /** How long mke2fs or qemu-img may take to make one image before it is killed. */
+    static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(300);
 
     private final Path disksDir;
     private final Path locksDir;
     private final List<Path> allowed;
     private final String mke2fs;
     private final String qemuImg;
+    private final ProcessRunner runner;
 
     /**
      * @param allowedFolders folders besides {@code <state>/disks} whose images zones may use
      */
     public Disks(Path stateDir, Collection<Path> allowedFolders, String mke2fs, String qemuImg) {
+        this(stateDir, allowedFolders, mke2fs, qemuImg, COMMAND_TIMEOUT);
+    }
+
+    Disks(Path stateDir, Collection<Path> allowedFolders, String mke2fs, String qemuImg, Duration commandTimeout) {
+        this.runner = new ProcessRunner(commandTimeout);
         this.disksDir = stateDir.resolve("disks");
         this.locksDir = disksDir.resolve("locks");
         List<Path> a = new ArrayList<>();
@@ -187,11 +193,7 @@ public final class Disks {
                 Files.delete(raw);
                 made = qcow;
             }
-            try {
-                Files.move(made, target, StandardCopyOption.ATOMIC_MOVE);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(made, target);
-            }
+            AtomicFiles.rename(made, target);
             return image(target);
         } catch (IOException e) {
             quietlyDelete(raw);
@@ -417,53 +419,25 @@ public final class Disks {
     }
 
     private void writeLock(DiskLock l) throws IOException {
-        Files.createDirectories(locksDir);
-        Path target = lockFile(Path.of(l.path()));
-        Path tmp = locksDir.resolve("." + target.getFileName() + ".tmp");
-        String json = Json.createObjectBuilder().add("path", l.path()).add("zone", l.zone())
-                .add("zoneId", l.zoneId().toString()).add("since", l.since().toString()).build().toString();
-        try (var ch = java.nio.channels.FileChannel.open(tmp, StandardOpenOption.CREATE,
-                StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
-            ch.write(java.nio.ByteBuffer.wrap(json.getBytes(StandardCharsets.UTF_8)));
-            ch.force(true);
-        }
-        try {
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (AtomicMoveNotSupportedException e) {
-            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
-        }
+        AtomicFiles.writeString(lockFile(Path.of(l.path())), Json.createObjectBuilder().add("path", l.path())
+                .add("zone", l.zone()).add("zoneId", l.zoneId().toString()).add("since", l.since().toString()).build()
+                .toString());
     }
 
     private static void quietlyDelete(Path p) {
         try {
-            Files.deleteIfExists(p);
+            AtomicFiles.delete(p);
         } catch (IOException e) {
             LOG.log(Level.WARNING, "could not remove " + p + ": " + e.getMessage());
         }
     }
 
-    private static void run(List<String> cmd) throws IOException {
-        Process p;
+    private void run(List<String> cmd) throws IOException {
         try {
-            p = new ProcessBuilder(cmd).redirectErrorStream(true)
-                    .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
-        } catch (IOException e) {
-            throw new IOException(cmd.get(0) + " could not be run (" + e.getMessage() + "): install "
-                    + (cmd.get(0).contains("mke2fs") ? "e2fsprogs" : "qemu-utils"), e);
-        }
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        try {
-            if (!p.waitFor(300, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new IOException(String.join(" ", cmd) + " did not finish in 300 s");
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            p.destroyForcibly();
-            throw new IOException("interrupted: " + String.join(" ", cmd));
-        }
-        if (p.exitValue() != 0) {
-            throw new IOException(String.join(" ", cmd) + " failed (exit " + p.exitValue() + "): " + out.strip());
+            runner.run(cmd).requireSuccess();
+        } catch (ProcessRunner.NotStarted e) {
+            throw new IOException(e.getMessage() + ": install " + (cmd.get(0).contains("mke2fs") ? "e2fsprogs"
+                    : "qemu-utils"), e);
         }
     }
 }

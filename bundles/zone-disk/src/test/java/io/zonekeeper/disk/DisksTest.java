@@ -7,6 +7,8 @@ import static org.junit.Assert.fail;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
@@ -182,6 +184,29 @@ public class DisksTest {
         }
         try (var s = Files.list(state.resolve("disks"))) {
             assertTrue("no temp files left", s.noneMatch(p -> p.getFileName().toString().startsWith(".")));
+        }
+    }
+
+    /**
+     * A mke2fs that hangs, its child holding the output open: killed at the timeout, with an error that says so,
+     * and nothing made; a runner that read the output to its end first would wait the child's 60 s.
+     */
+    @Test
+    public void aHungMke2fsIsKilledAtItsTimeoutAndNoImageIsMade() throws Exception {
+        Path mke2fs = tmp.newFolder("bin").toPath().resolve("mke2fs");
+        Files.writeString(mke2fs, "#!/bin/sh\nsleep 60 &\nwait\n");
+        Files.setPosixFilePermissions(mke2fs, PosixFilePermissions.fromString("rwx------"));
+        Disks hung = new Disks(state, List.of(shared), mke2fs.toString(), "qemu-img", Duration.ofSeconds(1));
+        try {
+            hung.create("data", "8M", null, "raw");
+            fail("a hung mke2fs must not be waited for");
+        } catch (DiskException e) {
+            String raw = state.resolve("disks/.data.raw.tmp").toString();
+            assertEquals("disk data could not be made: " + mke2fs + " -q -F -t ext4 -L data " + raw
+                    + " 8192k did not finish within 1 s and was killed", e.getMessage());
+        }
+        try (var s = Files.list(state.resolve("disks"))) {
+            assertEquals("no image, no temp file", List.of(), s.toList());
         }
     }
 }

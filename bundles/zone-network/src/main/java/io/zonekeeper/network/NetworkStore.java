@@ -2,19 +2,16 @@ package io.zonekeeper.network;
 
 import java.io.IOException;
 import java.io.StringReader;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 
+import io.zonekeeper.hostio.AtomicFiles;
 import io.zonekeeper.network.ipv4.Cidr;
 import io.zonekeeper.network.ipv6.Ula;
 import jakarta.json.Json;
@@ -58,24 +55,11 @@ final class NetworkStore {
     }
 
     void write(NetworkRecord n) throws IOException {
-        Files.createDirectories(dir);
-        Path target = file(n.name());
-        Path tmp = dir.resolve("." + n.name() + ".json.tmp");
-        byte[] bytes = toJson(n).toString().getBytes(StandardCharsets.UTF_8);
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-                StandardOpenOption.WRITE)) {
-            ch.write(java.nio.ByteBuffer.wrap(bytes));
-            ch.force(true);
-        }
-        try {
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (AtomicMoveNotSupportedException e) {
-            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
-        }
+        AtomicFiles.writeString(file(n.name()), toJson(n).toString());
     }
 
     void delete(String name) throws IOException {
-        Files.deleteIfExists(file(name));
+        AtomicFiles.delete(file(name));
     }
 
     static JsonObject toJson(NetworkRecord n) {

@@ -1,16 +1,18 @@
 package io.zonekeeper.kvm.accel;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.TimeUnit;
+
+import io.zonekeeper.hostio.ProcessRunner;
 
 /**
  * Decides between KVM and TCG for a zone, honestly: an ioctl self-test through /dev/kvm (step 1), then a probe
@@ -160,32 +162,15 @@ public final class AcceleratorProbe {
             if (versionMemo != null && stamp != null && stamp.equals(versionMemoStamp)) {
                 return versionMemo;
             }
-            Process p = new ProcessBuilder(qemuBinary, "--version").redirectErrorStream(true).start();
-            try {
-                p.getOutputStream().close();
-                String out;
-                try (InputStream in = p.getInputStream()) {
-                    out = new String(in.readNBytes(64 * 1024), StandardCharsets.UTF_8);
-                }
-                if (!p.waitFor(10, TimeUnit.SECONDS)) {
-                    throw new IOException(qemuBinary + " --version did not finish in 10 s");
-                }
-                if (p.exitValue() != 0) {
-                    throw new IOException(qemuBinary + " --version exited with " + p.exitValue() + ": " + out.strip());
-                }
-                String first = out.strip().lines().findFirst().orElse("");
-                if (first.isEmpty()) {
-                    throw new IOException(qemuBinary + " --version printed nothing");
-                }
-                versionMemo = first;
-                versionMemoStamp = stamp;
-                return first;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException("interrupted while asking " + qemuBinary + " --version", e);
-            } finally {
-                p.destroyForcibly();
+            String out = new ProcessRunner(Duration.ofSeconds(10), 64 * 1024).run(List.of(qemuBinary, "--version"))
+                    .requireSuccess();
+            String first = out.strip().lines().findFirst().orElse("");
+            if (first.isEmpty()) {
+                throw new IOException(qemuBinary + " --version printed nothing");
             }
+            versionMemo = first;
+            versionMemoStamp = stamp;
+            return first;
         }
 
         private static Path resolve(String binary) {

@@ -2,15 +2,9 @@ package io.zonekeeper.kvm.accel;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
-import java.nio.channels.Channels;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
@@ -25,6 +19,8 @@ import jakarta.json.JsonObjectBuilder;
 import jakarta.json.JsonReader;
 import jakarta.json.JsonValue;
 import jakarta.json.JsonWriter;
+
+import io.zonekeeper.hostio.AtomicFiles;
 
 /**
  * Verdicts on disk, one JSON file per zone kernel path, each holding the {@link ProbeKey} it was decided under.
@@ -105,45 +101,17 @@ final class VerdictCache {
                         .add("reason", verdict.reason())
                         .add("steps", steps))
                 .build();
-        Files.createDirectories(dir);
-        Path target = fileFor(key.kernelPath());
-        Path tmp = Files.createTempFile(dir, target.getFileName().toString(), ".tmp");
-        try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-                OutputStream out = Channels.newOutputStream(ch);
-                try (JsonWriter w = Json.createWriter(new java.io.OutputStreamWriter(out, StandardCharsets.UTF_8) {
-                    @Override
-                    public void close() throws IOException {
-                        flush(); // keep the channel open for force()
-                    }
-                })) {
-                    w.writeObject(root);
-                }
-                ch.force(true);
+        AtomicFiles.write(fileFor(key.kernelPath()), out -> {
+            try (JsonWriter w = Json.createWriter(out)) {
+                w.writeObject(root);
             }
-            try {
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
-            }
-            fsyncDirectory(dir);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        });
     }
 
     private static ProbeKey readKey(JsonObject k) {
         return new ProbeKey(k.getString("bootId"), k.getString("kernelPath"),
                 k.getJsonNumber("kernelSize").longValueExact(), k.getJsonNumber("kernelMtimeMillis").longValueExact(),
                 k.getString("qemuVersion"));
-    }
-
-    private static void fsyncDirectory(Path dir) {
-        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-            ch.force(true);
-        } catch (IOException e) {
-            // some file systems refuse to sync a directory; the rename itself is still atomic
-        }
     }
 
     private static String sha256(String s) {

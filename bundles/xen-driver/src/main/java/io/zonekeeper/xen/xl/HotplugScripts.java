@@ -4,9 +4,10 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Arrays;
+
+import io.zonekeeper.hostio.AtomicFiles;
 
 /**
  * The driver's own hotplug scripts for netback and blkback ({@code zk-vif}, {@code zk-block}), which libxl runs in
@@ -42,15 +43,7 @@ public final class HotplugScripts {
                 && Arrays.equals(Files.readAllBytes(target), text)) {
             return target;
         }
-        Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + name, ".tmp");
-        try {
-            Files.write(tmp, text);
-            Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        AtomicFiles.write(target, PosixFilePermissions.fromString("rwxr-xr-x"), out -> out.write(text));
         return target;
     }
 }

@@ -1,9 +1,6 @@
 package io.zonekeeper.xen.xl;
 
-import java.io.File;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -12,7 +9,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
-import java.util.concurrent.TimeUnit;
+
+import io.zonekeeper.hostio.ProcessRunner;
 
 /**
  * The xl command line, one call per method. Every call has a time limit, and a failed call says what xl printed.
@@ -143,31 +141,11 @@ public final class Xl {
         return at < 0 ? "" : out.substring(at);
     }
 
-    /** Runs commands as host processes, output through a temporary file. */
+    /** Runs commands as host processes with host-io's {@link ProcessRunner}: killed, with theirs, at the timeout. */
     public static Runner processRunner() {
         return (argv, timeout) -> {
-            File out = File.createTempFile("zonekeeper-xl", ".out");
-            try {
-                Process p = new ProcessBuilder(argv).redirectErrorStream(true)
-                        .redirectOutput(ProcessBuilder.Redirect.to(out))
-                        .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
-                boolean done;
-                try {
-                    done = p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
-                } catch (InterruptedException e) {
-                    p.destroyForcibly();
-                    Thread.currentThread().interrupt();
-                    throw new IOException("interrupted while running " + String.join(" ", argv), e);
-                }
-                if (!done) {
-                    p.destroyForcibly();
-                    throw new IOException(String.join(" ", argv) + " did not finish within " + timeout.toSeconds()
-                            + " s");
-                }
-                return new Result(p.exitValue(), Files.readString(out.toPath(), StandardCharsets.UTF_8));
-            } finally {
-                Files.deleteIfExists(out.toPath());
-            }
+            ProcessRunner.Result r = new ProcessRunner(timeout).run(argv);
+            return new Result(r.exitCode(), r.output());
         };
     }
 }

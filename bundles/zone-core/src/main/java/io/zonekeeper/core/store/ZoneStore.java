@@ -6,7 +6,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
 import java.time.format.DateTimeFormatter;
@@ -23,6 +22,7 @@ import java.util.stream.Stream;
 import io.zonekeeper.api.InvalidSpecException;
 import io.zonekeeper.api.ZoneState;
 import io.zonekeeper.core.json.SpecJson;
+import io.zonekeeper.hostio.AtomicFiles;
 import io.zonekeeper.spi.RuntimeRecord;
 import jakarta.json.Json;
 import jakarta.json.JsonObject;
@@ -100,23 +100,22 @@ public final class ZoneStore {
         deleteTree(tmp);
         Files.createDirectories(tmp);
         try {
-            AtomicFiles.write(tmp.resolve(ZONE_FILE), toJson(record).toString());
-            Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
-            AtomicFiles.fsyncDirectory(zonesDir);
+            AtomicFiles.writeString(tmp.resolve(ZONE_FILE), toJson(record).toString());
+            AtomicFiles.rename(tmp, dir);
         } finally {
             deleteTree(tmp);
         }
     }
 
     public void update(ZoneRecord record) throws IOException {
-        AtomicFiles.write(zoneDirectory(record.spec().name()).resolve(ZONE_FILE), toJson(record).toString());
+        AtomicFiles.writeString(zoneDirectory(record.spec().name()).resolve(ZONE_FILE), toJson(record).toString());
     }
 
     public void saveRuntime(String zone, RuntimeRecord runtime) throws IOException {
         JsonObjectBuilder props = Json.createObjectBuilder();
         runtime.properties().forEach(props::add);
         JsonObject o = Json.createObjectBuilder().add("driver", runtime.driver()).add("properties", props).build();
-        AtomicFiles.write(zoneDirectory(zone).resolve(RUNTIME_FILE), o.toString());
+        AtomicFiles.writeString(zoneDirectory(zone).resolve(RUNTIME_FILE), o.toString());
     }
 
     public Optional<RuntimeRecord> loadRuntime(String zone) throws IOException {
@@ -133,7 +132,7 @@ public final class ZoneStore {
     }
 
     public void clearRuntime(String zone) throws IOException {
-        Files.deleteIfExists(zoneDirectory(zone).resolve(RUNTIME_FILE));
+        AtomicFiles.delete(zoneDirectory(zone).resolve(RUNTIME_FILE));
     }
 
     /** Removes the zone's folder and everything in it. */
@@ -141,7 +140,7 @@ public final class ZoneStore {
         Path dir = zoneDirectory(zone);
         // Rename first so that a crash half-way through the delete leaves a hidden folder, not a broken zone.
         Path doomed = zonesDir.resolve("." + zone + ".deleting-" + System.nanoTime());
-        Files.move(dir, doomed, StandardCopyOption.ATOMIC_MOVE);
+        AtomicFiles.rename(dir, doomed);
         deleteTree(doomed);
         AtomicFiles.fsyncDirectory(zonesDir);
     }
@@ -187,8 +186,8 @@ public final class ZoneStore {
         for (int i = 1; Files.exists(target); i++) {
             target = quarantineDir.resolve(dir.getFileName() + "-" + stamp + "-" + i);
         }
-        Files.move(dir, target, StandardCopyOption.ATOMIC_MOVE);
-        AtomicFiles.write(target.resolve("QUARANTINED.txt"), "Moved here on " + Instant.now()
+        AtomicFiles.rename(dir, target);
+        AtomicFiles.writeString(target.resolve("QUARANTINED.txt"), "Moved here on " + Instant.now()
                 + " because it could not be read: " + problem + "\n");
         return new Quarantined(dir.getFileName().toString(), target, problem);
     }

@@ -1,16 +1,16 @@
 package io.zonekeeper.network.host;
 
-import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
+import java.time.Duration;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
+
+import io.zonekeeper.hostio.ProcessRunner;
 
 /**
  * {@link HostNetwork} through the {@code ip} and {@code nft} commands, in the network namespace the appliance
@@ -19,20 +19,24 @@ import java.util.stream.Collectors;
 public final class IpHost implements HostNetwork {
     /** The priority of the IPv6 rules that keep a bridge's packets from being routed: after local, before main. */
     static final int RULE6_PRIORITY = 20000;
+    /** How long one ip or nft command may take before it is killed. */
+    static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(30);
     private final String ip;
     private final String nft;
     private final Path procNet;
     private final Path procNet6;
+    private final ProcessRunner runner;
 
     public IpHost(String ip, String nft) {
-        this(ip, nft, Path.of("/proc/sys/net/ipv4/conf"), Path.of("/proc/sys/net/ipv6/conf"));
+        this(ip, nft, Path.of("/proc/sys/net/ipv4/conf"), Path.of("/proc/sys/net/ipv6/conf"), COMMAND_TIMEOUT);
     }
 
-    IpHost(String ip, String nft, Path procNet, Path procNet6) {
+    IpHost(String ip, String nft, Path procNet, Path procNet6, Duration commandTimeout) {
         this.ip = ip;
         this.nft = nft;
         this.procNet = procNet;
         this.procNet6 = procNet6;
+        this.runner = new ProcessRunner(commandTimeout);
     }
 
     @Override
@@ -213,42 +217,17 @@ public final class IpHost implements HostNetwork {
         return names;
     }
 
-    private static String run(String... argv) throws IOException {
+    private String run(String... argv) throws IOException {
         return runWithInput(null, argv);
     }
 
-    private static String runWithInput(String input, String... argv) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(argv));
-        Process p;
+    private String runWithInput(String input, String... argv) throws IOException {
         try {
-            ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-            if (input == null) {
-                pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
-            }
-            p = pb.start();
-        } catch (IOException e) {
-            throw new IOException(argv[0] + " could not be run (" + e.getMessage() + ")"
-                    + (argv[0].endsWith("nft") ? ": install the nftables package" : ""), e);
+            return runner.run(List.of(argv), input == null ? null : input.getBytes(StandardCharsets.UTF_8))
+                    .requireSuccess();
+        } catch (ProcessRunner.NotStarted e) {
+            throw new IOException(e.getMessage() + (argv[0].endsWith("nft") ? ": install the nftables package" : ""),
+                    e);
         }
-        if (input != null) {
-            try (var in = p.getOutputStream()) {
-                in.write(input.getBytes(StandardCharsets.UTF_8));
-            }
-        }
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        try {
-            if (!p.waitFor(30, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new IOException(String.join(" ", cmd) + " did not finish in 30 s");
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            p.destroyForcibly();
-            throw new IOException("interrupted: " + String.join(" ", cmd));
-        }
-        if (p.exitValue() != 0) {
-            throw new IOException(String.join(" ", cmd) + " failed (exit " + p.exitValue() + "): " + out.strip());
-        }
-        return out;
     }
 }

@@ -1,14 +1,20 @@
 package io.zonekeeper.network.host;
 
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertTrue;
 
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 import org.junit.Assume;
 import org.junit.Test;
+
+import io.zonekeeper.hostio.ProcessRunner;
 
 public class IpHostTest {
     private static final String SCRIPT = IpHost.natScript("my-net", "zkb-my-net", "10.99.7.0/24", List.of("eth0"));
@@ -51,7 +57,7 @@ public class IpHostTest {
         try {
             java.nio.file.Files.createDirectories(conf.resolve("eth0"));
             java.nio.file.Files.writeString(conf.resolve("eth0/forwarding"), "0\n");
-            IpHost h = new IpHost("ip", "nft", conf, conf);
+            IpHost h = new IpHost("ip", "nft", conf, conf, IpHost.COMMAND_TIMEOUT);
             assertEquals("0", h.forwarding("eth0"));
             h.setForwarding("eth0", "1");
             assertEquals("1\n", java.nio.file.Files.readString(conf.resolve("eth0/forwarding")));
@@ -92,22 +98,41 @@ public class IpHostTest {
                 + "related } drop"));
     }
 
-    /** "EXIT:OUTPUT"; "-1:why" where it could not run. */
-    private static String run(List<String> cmd, String input) throws Exception {
-        Process p;
+    /**
+     * An {@code ip} that hangs, its child holding the output open (as a stuck netlink call would leave it): the
+     * command is killed at the timeout and the error says so, where a runner that read the output to its end first
+     * would wait for the child and never reach its timeout.
+     */
+    @Test
+    public void aHungIpCommandIsKilledAtItsTimeoutAndSaysSo() throws Exception {
+        Path dir = Files.createTempDirectory("hung-ip");
         try {
-            p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            Path ip = dir.resolve("ip");
+            Files.writeString(ip, "#!/bin/sh\nsleep 60 &\nwait\n");
+            Files.setPosixFilePermissions(ip, PosixFilePermissions.fromString("rwx------"));
+            IpHost h = new IpHost(ip.toString(), "nft", dir, dir, Duration.ofSeconds(1));
+            try {
+                h.links();
+                throw new AssertionError("a hung ip must not be waited for");
+            } catch (ProcessRunner.TimedOut e) {
+                assertEquals(ip + " -o link show did not finish within 1 s and was killed", e.getMessage());
+                ProcessHandle.of(e.pid()).ifPresent(p -> assertFalse("ip still runs", ProcessRunner.isRunning(p)));
+            }
+        } finally {
+            try (var w = Files.walk(dir)) {
+                w.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    /** "EXIT:OUTPUT"; "-1:why" where it could not run. */
+    private static String run(List<String> cmd, String input) {
+        try {
+            ProcessRunner.Result r = new ProcessRunner(Duration.ofSeconds(30)).run(cmd,
+                    input.getBytes(StandardCharsets.UTF_8));
+            return r.exitCode() + ":" + r.output();
         } catch (java.io.IOException e) {
             return "-1:" + e.getMessage();
         }
-        try (var in = p.getOutputStream()) {
-            in.write(input.getBytes(StandardCharsets.UTF_8));
-        }
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!p.waitFor(30, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            return "-1:timed out";
-        }
-        return p.exitValue() + ":" + out;
     }
 }
