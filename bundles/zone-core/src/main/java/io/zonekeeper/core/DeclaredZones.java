@@ -1,20 +1,18 @@
 package io.zonekeeper.core;
 
-import java.io.IOException;
 import java.lang.System.Logger.Level;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.DirectoryStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
-import io.zonekeeper.api.InvalidSpecException;
 import io.zonekeeper.api.ZoneException;
 import io.zonekeeper.api.ZoneSpec;
-import io.zonekeeper.core.json.SpecJson;
 
 /**
  * Zones the appliance's firmware declares ({@code etc/zones/*.json}): each is created, wanted running, when it is
- * not stored yet. A stored zone keeps its spec; a file that differs is only logged, and a bad file is refused.
+ * not stored yet. A stored zone keeps its spec; a file that differs is only logged. A file that cannot be used is
+ * refused on its own ({@link DeclaredZoneFiles}): named with its reason in the log and by {@code zone:list}, while
+ * the other declared zones still load.
  */
 final class DeclaredZones {
     private static final System.Logger LOG = System.getLogger("io.zonekeeper.core");
@@ -28,30 +26,29 @@ final class DeclaredZones {
         this.table = table;
     }
 
-    void load() {
-        if (directory == null || !Files.isDirectory(directory)) {
-            return;
-        }
-        try (DirectoryStream<Path> files = Files.newDirectoryStream(directory, "*.json")) {
-            for (Path f : files) {
+    /** Creates the declared zones that are not stored yet; returns the files that were refused. */
+    List<DeclaredZoneFiles.Refused> load() {
+        DeclaredZoneFiles.Found found = DeclaredZoneFiles.read(directory);
+        List<DeclaredZoneFiles.Refused> refused = new ArrayList<>(found.refused());
+        for (DeclaredZoneFiles.Declared d : found.declared()) {
+            ZoneSpec spec = d.spec();
+            Zone existing = table.find(spec.name());
+            if (existing == null) {
                 try {
-                    ZoneSpec spec = SpecJson.parse(Files.readString(f, StandardCharsets.UTF_8));
-                    Zone existing = table.find(spec.name());
-                    if (existing == null) {
-                        table.create(spec, true);
-                        LOG.log(Level.INFO, "declared zone " + spec.name() + " created from " + f);
-                    } else if (!existing.record().spec().equals(spec)) {
-                        LOG.log(Level.WARNING, "declared zone " + spec.name() + " in " + f + " differs from the "
-                                + "stored one; the stored spec is kept (destroy the zone to take the new one)");
-                    }
-                } catch (InvalidSpecException e) {
-                    LOG.log(Level.ERROR, "declared zone file " + f + " is refused: " + e.getMessage());
-                } catch (IOException | ZoneException e) {
-                    LOG.log(Level.ERROR, "declared zone file " + f + ": " + e.getMessage());
+                    table.create(spec, true);
+                    LOG.log(Level.INFO, "declared zone " + spec.name() + " created from " + d.file());
+                } catch (ZoneException e) {
+                    refused.add(new DeclaredZoneFiles.Refused(d.file(), e.getMessage()));
                 }
+            } else if (!existing.record().spec().equals(spec)) {
+                LOG.log(Level.WARNING, "declared zone " + spec.name() + " in " + d.file() + " differs from the "
+                        + "stored one; the stored spec is kept (destroy the zone to take the new one)");
             }
-        } catch (IOException e) {
-            LOG.log(Level.ERROR, "cannot read declared zones in " + directory + ": " + e.getMessage());
         }
+        for (DeclaredZoneFiles.Refused r : refused) {
+            LOG.log(Level.ERROR, "declared zone file " + r.file() + " is refused, the other declared zones load: "
+                    + r.problem());
+        }
+        return refused;
     }
 }

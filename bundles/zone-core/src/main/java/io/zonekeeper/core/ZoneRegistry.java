@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.Collectors;
 
 import io.zonekeeper.api.ZoneException;
@@ -41,6 +42,7 @@ public class ZoneRegistry implements ZoneManager {
     private final ZoneReconciler reconciler;
     private final ZoneLifecycle lifecycle;
     private final ZoneConsoles consoles;
+    private final List<DeclaredZoneFiles.Refused> refusedDeclarations = new CopyOnWriteArrayList<>();
     /** Held for a whole driver upgrade or rollback, so that two never overlap. */
     final Object upgrades = new Object();
     private Path stateDir;
@@ -69,7 +71,7 @@ public class ZoneRegistry implements ZoneManager {
         consoles.open(channelBroker);
         reconciler.prepare();
         table.open(store);
-        new DeclaredZones(declaredZonesDir, table).load();
+        refusedDeclarations.addAll(new DeclaredZones(declaredZonesDir, table).load());
         reconciler.open();
         for (String type : drivers.types()) {
             reconciler.schedule(type);
@@ -217,6 +219,11 @@ public class ZoneRegistry implements ZoneManager {
     /** Zone folders that could not be read at start-up and were set aside. */
     public List<ZoneStore.Quarantined> quarantined() {
         return table.quarantined();
+    }
+
+    /** Declared zone files ({@code etc/zones/*.json}) that were refused at start-up, and why. */
+    public List<DeclaredZoneFiles.Refused> refusedDeclarations() {
+        return List.copyOf(refusedDeclarations);
     }
 
     /** The directory of a zone (its spec, runtime record and console log). */

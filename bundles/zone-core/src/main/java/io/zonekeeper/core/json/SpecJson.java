@@ -1,10 +1,10 @@
 package io.zonekeeper.core.json;
 
-import java.io.StringReader;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 import io.zonekeeper.api.ChannelSpec;
 import io.zonekeeper.api.DeviceSpec;
@@ -26,12 +26,17 @@ import jakarta.json.stream.JsonParsingException;
 
 /**
  * The zone spec file format: a JSON object whose fields are those of {@link ZoneSpec}. Reading is strict: an
- * unknown field (a typo such as {@code "memroy"}) or a value of the wrong type is an error that names the field,
- * and every such error is reported at once together with the spec's own validation.
+ * unknown field at any depth (a typo such as {@code "memroy"}, or {@code "readOnly"} in a disk) or a value of the
+ * wrong type is an error that names the field by its path ({@code disks[0].readOnly}), and every such error is
+ * reported at once together with the spec's own validation. The text is held to {@link BoundedJson}'s limits.
  */
 public final class SpecJson {
-    private static final Set<String> FIELDS = Set.of("name", "kernel", "initramfs", "cmdline", "vcpus", "memoryMiB",
-            "hypervisor", "devices", "channels", "networks", "disks", "labels");
+    private static final List<String> FIELDS = List.of("name", "kernel", "initramfs", "cmdline", "vcpus",
+            "memoryMiB", "hypervisor", "devices", "channels", "networks", "disks", "labels");
+    private static final List<String> DEVICE_FIELDS = List.of("type", "address");
+    private static final List<String> CHANNEL_FIELDS = List.of("name", "peer");
+    private static final List<String> NETWORK_FIELDS = List.of("network", "ip");
+    private static final List<String> DISK_FIELDS = List.of("path", "format", "readonly");
 
     private SpecJson() {
     }
@@ -40,7 +45,7 @@ public final class SpecJson {
     public static ZoneSpec parse(String text) throws InvalidSpecException {
         JsonObject o;
         try {
-            JsonValue v = Json.createReader(new StringReader(text)).readValue();
+            JsonValue v = BoundedJson.read(text);
             if (v.getValueType() != JsonValue.ValueType.OBJECT) {
                 throw new InvalidSpecException(List.of(new FieldError("(spec)", "must be a JSON object")));
             }
@@ -49,21 +54,23 @@ public final class SpecJson {
             throw new InvalidSpecException(List.of(new FieldError("(spec)", "is not valid JSON at line "
                     + e.getLocation().getLineNumber() + ", column " + e.getLocation().getColumnNumber() + ": "
                     + e.getMessage())));
+        } catch (BoundedJson.LimitExceeded e) {
+            throw new InvalidSpecException(List.of(new FieldError("(spec)", "is refused: it " + e.getMessage())));
         } catch (JsonException e) {
             throw new InvalidSpecException(List.of(new FieldError("(spec)", "is not valid JSON: " + e.getMessage())));
         }
         return fromJson(o).requireValidOr();
     }
 
+    /** Reads and parses a spec file, refusing one too big to be a spec before reading it whole. */
+    public static ZoneSpec parseFile(Path file) throws IOException, InvalidSpecException {
+        return parse(BoundedJson.readFile(file));
+    }
+
     /** Reads the spec fields of {@code o}; collects type errors and spec errors together. */
     public static Parsed fromJson(JsonObject o) {
         List<FieldError> errors = new ArrayList<>();
-        for (String key : o.keySet()) {
-            if (!FIELDS.contains(key)) {
-                errors.add(new FieldError(key, "is not a zone spec field (known: " + String.join(", ",
-                        new java.util.TreeSet<>(FIELDS)) + ")"));
-            }
-        }
+        refuseUnknown(o, FIELDS, null, errors);
         ZoneSpec.Builder b = ZoneSpec.builder(string(o, "name", errors));
         b.kernel(string(o, "kernel", errors)).initramfs(string(o, "initramfs", errors))
                 .cmdline(string(o, "cmdline", errors)).hypervisor(string(o, "hypervisor", errors));
@@ -80,6 +87,7 @@ public final class SpecJson {
             JsonObject d = element(devices, i, "devices", errors);
             if (d != null) {
                 String at = "devices[" + i + "]";
+                refuseUnknown(d, DEVICE_FIELDS, at, errors);
                 String type = string(d, "type", errors, at);
                 b.device(new DeviceSpec(type == null ? DeviceSpec.TYPE_PCI : type, string(d, "address", errors, at)));
             }
@@ -89,6 +97,7 @@ public final class SpecJson {
             JsonObject c = element(channels, i, "channels", errors);
             if (c != null) {
                 String at = "channels[" + i + "]";
+                refuseUnknown(c, CHANNEL_FIELDS, at, errors);
                 b.channel(new ChannelSpec(string(c, "name", errors, at), string(c, "peer", errors, at)));
             }
         }
@@ -97,6 +106,7 @@ public final class SpecJson {
             JsonObject n = element(networks, i, "networks", errors);
             if (n != null) {
                 String at = "networks[" + i + "]";
+                refuseUnknown(n, NETWORK_FIELDS, at, errors);
                 b.network(new NetworkAttachment(string(n, "network", errors, at), string(n, "ip", errors, at)));
             }
         }
@@ -105,6 +115,7 @@ public final class SpecJson {
             JsonObject d = element(disks, i, "disks", errors);
             if (d != null) {
                 String at = "disks[" + i + "]";
+                refuseUnknown(d, DISK_FIELDS, at, errors);
                 String format = string(d, "format", errors, at);
                 Boolean ro = bool(d, "readonly", errors, at);
                 b.disk(new DiskSpec(string(d, "path", errors, at), format == null ? DiskSpec.FORMAT_RAW : format,
@@ -255,6 +266,21 @@ public final class SpecJson {
         }
         errors.add(new FieldError(key + "[" + i + "]", "must be an object"));
         return null;
+    }
+
+    /**
+     * Names every key of {@code o} that is not one of {@code known}: ignoring it would silently drop what the
+     * writer meant ({@code "readOnly": true} would give a writable disk).
+     */
+    private static void refuseUnknown(JsonObject o, List<String> known, String prefix, List<FieldError> errors) {
+        for (String key : o.keySet()) {
+            if (!known.contains(key)) {
+                String hint = known.stream().filter(k -> k.equalsIgnoreCase(key)).findFirst()
+                        .map(k -> " (did you mean " + k + "?)").orElse("");
+                errors.add(new FieldError(path(prefix, key), "unknown field; known: " + String.join(", ", known)
+                        + hint));
+            }
+        }
     }
 
     private static String path(String prefix, String key) {

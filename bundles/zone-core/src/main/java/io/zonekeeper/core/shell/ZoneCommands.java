@@ -68,7 +68,7 @@ public class ZoneCommands {
             if (!Files.isRegularFile(file)) {
                 throw new ZoneException("spec file " + specFile + " does not exist or is not a file");
             }
-            ZoneSpec fromFile = SpecJson.parse(Files.readString(file, StandardCharsets.UTF_8));
+            ZoneSpec fromFile = SpecJson.parseFile(file);
             b = fromFile.toBuilder();
         } else {
             if (name.length == 0) {
@@ -187,6 +187,8 @@ public class ZoneCommands {
         zones.quarantined().forEach(q -> out.append("warning: zone ").append(q.name())
                 .append(" could not be read and was moved to ").append(q.movedTo()).append(": ")
                 .append(q.problem()).append('\n'));
+        zones.refusedDeclarations().forEach(r -> out.append("warning: declared zone file ").append(r.file())
+                .append(" is refused: ").append(r.problem()).append('\n'));
         return out.toString().stripTrailing();
     }
 

@@ -1,8 +1,6 @@
 package io.zonekeeper.core.store;
 
 import java.io.IOException;
-import java.io.StringReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,6 +19,7 @@ import java.util.stream.Stream;
 
 import io.zonekeeper.api.InvalidSpecException;
 import io.zonekeeper.api.ZoneState;
+import io.zonekeeper.core.json.BoundedJson;
 import io.zonekeeper.core.json.SpecJson;
 import io.zonekeeper.hostio.AtomicFiles;
 import io.zonekeeper.spi.RuntimeRecord;
@@ -123,7 +122,12 @@ public final class ZoneStore {
         if (!Files.exists(file)) {
             return Optional.empty();
         }
-        JsonObject o = Json.createReader(new StringReader(Files.readString(file, StandardCharsets.UTF_8))).readObject();
+        JsonObject o;
+        try {
+            o = BoundedJson.read(BoundedJson.readFile(file)).asJsonObject();
+        } catch (RuntimeException e) {
+            throw new IOException(file + " is not a runtime record: " + e.getMessage(), e);
+        }
         Map<String, String> props = new HashMap<>();
         for (Map.Entry<String, JsonValue> e : o.getJsonObject("properties").entrySet()) {
             props.put(e.getKey(), ((JsonString) e.getValue()).getString());
@@ -162,7 +166,7 @@ public final class ZoneStore {
         }
         JsonObject o;
         try {
-            o = Json.createReader(new StringReader(Files.readString(file, StandardCharsets.UTF_8))).readObject();
+            o = BoundedJson.read(BoundedJson.readFile(file)).asJsonObject();
         } catch (RuntimeException e) {
             throw new IOException(ZONE_FILE + " is not valid JSON: " + e.getMessage());
         }

@@ -45,4 +45,54 @@ public class SpecJsonTest {
             assertTrue(e.getMessage(), e.getMessage().contains("line 2"));
         }
     }
+
+    @Test
+    public void unknownKeysAreRefusedAtEveryDepthByTheirPath() {
+        try {
+            SpecJson.parse("{\"name\":\"ok\",\"disks\":[{\"path\":\"/srv/a.img\",\"readOnly\":true}],"
+                    + "\"networks\":[{\"network\":\"lan\",\"mac\":\"x\"}],\"devices\":[{\"address\":\"0000:00:1f.0\","
+                    + "\"rom\":false}],\"channels\":[{\"name\":\"data\",\"Peer\":\"db\"}]}");
+            fail("accepted");
+        } catch (InvalidSpecException e) {
+            assertEquals(List.of(
+                    "devices[0].rom: unknown field; known: type, address",
+                    "channels[0].Peer: unknown field; known: name, peer (did you mean peer?)",
+                    "networks[0].mac: unknown field; known: network, ip",
+                    "disks[0].readOnly: unknown field; known: path, format, readonly (did you mean readonly?)"),
+                    e.errors().stream().map(FieldError::toString).toList());
+        }
+    }
+
+    @Test
+    public void aDeepSpecIsRefusedBeforeAnythingIsBuilt() {
+        String deep = "{\"name\":\"deep\",\"labels\":" + "{\"a\":".repeat(20_000) + "1" + "}".repeat(20_000) + "}";
+        try {
+            SpecJson.parse(deep);
+            fail("accepted");
+        } catch (InvalidSpecException e) {
+            assertEquals("(spec): is refused: it nests deeper than 32 levels (line 1, column 181)",
+                    e.errors().get(0).toString());
+        }
+    }
+
+    @Test
+    public void anOversizeSpecIsRefused() {
+        try {
+            SpecJson.parse("{\"name\":\"big\",\"cmdline\":\"" + "x".repeat(BoundedJson.MAX_BYTES) + "\"}");
+            fail("accepted");
+        } catch (InvalidSpecException e) {
+            assertEquals("(spec): is refused: it is longer than " + BoundedJson.MAX_BYTES + " characters",
+                    e.errors().get(0).toString());
+        }
+    }
+
+    @Test
+    public void nestingUpToTheLimitIsRead() {
+        assertEquals(BoundedJson.MAX_DEPTH, depth(BoundedJson.read("[".repeat(BoundedJson.MAX_DEPTH)
+                + "]".repeat(BoundedJson.MAX_DEPTH))));
+    }
+
+    private static int depth(jakarta.json.JsonValue v) {
+        return v instanceof jakarta.json.JsonArray a ? 1 + (a.isEmpty() ? 0 : depth(a.get(0))) : 0;
+    }
 }
