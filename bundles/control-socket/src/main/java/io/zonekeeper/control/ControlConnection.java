@@ -1,28 +1,23 @@
 package io.zonekeeper.control;
 
 import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
 import java.io.PrintStream;
 import java.io.StringReader;
-import java.nio.ByteBuffer;
-import java.nio.channels.ByteChannel;
-import java.nio.channels.ReadableByteChannel;
+import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
+import java.util.NoSuchElementException;
 
 import org.apache.felix.service.command.CommandProcessor;
 import org.apache.felix.service.command.CommandSession;
 import org.apache.felix.service.command.Converter;
 
 import jakarta.json.JsonException;
-import jakarta.json.JsonObject;
-import jakarta.json.JsonString;
-import jakarta.json.JsonValue;
 import jakarta.json.spi.JsonProvider;
+import jakarta.json.stream.JsonParser;
 
 /**
- * One client of the control socket: reads its request line, runs the command line in a fresh Gogo session, and
- * streams what the session writes back as JSON lines, then the exit code.
+ * One request of the control socket: parses its line, runs the command line in a fresh Gogo session, and streams
+ * what the session writes back as JSON lines, then the exit code.
  */
 final class ControlConnection {
 
@@ -33,24 +28,18 @@ final class ControlConnection {
     /** The request was not a JSON object with a "command" string. */
     static final int EXIT_BAD_REQUEST = 2;
 
-    static final int MAX_REQUEST_BYTES = 1 << 20;
-
-    private final ByteChannel channel;
+    private final WritableByteChannel channel;
     private final CommandProcessor processor;
     private final JsonProvider json;
 
-    ControlConnection(ByteChannel channel, CommandProcessor processor, JsonProvider json) {
+    ControlConnection(WritableByteChannel channel, CommandProcessor processor, JsonProvider json) {
         this.channel = channel;
         this.processor = processor;
         this.json = json;
     }
 
-    void run() throws IOException {
-        String line = readRequestLine(channel);
-        if (line == null) {
-            // A liveness probe: connected and went away without a request.
-            return;
-        }
+    /** Answers the request {@code line} (without its newline). */
+    void run(String line) {
         FrameWriter frames = new FrameWriter(channel, json);
         String command;
         try {
@@ -93,44 +82,36 @@ final class ControlConnection {
         return exit;
     }
 
-    /** Reads up to the first newline; null when the peer closed without sending anything. */
-    static String readRequestLine(ReadableByteChannel channel) throws IOException {
-        ByteArrayOutputStream line = new ByteArrayOutputStream(256);
-        ByteBuffer buffer = ByteBuffer.allocate(4096);
-        while (true) {
-            buffer.clear();
-            int n = channel.read(buffer);
-            if (n < 0) {
-                return line.size() == 0 ? null : line.toString(StandardCharsets.UTF_8);
-            }
-            for (int i = 0; i < n; i++) {
-                byte b = buffer.get(i);
-                if (b == '\n') {
-                    return line.toString(StandardCharsets.UTF_8);
-                }
-                line.write(b);
-            }
-            if (line.size() > MAX_REQUEST_BYTES) {
-                throw new IOException("request longer than " + MAX_REQUEST_BYTES + " bytes");
-            }
-        }
-    }
-
-    /** The command line of a request {@code {"command":"..."}}. */
+    /**
+     * The command line of a request {@code {"command":"..."}}, read with the streaming parser: the request is flat,
+     * so anything nested, and any other member, is refused before a tree is built.
+     */
     static String parseCommand(String line, JsonProvider json) {
-        JsonValue value;
-        try (var reader = json.createReader(new StringReader(line))) {
-            value = reader.readValue();
-        } catch (JsonException e) {
+        String command = null;
+        try (JsonParser parser = json.createParser(new StringReader(line))) {
+            if (!parser.hasNext() || parser.next() != JsonParser.Event.START_OBJECT) {
+                throw new IllegalArgumentException("expected a JSON object {\"command\":\"...\"}");
+            }
+            for (JsonParser.Event e = parser.next(); e != JsonParser.Event.END_OBJECT; e = parser.next()) {
+                String key = parser.getString();
+                if (!key.equals("command")) {
+                    throw new IllegalArgumentException(key + ": unknown field; known: command");
+                }
+                if (parser.next() != JsonParser.Event.VALUE_STRING) {
+                    throw new IllegalArgumentException("expected a string member \"command\"");
+                }
+                command = parser.getString();
+            }
+            if (parser.hasNext()) {
+                parser.next();
+                throw new IllegalArgumentException("expected one JSON object on the line, found more");
+            }
+        } catch (JsonException | NoSuchElementException e) {
             throw new IllegalArgumentException("not JSON: " + e.getMessage());
         }
-        if (!(value instanceof JsonObject)) {
-            throw new IllegalArgumentException("expected a JSON object {\"command\":\"...\"}");
-        }
-        JsonValue command = ((JsonObject) value).get("command");
-        if (!(command instanceof JsonString)) {
+        if (command == null) {
             throw new IllegalArgumentException("expected a string member \"command\"");
         }
-        return ((JsonString) command).getString();
+        return command;
     }
 }

@@ -10,6 +10,8 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.GroupPrincipal;
+import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
@@ -22,13 +24,23 @@ final class ControlSocketBinder {
 
     static final Set<PosixFilePermission> FOLDER_MODE = PosixFilePermissions.fromString("rwx------");
     static final Set<PosixFilePermission> SOCKET_MODE = PosixFilePermissions.fromString("rw-------");
+    /** With a control group: its members may enter the folder and open the socket, nobody else. */
+    static final Set<PosixFilePermission> GROUP_FOLDER_MODE = PosixFilePermissions.fromString("rwxr-x---");
+    static final Set<PosixFilePermission> GROUP_SOCKET_MODE = PosixFilePermissions.fromString("rw-rw----");
 
     private static final Logger LOG = System.getLogger("io.zonekeeper.control");
 
     private final Path socket;
+    private final GroupPrincipal group;
 
     ControlSocketBinder(Path socket) {
+        this(socket, null);
+    }
+
+    /** @param group the group that may use the socket besides its owner, or null for none */
+    ControlSocketBinder(Path socket, GroupPrincipal group) {
         this.socket = socket;
+        this.group = group;
     }
 
     /** Where the control socket of the appliance with this state directory lives. */
@@ -51,6 +63,10 @@ final class ControlSocketBinder {
         // Before the socket exists: the folder's mode is what keeps other users out while the socket file still
         // has the umask's mode, between bind and chmod.
         Files.setPosixFilePermissions(folder, FOLDER_MODE);
+        if (group != null) {
+            Files.getFileAttributeView(folder, PosixFileAttributeView.class).setGroup(group);
+            Files.setPosixFilePermissions(folder, GROUP_FOLDER_MODE);
+        }
         if (Files.exists(socket)) {
             if (answers(socket)) {
                 return null;
@@ -62,6 +78,10 @@ final class ControlSocketBinder {
         try {
             channel.bind(UnixDomainSocketAddress.of(socket));
             Files.setPosixFilePermissions(socket, SOCKET_MODE);
+            if (group != null) {
+                Files.getFileAttributeView(socket, PosixFileAttributeView.class).setGroup(group);
+                Files.setPosixFilePermissions(socket, GROUP_SOCKET_MODE);
+            }
             return channel;
         } catch (IOException | RuntimeException e) {
             channel.close();

@@ -3,19 +3,10 @@ package io.zonekeeper.control;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertTrue;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.lang.reflect.Proxy;
-import java.net.UnixDomainSocketAddress;
-import java.nio.ByteBuffer;
-import java.nio.channels.Channels;
-import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
@@ -25,7 +16,6 @@ import org.junit.Rule;
 import org.junit.Test;
 import org.junit.rules.TemporaryFolder;
 
-import jakarta.json.spi.JsonProvider;
 
 /** The protocol over a real Unix socket, with a stand-in for Gogo that knows a handful of commands. */
 public class ControlConnectionTest {
@@ -57,38 +47,21 @@ public class ControlConnectionTest {
         List<String> answer = exchange("zone:list");
         assertTrue(answer.get(0), answer.get(0).startsWith("{\"err\":\"bad request: not JSON"));
         assertEquals("{\"exit\":2}", answer.get(1));
-        assertEquals(List.of("{\"err\":\"bad request: expected a string member \\\"command\\\"\\n\"}", "{\"exit\":2}"),
+        assertEquals(List.of("{\"err\":\"bad request: cmd: unknown field; known: command\\n\"}", "{\"exit\":2}"),
                 exchange("{\"cmd\":\"lb\"}"));
+        assertEquals(List.of("{\"err\":\"bad request: expected a string member \\\"command\\\"\\n\"}", "{\"exit\":2}"),
+                exchange("{\"command\":" + "[".repeat(20_000) + "]".repeat(20_000) + "}"));
         assertEquals(List.of(), executed);
     }
 
     private List<String> exchange(String request) throws Exception {
-        Path socket = ControlSocketBinder.socketPath(tmp.getRoot().toPath());
-        try (ServerSocketChannel server = new ControlSocketBinder(socket).bind()) {
-            Thread serving = new Thread(() -> {
-                try (SocketChannel c = server.accept()) {
-                    new ControlConnection(c, fakeGogo(), JsonProvider.provider()).run();
-                } catch (Exception e) {
-                    throw new AssertionError(e);
-                }
-            });
-            serving.start();
-            List<String> lines = new ArrayList<>();
-            try (SocketChannel client = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
-                client.write(ByteBuffer.wrap((request + "\n").getBytes(StandardCharsets.UTF_8)));
-                BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(client),
-                        StandardCharsets.UTF_8));
-                for (String line; (line = in.readLine()) != null; ) {
-                    lines.add(line);
-                }
-            }
-            serving.join(5000);
-            socket.toFile().delete();
-            return lines;
+        try (ControlListenerFixture f = new ControlListenerFixture(tmp.getRoot().toPath(), fakeGogo(),
+                ControlSocketServer.REQUEST_TIMEOUT)) {
+            return f.exchange(request);
         }
     }
 
-    private CommandProcessor fakeGogo() {
+    CommandProcessor fakeGogo() {
         return (CommandProcessor) Proxy.newProxyInstance(getClass().getClassLoader(),
                 new Class<?>[] {CommandProcessor.class}, (p, method, args) -> {
                     if (method.getName().equals("createSession") && args.length == 3) {

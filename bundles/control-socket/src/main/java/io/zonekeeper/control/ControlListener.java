@@ -1,0 +1,275 @@
+package io.zonekeeper.control;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.lang.System.Logger;
+import java.lang.System.Logger.Level;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedSelectorException;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import org.apache.felix.service.command.CommandProcessor;
+
+import jakarta.json.spi.JsonProvider;
+import jdk.net.ExtendedSocketOptions;
+
+/**
+ * Accepts control connections and reads their requests on one selector thread, so that a client that connects and
+ * sends nothing, or drips its request a byte at a time, costs a file descriptor and a buffer but no thread, and
+ * never delays anyone else. A complete request gets a thread of its own for its command. Every limit is answered
+ * with a clear error frame where the client can take one, and logged.
+ */
+final class ControlListener {
+
+    /** How many connections may be open at once, reading or running. */
+    static final int MAX_CONNECTIONS = 128;
+    /** How many commands may run at once. */
+    static final int MAX_RUNNING = 16;
+    /** Requests are one short JSON line; a command line never comes near this. */
+    static final int MAX_REQUEST_BYTES = 64 * 1024;
+
+    private static final Logger LOG = System.getLogger("io.zonekeeper.control");
+
+    private final ServerSocketChannel server;
+    private final PeerPolicy peers;
+    private final CommandProcessor processor;
+    private final JsonProvider json;
+    private final Duration requestTimeout;
+    private final Duration writeStall;
+    private final Selector selector;
+    private final Set<SocketChannel> open = ConcurrentHashMap.newKeySet();
+    private final AtomicInteger running = new AtomicInteger();
+    private final AtomicInteger connectionCount = new AtomicInteger();
+    private final Thread thread;
+    private volatile boolean closing;
+
+    /**
+     * @param requestTimeout how long a client has, from connecting, to send its whole request line
+     * @param writeStall     how long a command's output may wait for a client that reads nothing before the rest
+     *                       is dropped
+     */
+    ControlListener(ServerSocketChannel server, PeerPolicy peers, CommandProcessor processor, JsonProvider json,
+            Duration requestTimeout, Duration writeStall) throws IOException {
+        this.server = server;
+        this.peers = peers;
+        this.processor = processor;
+        this.json = json;
+        this.requestTimeout = requestTimeout;
+        this.writeStall = writeStall;
+        this.selector = Selector.open();
+        server.configureBlocking(false);
+        server.register(selector, SelectionKey.OP_ACCEPT);
+        thread = new Thread(this::loop, "zonekeeper-control-accept");
+        thread.setDaemon(true);
+    }
+
+    void start() {
+        thread.start();
+    }
+
+    /** Stops accepting, closes every connection and waits a little for the selector thread. */
+    void close() {
+        closing = true;
+        try {
+            selector.close();
+        } catch (IOException e) {
+            LOG.log(Level.WARNING, "Closing the control socket selector failed: " + e.getMessage());
+        }
+        try {
+            server.close();
+        } catch (IOException e) {
+            LOG.log(Level.WARNING, "Closing the control socket failed: " + e.getMessage());
+        }
+        for (SocketChannel c : open) {
+            closeQuietly(c);
+        }
+        try {
+            thread.join(2000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Connections open now (reading their request or running their command). */
+    int openConnections() {
+        return open.size();
+    }
+
+    /** A connection still sending its request. */
+    private static final class Pending {
+        final long deadline;
+        final ByteArrayOutputStream line = new ByteArrayOutputStream(256);
+
+        Pending(long deadline) {
+            this.deadline = deadline;
+        }
+    }
+
+    private void loop() {
+        ByteBuffer buffer = ByteBuffer.allocate(4096);
+        try {
+            while (!closing) {
+                selector.select(Math.max(1, Math.min(1000, requestTimeout.toMillis())));
+                for (SelectionKey key : selector.selectedKeys()) {
+                    if (!key.isValid()) {
+                        continue;
+                    }
+                    if (key.isAcceptable()) {
+                        acceptAll();
+                    } else if (key.isReadable()) {
+                        read(key, buffer);
+                    }
+                }
+                selector.selectedKeys().clear();
+                expire();
+            }
+        } catch (ClosedSelectorException e) {
+            // closing
+        } catch (IOException | RuntimeException e) {
+            if (!closing) {
+                LOG.log(Level.ERROR, "The control socket stopped taking connections: " + e, e);
+            }
+        }
+    }
+
+    private void acceptAll() throws IOException {
+        SocketChannel client;
+        while ((client = server.accept()) != null) {
+            client.configureBlocking(false);
+            if (open.size() >= MAX_CONNECTIONS) {
+                refuse(client, "too many control connections open (" + MAX_CONNECTIONS + "); try again later");
+                LOG.log(Level.WARNING, "Refused a control connection: " + MAX_CONNECTIONS + " are open already");
+                continue;
+            }
+            String refusal;
+            try {
+                refusal = peers.refusal(client.getOption(ExtendedSocketOptions.SO_PEERCRED));
+            } catch (IOException | RuntimeException e) {
+                refusal = "the peer's credentials cannot be read (" + e.getMessage() + ")";
+            }
+            if (refusal != null) {
+                LOG.log(Level.WARNING, "Refused a control connection: " + refusal);
+                refuse(client, refusal);
+                continue;
+            }
+            open.add(client);
+            client.register(selector, SelectionKey.OP_READ, new Pending(System.nanoTime()
+                    + requestTimeout.toNanos()));
+        }
+    }
+
+    private void read(SelectionKey key, ByteBuffer buffer) {
+        SocketChannel client = (SocketChannel) key.channel();
+        Pending pending = (Pending) key.attachment();
+        int n;
+        try {
+            buffer.clear();
+            n = client.read(buffer);
+        } catch (IOException e) {
+            drop(key, client);
+            return;
+        }
+        if (n < 0) {
+            if (pending.line.size() == 0) {
+                // A liveness probe: connected and went away without a request.
+                drop(key, client);
+            } else {
+                key.cancel();
+                dispatch(client, pending.line.toString(StandardCharsets.UTF_8));
+            }
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            byte b = buffer.get(i);
+            if (b == '\n') {
+                key.cancel();
+                dispatch(client, pending.line.toString(StandardCharsets.UTF_8));
+                return;
+            }
+            pending.line.write(b);
+        }
+        if (pending.line.size() > MAX_REQUEST_BYTES) {
+            key.cancel();
+            LOG.log(Level.WARNING, "Refused a control request longer than " + MAX_REQUEST_BYTES + " bytes");
+            refuse(client, "request longer than " + MAX_REQUEST_BYTES + " bytes");
+            open.remove(client);
+        }
+    }
+
+    private void expire() {
+        long now = System.nanoTime();
+        for (SelectionKey key : selector.keys()) {
+            if (key.isValid() && key.attachment() instanceof Pending p && now - p.deadline > 0) {
+                SocketChannel client = (SocketChannel) key.channel();
+                key.cancel();
+                LOG.log(Level.INFO, "Closed a control connection that sent no whole request within "
+                        + requestTimeout.toSeconds() + " s");
+                refuse(client, "no request line within " + requestTimeout.toSeconds() + " s");
+                open.remove(client);
+            }
+        }
+    }
+
+    private void dispatch(SocketChannel client, String line) {
+        if (running.incrementAndGet() > MAX_RUNNING) {
+            running.decrementAndGet();
+            LOG.log(Level.WARNING, "Refused a control command: " + MAX_RUNNING + " are running already");
+            refuse(client, "too many commands running (" + MAX_RUNNING + "); try again later");
+            open.remove(client);
+            return;
+        }
+        Thread t = new Thread(() -> serve(client, line), "zonekeeper-control-" + connectionCount.incrementAndGet());
+        t.setDaemon(true);
+        t.start();
+    }
+
+    private void serve(SocketChannel client, String line) {
+        try (client; StallLimitedChannel out = new StallLimitedChannel(client, writeStall)) {
+            new ControlConnection(out, processor, json).run(line);
+        } catch (IOException e) {
+            if (!closing) {
+                LOG.log(Level.DEBUG, "Control connection ended: " + e.getMessage());
+            }
+        } finally {
+            running.decrementAndGet();
+            open.remove(client);
+        }
+    }
+
+    /**
+     * Answers a refused client with an error frame and exit code 2, as far as its socket buffer takes them without
+     * waiting (a client that is not reading gets nothing, rather than holding up this thread), and closes it.
+     */
+    private void refuse(SocketChannel client, String why) {
+        String frames = json.createObjectBuilder().add("err", "refused: " + why + "\n").build() + "\n"
+                + json.createObjectBuilder().add("exit", ControlConnection.EXIT_BAD_REQUEST).build() + "\n";
+        try {
+            client.write(ByteBuffer.wrap(frames.getBytes(StandardCharsets.UTF_8)));
+        } catch (IOException e) {
+            // It went away; nothing to tell.
+        }
+        closeQuietly(client);
+    }
+
+    private void drop(SelectionKey key, SocketChannel client) {
+        key.cancel();
+        open.remove(client);
+        closeQuietly(client);
+    }
+
+    private static void closeQuietly(SocketChannel c) {
+        try {
+            c.close();
+        } catch (IOException ignored) {
+            // going away either way
+        }
+    }
+}
