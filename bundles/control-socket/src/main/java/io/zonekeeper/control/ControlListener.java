@@ -253,6 +253,12 @@ final class ControlListener {
                 + json.createObjectBuilder().add("exit", ControlConnection.EXIT_BAD_REQUEST).build() + "\n";
         try {
             client.write(ByteBuffer.wrap(frames.getBytes(StandardCharsets.UTF_8)));
+            // Closing a Unix socket with unread input resets the peer, which then loses the answer too: take in
+            // what has arrived (a bounded amount, without waiting) first.
+            ByteBuffer sink = ByteBuffer.allocate(8192);
+            for (int i = 0; i < 16 && client.read(sink.clear()) > 0; i++) {
+                // dropped
+            }
         } catch (IOException e) {
             // It went away; nothing to tell.
         }

@@ -23,7 +23,7 @@ public class ControlConnectionTest {
     @Rule
     public TemporaryFolder tmp = new TemporaryFolder();
 
-    private final List<String> executed = new CopyOnWriteArrayList<>();
+    final List<String> executed = new CopyOnWriteArrayList<>();
     private final List<String> closed = new CopyOnWriteArrayList<>();
 
     @Test
