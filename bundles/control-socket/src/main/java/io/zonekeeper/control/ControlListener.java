@@ -194,13 +194,14 @@ final class ControlListener {
                 dispatch(client, pending.line.toString(StandardCharsets.UTF_8));
                 return;
             }
+            if (pending.line.size() == MAX_REQUEST_BYTES) {
+                key.cancel();
+                LOG.log(Level.WARNING, "Refused a control request longer than " + MAX_REQUEST_BYTES + " bytes");
+                refuse(client, "request longer than " + MAX_REQUEST_BYTES + " bytes");
+                open.remove(client);
+                return;
+            }
             pending.line.write(b);
-        }
-        if (pending.line.size() > MAX_REQUEST_BYTES) {
-            key.cancel();
-            LOG.log(Level.WARNING, "Refused a control request longer than " + MAX_REQUEST_BYTES + " bytes");
-            refuse(client, "request longer than " + MAX_REQUEST_BYTES + " bytes");
-            open.remove(client);
         }
     }
 

@@ -55,7 +55,7 @@ public final class SpecJson {
                     + e.getLocation().getLineNumber() + ", column " + e.getLocation().getColumnNumber() + ": "
                     + e.getMessage())));
         } catch (BoundedJson.LimitExceeded e) {
-            throw new InvalidSpecException(List.of(new FieldError("(spec)", "is refused: it " + e.getMessage())));
+            throw new InvalidSpecException(List.of(new FieldError("(spec)", e.getMessage())));
         } catch (JsonException e) {
             throw new InvalidSpecException(List.of(new FieldError("(spec)", "is not valid JSON: " + e.getMessage())));
         }
