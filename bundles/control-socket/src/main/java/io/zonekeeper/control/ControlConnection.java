@@ -16,8 +16,8 @@ import jakarta.json.spi.JsonProvider;
 import jakarta.json.stream.JsonParser;
 
 /**
- * One request of the control socket: parses its line, runs the command line in a fresh Gogo session, and streams
- * what the session writes back as JSON lines, then the exit code.
+ * One request of the control socket: runs its command line in a fresh Gogo session, and streams what the session
+ * writes back as JSON lines, then the exit code.
  */
 final class ControlConnection {
 
@@ -38,17 +38,9 @@ final class ControlConnection {
         this.json = json;
     }
 
-    /** Answers the request {@code line} (without its newline). */
-    void run(String line) {
+    /** Runs {@code command}, the command line of a request already parsed by {@link #parseCommand}. */
+    void run(String command) {
         FrameWriter frames = new FrameWriter(channel, json);
-        String command;
-        try {
-            command = parseCommand(line, json);
-        } catch (IllegalArgumentException e) {
-            frames.write("err", "bad request: " + e.getMessage() + "\n");
-            frames.writeExit(EXIT_BAD_REQUEST);
-            return;
-        }
         frames.writeExit(execute(command, frames));
     }
 

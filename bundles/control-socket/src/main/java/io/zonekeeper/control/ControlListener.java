@@ -182,8 +182,10 @@ final class ControlListener {
                 // A liveness probe: connected and went away without a request.
                 drop(key, client);
             } else {
+                // Most likely gone for good; one that only shut its sending side still learns why nothing ran.
                 key.cancel();
-                dispatch(client, pending.line.toString(StandardCharsets.UTF_8));
+                refuse(client, "the request line ended without its newline");
+                open.remove(client);
             }
             return;
         }
@@ -219,7 +221,16 @@ final class ControlListener {
         }
     }
 
+    /** Parses the request here, so that a malformed one is answered without taking a thread. */
     private void dispatch(SocketChannel client, String line) {
+        String command;
+        try {
+            command = ControlConnection.parseCommand(line, json);
+        } catch (IllegalArgumentException e) {
+            answerAndClose(client, "bad request: " + e.getMessage());
+            open.remove(client);
+            return;
+        }
         if (running.incrementAndGet() > MAX_RUNNING) {
             running.decrementAndGet();
             LOG.log(Level.WARNING, "Refused a control command: " + MAX_RUNNING + " are running already");
@@ -227,14 +238,15 @@ final class ControlListener {
             open.remove(client);
             return;
         }
-        Thread t = new Thread(() -> serve(client, line), "zonekeeper-control-" + connectionCount.incrementAndGet());
+        Thread t = new Thread(() -> serve(client, command), "zonekeeper-control-"
+                + connectionCount.incrementAndGet());
         t.setDaemon(true);
         t.start();
     }
 
-    private void serve(SocketChannel client, String line) {
+    private void serve(SocketChannel client, String command) {
         try (client; StallLimitedChannel out = new StallLimitedChannel(client, writeStall)) {
-            new ControlConnection(out, processor, json).run(line);
+            new ControlConnection(out, processor, json).run(command);
         } catch (IOException e) {
             if (!closing) {
                 LOG.log(Level.DEBUG, "Control connection ended: " + e.getMessage());
@@ -245,12 +257,16 @@ final class ControlListener {
         }
     }
 
-    /**
-     * Answers a refused client with an error frame and exit code 2, as far as its socket buffer takes them without
-     * waiting (a client that is not reading gets nothing, rather than holding up this thread), and closes it.
-     */
     private void refuse(SocketChannel client, String why) {
-        String frames = json.createObjectBuilder().add("err", "refused: " + why + "\n").build() + "\n"
+        answerAndClose(client, "refused: " + why);
+    }
+
+    /**
+     * Answers with an error frame and exit code 2, as far as the client's socket buffer takes them without waiting
+     * (a client that is not reading gets nothing, rather than holding up this thread), and closes the connection.
+     */
+    private void answerAndClose(SocketChannel client, String error) {
+        String frames = json.createObjectBuilder().add("err", error + "\n").build() + "\n"
                 + json.createObjectBuilder().add("exit", ControlConnection.EXIT_BAD_REQUEST).build() + "\n";
         try {
             client.write(ByteBuffer.wrap(frames.getBytes(StandardCharsets.UTF_8)));

@@ -72,6 +72,25 @@ public class ControlListenerTest {
     }
 
     @Test
+    public void unfinishedAndMalformedRequestsRunNothingAndTakeNoCommandSlot() throws Exception {
+        try (ControlListenerFixture f = listener(Duration.ofMinutes(5))) {
+            for (int i = 0; i < 2 * ControlListener.MAX_RUNNING; i++) {
+                try (SocketChannel c = f.connect()) {
+                    c.write(ByteBuffer.wrap("{\"command\":\"say hel".getBytes(StandardCharsets.UTF_8)));
+                    c.shutdownOutput();
+                    assertEquals(List.of("{\"err\":\"refused: the request line ended without its newline\\n\"}",
+                            "{\"exit\":2}"), ControlListenerFixture.readAll(c));
+                }
+                List<String> malformed = f.exchange("hello");
+                assertTrue(malformed.get(0), malformed.get(0).startsWith("{\"err\":\"bad request: not JSON"));
+                assertEquals("{\"exit\":2}", malformed.get(1));
+            }
+            assertEquals(List.of(), gogo.executed);
+            assertEquals(List.of("{\"out\":\"hello\\n\"}", "{\"exit\":0}"), f.exchange("{\"command\":\"say hello\"}"));
+        }
+    }
+
+    @Test
     public void aClientThatSendsNoWholeLineInTimeIsAnsweredAndClosed() throws Exception {
         try (ControlListenerFixture f = listener(Duration.ofSeconds(1)); SocketChannel c = f.connect()) {
             c.write(ByteBuffer.wrap("{\"command\":\"say".getBytes(StandardCharsets.UTF_8)));
