@@ -83,6 +83,11 @@ public class ControlConnectionTest {
                             switch (command) {
                                 case "say hello": o.println("hello"); return null;
                                 case "answer": return 42;
+                                case "flood":
+                                    for (int i = 0; i < 512; i++) {
+                                        o.println("y".repeat(8191));
+                                    }
+                                    return null;
                                 case "warn": e.println("careful"); return null;
                                 case "fail": throw new IllegalArgumentException("no zone named web");
                                 default: throw new IllegalStateException("Command not found: " + command);

@@ -26,12 +26,17 @@ final class ControlListenerFixture implements AutoCloseable {
     final ControlListener listener;
 
     ControlListenerFixture(Path stateDir, CommandProcessor processor, Duration requestTimeout) throws IOException {
+        this(stateDir, processor, requestTimeout, Duration.ofSeconds(5));
+    }
+
+    ControlListenerFixture(Path stateDir, CommandProcessor processor, Duration requestTimeout, Duration writeStall)
+            throws IOException {
         socket = ControlSocketBinder.socketPath(stateDir);
         ServerSocketChannel server = new ControlSocketBinder(socket).bind();
         PeerPolicy peers = PeerPolicy.of(FileSystems.getDefault().getUserPrincipalLookupService(),
                 Files.getOwner(socket), null, Path.of("/etc/group"));
         listener = new ControlListener(server, peers, processor, JsonProvider.provider(), requestTimeout,
-                Duration.ofSeconds(5));
+                writeStall);
         listener.start();
     }
 

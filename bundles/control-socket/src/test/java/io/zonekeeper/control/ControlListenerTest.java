@@ -1,6 +1,7 @@
 package io.zonekeeper.control;
 
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertTrue;
 
 import java.io.IOException;
@@ -86,6 +87,29 @@ public class ControlListenerTest {
                 assertEquals("{\"exit\":2}", malformed.get(1));
             }
             assertEquals(List.of(), gogo.executed);
+            assertEquals(List.of("{\"out\":\"hello\\n\"}", "{\"exit\":0}"), f.exchange("{\"command\":\"say hello\"}"));
+        }
+    }
+
+    @Test
+    public void aClientThatReadsNoneOfItsAnswerLosesItAndFreesItsSlot() throws Exception {
+        try (ControlListenerFixture f = new ControlListenerFixture(tmp.getRoot().toPath(), gogo.fakeGogo(),
+                Duration.ofMinutes(1), Duration.ofSeconds(1)); SocketChannel c = f.connect()) {
+            c.write(ByteBuffer.wrap("{\"command\":\"flood\"}\n".getBytes(StandardCharsets.UTF_8)));
+            // 4 MiB of output against a socket buffer of some hundred KiB: the command waits on this client, which
+            // reads nothing until the server has given up on it and closed the connection.
+            long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (f.listener.openConnections() == 0 && System.nanoTime() < giveUp) {
+                Thread.sleep(10);
+            }
+            while (f.listener.openConnections() > 0 && System.nanoTime() < giveUp) {
+                Thread.sleep(50);
+            }
+            assertEquals("the server let go of the client", 0, f.listener.openConnections());
+            List<String> got = ControlListenerFixture.readAll(c);
+            assertTrue("some output came", got.size() > 0);
+            assertTrue("not all of it: " + got.size() + " lines", got.size() < 512);
+            assertFalse("no exit code after the dropped rest", got.get(got.size() - 1).startsWith("{\"exit\""));
             assertEquals(List.of("{\"out\":\"hello\\n\"}", "{\"exit\":0}"), f.exchange("{\"command\":\"say hello\"}"));
         }
     }
