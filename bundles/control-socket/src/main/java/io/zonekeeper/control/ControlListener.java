@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ClosedSelectorException;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
@@ -133,6 +134,8 @@ final class ControlListener {
             }
         } catch (ClosedSelectorException e) {
             // closing
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         } catch (IOException | RuntimeException e) {
             if (!closing) {
                 LOG.log(Level.ERROR, "The control socket stopped taking connections: " + e, e);
@@ -140,30 +143,53 @@ final class ControlListener {
         }
     }
 
-    private void acceptAll() throws IOException {
-        SocketChannel client;
-        while ((client = server.accept()) != null) {
-            client.configureBlocking(false);
-            if (open.size() >= MAX_CONNECTIONS) {
-                refuse(client, "too many control connections open (" + MAX_CONNECTIONS + "); try again later");
-                LOG.log(Level.WARNING, "Refused a control connection: " + MAX_CONNECTIONS + " are open already");
-                continue;
-            }
-            String refusal;
+    private void acceptAll() throws InterruptedException {
+        while (true) {
+            SocketChannel client;
             try {
-                refusal = peers.refusal(client.getOption(ExtendedSocketOptions.SO_PEERCRED));
-            } catch (IOException | RuntimeException e) {
-                refusal = "the peer's credentials cannot be read (" + e.getMessage() + ")";
+                client = server.accept();
+            } catch (ClosedChannelException e) {
+                return;
+            } catch (IOException e) {
+                // Out of file descriptors, most likely: the listener must outlive that. The pause keeps a listen
+                // queue that stays ready from spinning this thread; pending requests wait that long.
+                LOG.log(Level.WARNING, "Accepting a control connection failed: " + e.getMessage());
+                Thread.sleep(100);
+                return;
             }
-            if (refusal != null) {
-                LOG.log(Level.WARNING, "Refused a control connection: " + refusal);
-                refuse(client, refusal);
-                continue;
+            if (client == null) {
+                return;
             }
-            open.add(client);
-            client.register(selector, SelectionKey.OP_READ, new Pending(System.nanoTime()
-                    + requestTimeout.toNanos()));
+            try {
+                admit(client);
+            } catch (IOException e) {
+                LOG.log(Level.DEBUG, "A control client went away while connecting: " + e.getMessage());
+                open.remove(client);
+                closeQuietly(client);
+            }
         }
+    }
+
+    private void admit(SocketChannel client) throws IOException {
+        client.configureBlocking(false);
+        if (open.size() >= MAX_CONNECTIONS) {
+            refuse(client, "too many control connections open (" + MAX_CONNECTIONS + "); try again later");
+            LOG.log(Level.WARNING, "Refused a control connection: " + MAX_CONNECTIONS + " are open already");
+            return;
+        }
+        String refusal;
+        try {
+            refusal = peers.refusal(client.getOption(ExtendedSocketOptions.SO_PEERCRED));
+        } catch (IOException | RuntimeException e) {
+            refusal = "the peer's credentials cannot be read (" + e.getMessage() + ")";
+        }
+        if (refusal != null) {
+            LOG.log(Level.WARNING, "Refused a control connection: " + refusal);
+            refuse(client, refusal);
+            return;
+        }
+        open.add(client);
+        client.register(selector, SelectionKey.OP_READ, new Pending(System.nanoTime() + requestTimeout.toNanos()));
     }
 
     private void read(SelectionKey key, ByteBuffer buffer) {

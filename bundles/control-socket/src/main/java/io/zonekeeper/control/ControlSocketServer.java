@@ -62,9 +62,11 @@ public class ControlSocketServer {
             try {
                 groupPrincipal = users.lookupPrincipalByGroupName(group.trim());
             } catch (IOException e) {
-                String message = GROUP_PROPERTY + " names group '" + group + "', which this host does not know";
-                LOG.log(Level.ERROR, message);
-                throw new IllegalStateException(message, e);
+                // A typo here must not cost the operator the socket: fall back to the narrower rule and say so.
+                LOG.log(Level.ERROR, GROUP_PROPERTY + " names group '" + group + "', which this host does not "
+                        + "know; the setting is ignored, and only root and the appliance's user may use the "
+                        + "control socket");
+                group = null;
             }
         }
         this.binder = new ControlSocketBinder(ControlSocketBinder.socketPath(Path.of(state)), groupPrincipal);
