@@ -56,8 +56,16 @@ final class ControlClient {
             channel.connect(UnixDomainSocketAddress.of(socket));
             String request = json.createObjectBuilder().add("command", commands).build().toString() + "\n";
             ByteBuffer bytes = ByteBuffer.wrap(request.getBytes(StandardCharsets.UTF_8));
-            while (bytes.hasRemaining()) {
-                channel.write(bytes);
+            try {
+                while (bytes.hasRemaining()) {
+                    channel.write(bytes);
+                }
+            } catch (IOException e) {
+                // The appliance may have refused us before reading (credentials, limits) and closed: its reason
+                // is still there to read, and says more than "broken pipe".
+                if (!channel.isOpen()) {
+                    throw e;
+                }
             }
             BufferedReader answer = new BufferedReader(
                     new InputStreamReader(Channels.newInputStream(channel), StandardCharsets.UTF_8));

@@ -30,7 +30,10 @@ import jdk.net.ExtendedSocketOptions;
  */
 final class ControlListener {
 
-    /** How many connections may be open at once, reading or running. */
+    /**
+     * How many connections may be open at once, reading or running; at the limit, a new one takes the place of the
+     * one that has waited longest for its request.
+     */
     static final int MAX_CONNECTIONS = 128;
     /** How many commands may run at once. */
     static final int MAX_RUNNING = 16;
@@ -172,7 +175,7 @@ final class ControlListener {
 
     private void admit(SocketChannel client) throws IOException {
         client.configureBlocking(false);
-        if (open.size() >= MAX_CONNECTIONS) {
+        if (open.size() >= MAX_CONNECTIONS && !evictSlowest()) {
             refuse(client, "too many control connections open (" + MAX_CONNECTIONS + "); try again later");
             LOG.log(Level.WARNING, "Refused a control connection: " + MAX_CONNECTIONS + " are open already");
             return;
@@ -190,6 +193,34 @@ final class ControlListener {
         }
         open.add(client);
         client.register(selector, SelectionKey.OP_READ, new Pending(System.nanoTime() + requestTimeout.toNanos()));
+    }
+
+    /**
+     * Makes room for a new connection by closing the one that has waited longest for its request line, so that a
+     * flood of idle connections delays a real client by no more than it takes to send its request, instead of
+     * shutting it out until the flood times out. Running commands are never closed for room.
+     *
+     * @return false when every open connection is running a command
+     */
+    private boolean evictSlowest() {
+        SelectionKey slowest = null;
+        for (SelectionKey key : selector.keys()) {
+            if (key.isValid() && key.attachment() instanceof Pending p
+                    && (slowest == null || p.deadline - ((Pending) slowest.attachment()).deadline < 0)) {
+                slowest = key;
+            }
+        }
+        if (slowest == null) {
+            return false;
+        }
+        SocketChannel client = (SocketChannel) slowest.channel();
+        slowest.cancel();
+        LOG.log(Level.WARNING, "Closed the control connection that waited longest for its request: "
+                + MAX_CONNECTIONS + " are open and another client is connecting");
+        refuse(client, "too many control connections open (" + MAX_CONNECTIONS + "), and this one sent no request "
+                + "line for the longest");
+        open.remove(client);
+        return true;
     }
 
     private void read(SelectionKey key, ByteBuffer buffer) {

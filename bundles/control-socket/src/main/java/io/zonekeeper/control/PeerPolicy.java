@@ -69,12 +69,16 @@ final class PeerPolicy {
             return null;
         }
         return "user " + user.getName() + " (group " + peer.group().getName() + ") may not use this control "
-                + "socket: only root, " + owner.getName() + (group == null ? "" : " and members of group "
-                + group.getName()) + " may";
+                + "socket: only " + users() + (group == null ? "" : " and members of group " + group.getName())
+                + " may";
     }
 
     /** Who may connect, for the log. */
     String describe() {
-        return "root, " + owner.getName() + (group == null ? "" : ", group " + group.getName());
+        return users() + (group == null ? "" : ", group " + group.getName());
+    }
+
+    private String users() {
+        return owner.equals(root) ? "root" : "root, " + owner.getName();
     }
 }
