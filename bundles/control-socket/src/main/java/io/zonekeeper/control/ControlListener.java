@@ -35,6 +35,11 @@ final class ControlListener {
      * one that has waited longest for its request.
      */
     static final int MAX_CONNECTIONS = 128;
+    /**
+     * How long a refused connection is kept, its input read and dropped, so that its client reads the answer:
+     * closing a Unix socket with unread input resets the peer, and the reset throws away the answer too.
+     */
+    static final Duration LINGER = Duration.ofSeconds(2);
     /** How many commands may run at once. */
     static final int MAX_RUNNING = 16;
     /** Requests are one short JSON line; a command line never comes near this. */
@@ -52,6 +57,8 @@ final class ControlListener {
     private final Set<SocketChannel> open = ConcurrentHashMap.newKeySet();
     private final AtomicInteger running = new AtomicInteger();
     private final AtomicInteger connectionCount = new AtomicInteger();
+    /** Refused connections lingering; touched by the selector thread only. */
+    private int lingering;
     private final Thread thread;
     private volatile boolean closing;
 
@@ -82,9 +89,20 @@ final class ControlListener {
     /** Stops accepting, closes every connection and waits a little for the selector thread. */
     void close() {
         closing = true;
+        selector.wakeup();
         try {
+            thread.join(2000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        try {
+            for (SelectionKey key : selector.keys()) {
+                if (key.channel() instanceof SocketChannel c) {
+                    closeQuietly(c);
+                }
+            }
             selector.close();
-        } catch (IOException e) {
+        } catch (IOException | RuntimeException e) {
             LOG.log(Level.WARNING, "Closing the control socket selector failed: " + e.getMessage());
         }
         try {
@@ -94,11 +112,6 @@ final class ControlListener {
         }
         for (SocketChannel c : open) {
             closeQuietly(c);
-        }
-        try {
-            thread.join(2000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         }
     }
 
@@ -115,6 +128,10 @@ final class ControlListener {
         Pending(long deadline) {
             this.deadline = deadline;
         }
+    }
+
+    /** A refused connection, answered and shut for writing, whose input is read and dropped until it closes. */
+    private record Refused(long deadline) {
     }
 
     private void loop() {
@@ -176,7 +193,7 @@ final class ControlListener {
     private void admit(SocketChannel client) throws IOException {
         client.configureBlocking(false);
         if (open.size() >= MAX_CONNECTIONS && !evictSlowest()) {
-            refuse(client, "too many control connections open (" + MAX_CONNECTIONS + "); try again later");
+            refuse(client, null, "too many control connections open (" + MAX_CONNECTIONS + "); try again later");
             LOG.log(Level.WARNING, "Refused a control connection: " + MAX_CONNECTIONS + " are open already");
             return;
         }
@@ -188,7 +205,7 @@ final class ControlListener {
         }
         if (refusal != null) {
             LOG.log(Level.WARNING, "Refused a control connection: " + refusal);
-            refuse(client, refusal);
+            refuse(client, null, refusal);
             return;
         }
         open.add(client);
@@ -213,19 +230,15 @@ final class ControlListener {
         if (slowest == null) {
             return false;
         }
-        SocketChannel client = (SocketChannel) slowest.channel();
-        slowest.cancel();
         LOG.log(Level.WARNING, "Closed the control connection that waited longest for its request: "
                 + MAX_CONNECTIONS + " are open and another client is connecting");
-        refuse(client, "too many control connections open (" + MAX_CONNECTIONS + "), and this one sent no request "
-                + "line for the longest");
-        open.remove(client);
+        refuse((SocketChannel) slowest.channel(), slowest, "too many control connections open (" + MAX_CONNECTIONS
+                + "), and this one sent no request line for the longest");
         return true;
     }
 
     private void read(SelectionKey key, ByteBuffer buffer) {
         SocketChannel client = (SocketChannel) key.channel();
-        Pending pending = (Pending) key.attachment();
         int n;
         try {
             buffer.clear();
@@ -234,30 +247,32 @@ final class ControlListener {
             drop(key, client);
             return;
         }
+        if (!(key.attachment() instanceof Pending pending)) {
+            // A refused connection: its input is dropped until it closes.
+            if (n < 0) {
+                drop(key, client);
+            }
+            return;
+        }
         if (n < 0) {
             if (pending.line.size() == 0) {
                 // A liveness probe: connected and went away without a request.
                 drop(key, client);
             } else {
                 // Most likely gone for good; one that only shut its sending side still learns why nothing ran.
-                key.cancel();
-                refuse(client, "the request line ended without its newline");
-                open.remove(client);
+                refuse(client, key, "the request line ended without its newline");
             }
             return;
         }
         for (int i = 0; i < n; i++) {
             byte b = buffer.get(i);
             if (b == '\n') {
-                key.cancel();
-                dispatch(client, pending.line.toString(StandardCharsets.UTF_8));
+                dispatch(key, client, pending.line.toString(StandardCharsets.UTF_8));
                 return;
             }
             if (pending.line.size() == MAX_REQUEST_BYTES) {
-                key.cancel();
                 LOG.log(Level.WARNING, "Refused a control request longer than " + MAX_REQUEST_BYTES + " bytes");
-                refuse(client, "request longer than " + MAX_REQUEST_BYTES + " bytes");
-                open.remove(client);
+                refuse(client, key, "request longer than " + MAX_REQUEST_BYTES + " bytes");
                 return;
             }
             pending.line.write(b);
@@ -267,34 +282,37 @@ final class ControlListener {
     private void expire() {
         long now = System.nanoTime();
         for (SelectionKey key : selector.keys()) {
-            if (key.isValid() && key.attachment() instanceof Pending p && now - p.deadline > 0) {
-                SocketChannel client = (SocketChannel) key.channel();
-                key.cancel();
+            if (!key.isValid()) {
+                continue;
+            }
+            if (key.attachment() instanceof Pending p && now - p.deadline > 0) {
                 LOG.log(Level.INFO, "Closed a control connection that sent no whole request within "
                         + requestTimeout.toSeconds() + " s");
-                refuse(client, "no request line within " + requestTimeout.toSeconds() + " s");
-                open.remove(client);
+                refuse((SocketChannel) key.channel(), key, "no request line within " + requestTimeout.toSeconds()
+                        + " s");
+            } else if (key.attachment() instanceof Refused r && now - r.deadline() > 0) {
+                drop(key, (SocketChannel) key.channel());
             }
         }
     }
 
     /** Parses the request here, so that a malformed one is answered without taking a thread. */
-    private void dispatch(SocketChannel client, String line) {
+    private void dispatch(SelectionKey key, SocketChannel client, String line) {
         String command;
         try {
             command = ControlConnection.parseCommand(line, json);
         } catch (IllegalArgumentException e) {
-            answerAndClose(client, "bad request: " + e.getMessage());
-            open.remove(client);
+            answerAndClose(client, key, "bad request: " + e.getMessage());
             return;
         }
         if (running.incrementAndGet() > MAX_RUNNING) {
             running.decrementAndGet();
             LOG.log(Level.WARNING, "Refused a control command: " + MAX_RUNNING + " are running already");
-            refuse(client, "too many commands running (" + MAX_RUNNING + "); try again later");
-            open.remove(client);
+            refuse(client, key, "too many commands running (" + MAX_RUNNING + "); try again later");
             return;
         }
+        // The command's thread writes to the connection from now on; it reads nothing more.
+        key.cancel();
         Thread t = new Thread(() -> serve(client, command), "zonekeeper-control-"
                 + connectionCount.incrementAndGet());
         t.setDaemon(true);
@@ -314,33 +332,50 @@ final class ControlListener {
         }
     }
 
-    private void refuse(SocketChannel client, String why) {
-        answerAndClose(client, "refused: " + why);
+    private void refuse(SocketChannel client, SelectionKey key, String why) {
+        answerAndClose(client, key, "refused: " + why);
     }
 
     /**
      * Answers with an error frame and exit code 2, as far as the client's socket buffer takes them without waiting
-     * (a client that is not reading gets nothing, rather than holding up this thread), and closes the connection.
+     * (a client that is not reading gets nothing, rather than holding up this thread), shuts the connection for
+     * writing and lets it linger, its input dropped, until the client closes or {@link #LINGER} passes.
+     *
+     * @param key the connection's key with this selector, or null when it has none yet
      */
-    private void answerAndClose(SocketChannel client, String error) {
+    private void answerAndClose(SocketChannel client, SelectionKey key, String error) {
+        open.remove(client);
         String frames = json.createObjectBuilder().add("err", error + "\n").build() + "\n"
                 + json.createObjectBuilder().add("exit", ControlConnection.EXIT_BAD_REQUEST).build() + "\n";
         try {
             client.write(ByteBuffer.wrap(frames.getBytes(StandardCharsets.UTF_8)));
-            // Closing a Unix socket with unread input resets the peer, which then loses the answer too: take in
-            // what has arrived (a bounded amount, without waiting) first.
-            ByteBuffer sink = ByteBuffer.allocate(8192);
-            for (int i = 0; i < 16 && client.read(sink.clear()) > 0; i++) {
-                // dropped
+            client.shutdownOutput();
+            if (lingering >= MAX_CONNECTIONS) {
+                // A flood of refusals: no more lingering; this client may lose its answer.
+                drop(key, client);
+                return;
             }
+            Refused refused = new Refused(System.nanoTime() + LINGER.toNanos());
+            if (key == null) {
+                client.register(selector, SelectionKey.OP_READ, refused);
+            } else {
+                key.attach(refused);
+            }
+            lingering++;
         } catch (IOException e) {
             // It went away; nothing to tell.
+            drop(key, client);
         }
-        closeQuietly(client);
     }
 
+    /** Closes a connection this thread holds, reading or refused. */
     private void drop(SelectionKey key, SocketChannel client) {
-        key.cancel();
+        if (key != null) {
+            if (key.attachment() instanceof Refused) {
+                lingering--;
+            }
+            key.cancel();
+        }
         open.remove(client);
         closeQuietly(client);
     }
