@@ -90,6 +90,14 @@ public class DisksTest {
     }
 
     @Test
+    public void aPathWithACommaIsAcceptedHereBecauseOnlyADriverKnowsWhatItsHypervisorCannotCarry() throws Exception {
+        Path a = image(shared, "a,b.img");
+        PreparedResources r = disks.prepare(UUID.randomUUID(), zone("web", new DiskSpec(a.toString(), "raw", false)));
+        assertEquals(a.toRealPath().toString(), r.disks().get(0).path());
+        assertEquals("a-b", r.disks().get(0).name());
+    }
+
+    @Test
     public void aDiskIsLockedReadWriteByOneZoneAndTheHolderIsNamed() throws Exception {
         Path a = image(shared, "data.img");
         UUID web = UUID.randomUUID();
