@@ -1,10 +1,13 @@
 package io.zonekeeper.core;
 
+import java.lang.System.Logger;
+import java.lang.System.Logger.Level;
 import java.nio.file.Path;
 
 import org.osgi.framework.BundleContext;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Modified;
 
 import io.zonekeeper.spi.StateLocation;
 
@@ -15,6 +18,7 @@ import io.zonekeeper.spi.StateLocation;
  */
 @Component(service = StateLocation.class, immediate = true, configurationPid = "io.zonekeeper.core")
 public class ApplianceStateLocation implements StateLocation {
+    private static final Logger LOG = System.getLogger("io.zonekeeper.core");
     private Path directory;
 
     /** For SCR. */
@@ -29,6 +33,19 @@ public class ApplianceStateLocation implements StateLocation {
     @Activate
     void activate(BundleContext context, CoreConfig config) {
         directory = resolve(config.stateDir(), context.getProperty(FRAMEWORK_PROPERTY));
+    }
+
+    /**
+     * Keeps the folder: every driver, provider and backend holds this service statically, so a new one would
+     * restart them all for a change of another core setting. A new folder is taken at the next start.
+     */
+    @Modified
+    void modified(BundleContext context, CoreConfig config) {
+        Path wanted = resolve(config.stateDir(), context.getProperty(FRAMEWORK_PROPERTY));
+        if (!wanted.equals(directory)) {
+            LOG.log(Level.WARNING, "the state directory stays " + directory + " until the appliance restarts; "
+                    + wanted + " is taken then");
+        }
     }
 
     /** The configured folder, else the framework property's, else {@link #DEFAULT_DIRECTORY}; made absolute. */
