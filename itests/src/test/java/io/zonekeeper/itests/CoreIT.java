@@ -2,6 +2,7 @@ package io.zonekeeper.itests;
 
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertNotNull;
 import static org.junit.Assert.assertTrue;
 
 import java.nio.file.Files;
@@ -28,6 +29,7 @@ import org.ops4j.pax.exam.junit.PaxExam;
 import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
 import org.ops4j.pax.exam.spi.reactors.PerClass;
 import org.osgi.framework.BundleContext;
+import org.osgi.framework.ServiceReference;
 import org.osgi.framework.ServiceRegistration;
 
 import io.zonekeeper.api.ZoneManager;
@@ -37,6 +39,7 @@ import io.zonekeeper.spi.Capabilities;
 import io.zonekeeper.spi.Feature;
 import io.zonekeeper.spi.HypervisorDriver;
 import io.zonekeeper.spi.RuntimeRecord;
+import io.zonekeeper.spi.StateLocation;
 import io.zonekeeper.spi.ZoneContext;
 
 /**
@@ -116,6 +119,18 @@ public class CoreIT {
         Hashtable<String, Object> props = new Hashtable<>();
         props.put(HypervisorDriver.TYPE_PROPERTY, d.type());
         return context.registerService(HypervisorDriver.class, d, props);
+    }
+
+    @Test
+    public void anotherBundleGetsTheStateDirectoryFromZoneCoresService() {
+        // The test probe is a bundle like a vendor's: it asks the SPI, not the framework property.
+        ServiceReference<StateLocation> ref = context.getServiceReference(StateLocation.class);
+        assertNotNull("zone-core registers a StateLocation", ref);
+        try {
+            assertEquals(STATE.toAbsolutePath().normalize(), context.getService(ref).directory());
+        } finally {
+            context.ungetService(ref);
+        }
     }
 
     @Test

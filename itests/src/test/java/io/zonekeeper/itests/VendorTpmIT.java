@@ -236,6 +236,10 @@ public class VendorTpmIT {
         assertEquals("tpm0 (tpm) needs FIRMWARE_ACPI", info.runtime().get("machine.reason"));
         List<Long> swtpm = swtpmPids();
         assertEquals("one swtpm for the zone: " + swtpm, 1, swtpm.size());
+        // The vendor bundle keeps its record in the appliance's state directory, which zone-core's StateLocation
+        // gave it: the container set only the framework property, and the bundle no longer reads it.
+        assertTrue("the vendor's record under " + STATE, Files.isRegularFile(STATE.resolve("devices").resolve("tpm")
+                .resolve(info.id() + ".properties")));
         long firstSwtpm = swtpm.get(0);
         long qemu = Long.parseLong(info.runtime().get("pid"));
 

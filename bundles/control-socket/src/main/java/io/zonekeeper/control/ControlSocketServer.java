@@ -30,7 +30,11 @@ import jakarta.json.spi.JsonProvider;
 @Component(immediate = true, service = {})
 public class ControlSocketServer {
 
-    /** Framework property naming the appliance's state directory; set by the launcher. */
+    /**
+     * Framework property naming the appliance's state directory; set by the launcher. Read here rather than through
+     * zone-core's StateLocation on purpose: this bundle imports nothing of Zonekeeper, so that an operator still
+     * reaches the shell when zone-core does not start.
+     */
     public static final String STATE_PROPERTY = "zonekeeper.state";
     /** Framework property naming a group whose members may use the control socket too; unset: nobody else. */
     public static final String GROUP_PROPERTY = "zonekeeper.control.group";

@@ -12,7 +12,6 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.stream.Collectors;
 
-import org.osgi.framework.BundleContext;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Reference;
@@ -38,6 +37,7 @@ import io.zonekeeper.passthrough.xen.XenPciback;
 import io.zonekeeper.spi.DeviceBackend;
 import io.zonekeeper.spi.PlatformNeed;
 import io.zonekeeper.spi.PreparedDevice;
+import io.zonekeeper.spi.StateLocation;
 
 /**
  * The device backend for type {@code pci}: host PCI functions given to zones, each with the rest of its IOMMU group,
@@ -53,9 +53,6 @@ import io.zonekeeper.spi.PreparedDevice;
 @Designate(ocd = PassthroughConfig.class)
 public class PciDeviceBackend implements DeviceBackend {
     public static final String PID = "io.zonekeeper.passthrough";
-    /** The framework property naming the state directory. */
-    public static final String STATE_PROPERTY = "zonekeeper.state";
-    public static final String DEFAULT_STATE = "/var/lib/zonekeeper";
     private static final System.Logger LOG = System.getLogger("io.zonekeeper.passthrough");
 
     /** How devices are handed over on this host. */
@@ -63,6 +60,8 @@ public class PciDeviceBackend implements DeviceBackend {
 
     @Reference
     private ZoneManager zones;
+    @Reference
+    private StateLocation state;
 
     private Path sysfsRoot;
     private Path stateDirectory;
@@ -81,11 +80,10 @@ public class PciDeviceBackend implements DeviceBackend {
     }
 
     @Activate
-    void activate(BundleContext context, PassthroughConfig config) {
+    void activate(PassthroughConfig config) {
         String root = config.sysfsRoot() == null || config.sysfsRoot().isBlank() ? "/sys" : config.sysfsRoot().trim();
         this.sysfsRoot = Path.of(root);
-        String state = context.getProperty(STATE_PROPERTY);
-        this.stateDirectory = Path.of(state == null || state.isBlank() ? DEFAULT_STATE : state.trim());
+        this.stateDirectory = state.directory();
         this.xl = config.xlBinary() == null || config.xlBinary().isBlank() ? "xl" : config.xlBinary().trim();
         String m = config.mode() == null ? "auto" : config.mode().trim().toLowerCase();
         this.mode = switch (m) {

@@ -15,12 +15,12 @@ import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 
-import org.osgi.framework.BundleContext;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.ConfigurationPolicy;
 import org.osgi.service.component.annotations.Deactivate;
 import org.osgi.service.component.annotations.Modified;
+import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.metatype.annotations.Designate;
 
 import io.zonekeeper.api.ZoneSpec;
@@ -45,6 +45,7 @@ import io.zonekeeper.spi.HypervisorDriver;
 import io.zonekeeper.spi.PausableDriver;
 import io.zonekeeper.spi.PreparedResources;
 import io.zonekeeper.spi.RuntimeRecord;
+import io.zonekeeper.spi.StateLocation;
 import io.zonekeeper.spi.ZoneContext;
 
 /**
@@ -59,16 +60,12 @@ import io.zonekeeper.spi.ZoneContext;
 public final class KvmDriver implements HypervisorDriver, PausableDriver, ConsoleAccess {
     public static final String TYPE = "kvm";
     public static final String PID = "io.zonekeeper.kvm";
-    /** The framework (or system) property naming the state directory. */
-    public static final String STATE_PROPERTY = "zonekeeper.state";
-    public static final Path DEFAULT_STATE = Path.of("/var/lib/zonekeeper");
     /** What the probe image prints once the kernel reached init. */
     public static final String PROBE_MARKER = "zonekeeper: accel probe reached init";
 
     /** Runtime record keys, besides {@link RuntimeRecord#PID}. */
     public static final String R_QMP = "qmp";
     public static final String R_CONSOLE = "console";
-    public static final String R_CONSOLE_LOG = "consoleLog";
     public static final String R_ACCEL = "accel";
     public static final String R_UUID = "uuid";
     public static final String R_KERNEL = "kernel";
@@ -104,6 +101,9 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         }
     }
 
+    /** zone-core's state directory; images are cached in its cache folder. */
+    @Reference
+    private StateLocation stateLocation;
     private volatile Settings settings;
     private volatile ZoneImages images;
     private volatile AccelChoice accel;
@@ -121,13 +121,13 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
     }
 
     @Activate
-    void activate(BundleContext context, KvmDriverConfig config) {
-        configure(settingsOf(stateDir(context), config));
+    void activate(KvmDriverConfig config) {
+        configure(settingsOf(stateLocation.directory(), config));
     }
 
     @Modified
-    void modified(BundleContext context, KvmDriverConfig config) {
-        configure(settingsOf(stateDir(context), config));
+    void modified(KvmDriverConfig config) {
+        configure(settingsOf(stateLocation.directory(), config));
     }
 
     /** Stops watching every zone; the guests keep running, for the next driver instance to adopt. */
@@ -154,15 +154,6 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
     private static Settings settingsOf(Path state, KvmDriverConfig c) {
         return new Settings(state, c.qemuBinary(), c.accel(), c.defaultKernel(),
                 c.machine() == null || c.machine().isBlank() ? null : Machine.parse(c.machine()));
-    }
-
-    /** The framework property, then the system property, then {@link #DEFAULT_STATE}. */
-    static Path stateDir(BundleContext context) {
-        String s = context == null ? null : context.getProperty(STATE_PROPERTY);
-        if (s == null || s.isBlank()) {
-            s = System.getProperty(STATE_PROPERTY);
-        }
-        return s == null || s.isBlank() ? DEFAULT_STATE : Path.of(s);
     }
 
     public Settings settings() {
@@ -295,7 +286,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         p.put(R_UUID, zone.id().toString());
         p.put(R_QMP, files.qmpSocket().toString());
         p.put(R_CONSOLE, files.consoleSocket().toString());
-        p.put(R_CONSOLE_LOG, files.consoleLog().toString());
+        p.put(RuntimeRecord.CONSOLE_LOG, files.consoleLog().toString());
         p.put(R_ACCEL, accel);
         p.put(R_KERNEL, image.kernel().toString());
         p.put(R_INITRAMFS, image.initramfs().toString());

@@ -22,6 +22,7 @@ import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.ConfigurationPolicy;
 import org.osgi.service.component.annotations.Deactivate;
 import org.osgi.service.component.annotations.Modified;
+import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.metatype.annotations.Designate;
 
 import io.zonekeeper.api.ZoneSpec;
@@ -36,6 +37,7 @@ import io.zonekeeper.spi.HypervisorDriver;
 import io.zonekeeper.spi.PausableDriver;
 import io.zonekeeper.spi.PreparedResources;
 import io.zonekeeper.spi.RuntimeRecord;
+import io.zonekeeper.spi.StateLocation;
 import io.zonekeeper.spi.ZoneContext;
 import io.zonekeeper.xen.image.ZoneImage;
 import io.zonekeeper.xen.vchan.KeeperConfig;
@@ -60,9 +62,6 @@ import io.zonekeeper.xen.xl.Xl;
 public final class XenDriver implements HypervisorDriver, PausableDriver, ConsoleAccess {
     public static final String TYPE = "xen";
     public static final String PID = "io.zonekeeper.xen";
-    /** The framework (or system) property naming the state directory. */
-    public static final String STATE_PROPERTY = "zonekeeper.state";
-    public static final Path DEFAULT_STATE = Path.of("/var/lib/zonekeeper");
     /** The zone tag, relative to the domain's xenstore home: it holds the zone's id, and only dom0 may write it. */
     public static final String TAG = "zonekeeper/zone";
 
@@ -72,7 +71,6 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
     public static final String R_DOMAIN = "domain";
     public static final String R_TYPE = "guestType";
     public static final String R_CONFIG = "config";
-    public static final String R_CONSOLE_LOG = "consoleLog";
     public static final String R_KERNEL = "kernel";
     public static final String R_INITRAMFS = "initramfs";
     /** The pid of the zone's channel keeper, for zones with channels. */
@@ -114,6 +112,9 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
         }
     }
 
+    /** zone-core's state directory; images are cached in its cache folder. */
+    @Reference
+    private StateLocation stateLocation;
     private volatile Settings settings;
     private volatile Xl xl;
     private volatile ZoneImage image;
@@ -150,12 +151,12 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
                 throw new java.io.UncheckedIOException("cannot copy the xen-driver bundle for the channel keeper", e);
             }
         };
-        configure(settingsOf(stateDir(context), config));
+        configure(settingsOf(stateLocation.directory(), config));
     }
 
     @Modified
-    void modified(BundleContext context, XenDriverConfig config) {
-        configure(settingsOf(stateDir(context), config));
+    void modified(XenDriverConfig config) {
+        configure(settingsOf(stateLocation.directory(), config));
     }
 
     /** Stops watching every zone; the domains keep running, for the next driver instance to adopt. */
@@ -213,15 +214,6 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
                 Path.of(c.consoleLogDir()), Path.of(c.busybox()), Path.of(c.modulesRoot()), Path.of(c.vchanProxy()));
     }
 
-    /** The framework property, then the system property, then {@link #DEFAULT_STATE}. */
-    static Path stateDir(BundleContext context) {
-        String s = context == null ? null : context.getProperty(STATE_PROPERTY);
-        if (s == null || s.isBlank()) {
-            s = System.getProperty(STATE_PROPERTY);
-        }
-        return s == null || s.isBlank() ? DEFAULT_STATE : Path.of(s);
-    }
-
     public Settings settings() {
         return settings;
     }
@@ -272,8 +264,9 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
                 + " taps, made by netback), disks are raw images on blkback (no qcow2), in the guest xvda, xvdb, ...;"
                 + " the guest kernel must be Xen-aware");
         d.put("imageCache", image.cacheDir().toString());
+        // OWN_HOST_INTERFACE: netback makes each zone's vif, so the network provider makes no tap for it.
         EnumSet<Feature> features = EnumSet.of(Feature.PAUSE, Feature.CONSOLE, Feature.ADOPTION, Feature.NETWORK,
-                Feature.DISK, Feature.PCI_PASSTHROUGH);
+                Feature.OWN_HOST_INTERFACE, Feature.DISK, Feature.PCI_PASSTHROUGH);
         d.put("devices", "pci: pci=[...] of functions the pci device backend put on pciback (xl"
                 + " pci-assignable-add); no other device types");
         Optional<Path> vchan = libxenvchan();
@@ -372,7 +365,7 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
         p.put(R_DOMAIN, spec.name());
         p.put(R_TYPE, DomainConfig.guestType(spec, settings.defaultType()));
         p.put(R_CONFIG, cfg.toString());
-        p.put(R_CONSOLE_LOG, consoleLog(zone).toString());
+        p.put(RuntimeRecord.CONSOLE_LOG, consoleLog(zone).toString());
         p.put(R_KERNEL, boot.kernel().toString());
         p.put(R_INITRAMFS, boot.ramdisk().toString());
         if (tagNote != null) {

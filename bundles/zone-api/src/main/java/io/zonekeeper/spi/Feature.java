@@ -15,5 +15,11 @@ public enum Feature {
     /** Zone network interfaces on a host bridge. */
     NETWORK,
     /** Disk images as block devices. */
-    DISK
+    DISK,
+    /**
+     * The hypervisor makes the host end of each zone network interface itself and puts it on the
+     * {@link PreparedNic#bridge()} under the name {@link PreparedNic#tapDevice()} (Xen's netback makes a vif when the
+     * domain starts): the appliance leases the address, MAC and name, but makes no tap. Since spi 1.3.
+     */
+    OWN_HOST_INTERFACE
 }

@@ -1,5 +1,6 @@
 package io.zonekeeper.spi;
 
+import java.nio.file.Path;
 import java.util.Map;
 import java.util.Optional;
 
@@ -14,11 +15,22 @@ import java.util.Optional;
 public record RuntimeRecord(String driver, Map<String, String> properties) {
     public static final String PID = "pid";
 
+    /**
+     * The file the guest's console is logged to, absolute, so that zone-core can show the log while the driver is
+     * away (an upgrade, a crash). A driver with {@link Feature#CONSOLE} writes it. Since spi 1.3.
+     */
+    public static final String CONSOLE_LOG = "consoleLog";
+
     public RuntimeRecord {
         properties = Map.copyOf(properties);
     }
 
     public Optional<String> get(String key) {
         return Optional.ofNullable(properties.get(key));
+    }
+
+    /** The {@link #CONSOLE_LOG} the driver recorded, if it recorded one. Since spi 1.3. */
+    public Optional<Path> consoleLog() {
+        return get(CONSOLE_LOG).map(Path::of);
     }
 }

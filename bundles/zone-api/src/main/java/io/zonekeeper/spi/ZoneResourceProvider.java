@@ -26,6 +26,18 @@ public interface ZoneResourceProvider {
      */
     PreparedResources prepare(UUID id, ZoneSpec spec) throws ZoneException;
 
+    /**
+     * Prepares as {@link #prepare(UUID, ZoneSpec)} does, for a start on {@code driver}: a provider whose work
+     * depends on what the driver does itself (a hypervisor that makes its own host interface) decides by the
+     * driver's capabilities here. zone-core calls this one; the default, for providers written against spi 1.2,
+     * ignores the driver.
+     *
+     * @since spi 1.3
+     */
+    default PreparedResources prepare(UUID id, ZoneSpec spec, ChosenDriver driver) throws ZoneException {
+        return prepare(id, spec);
+    }
+
     /** Releases whatever this provider holds for zone {@code id}; does nothing when it holds nothing. */
     void release(UUID id, String zoneName);
 

@@ -31,6 +31,7 @@ import io.zonekeeper.api.ZoneState;
 import io.zonekeeper.spi.Capabilities;
 import io.zonekeeper.spi.HypervisorDriver;
 import io.zonekeeper.spi.RuntimeRecord;
+import io.zonekeeper.spi.StateLocation;
 
 /**
  * What a {@link Scenario} works with: the container, the driver under test, and checks that fail with a message
@@ -62,8 +63,21 @@ public final class ScenarioRun {
         this.context = context;
         this.zones = zones;
         this.scenario = scenario;
-        String state = context.getProperty("zonekeeper.state");
-        this.stateDir = state == null || state.isEmpty() ? null : Path.of(state);
+        this.stateDir = stateDirectory(context);
+    }
+
+    /** zone-core's state directory, from its {@link StateLocation} service; null when there is none. */
+    private static Path stateDirectory(BundleContext context) {
+        ServiceReference<StateLocation> ref = context.getServiceReference(StateLocation.class);
+        StateLocation state = ref == null ? null : context.getService(ref);
+        if (state == null) {
+            return null;
+        }
+        try {
+            return state.directory();
+        } finally {
+            context.ungetService(ref);
+        }
     }
 
     public ZoneManager zones() {
@@ -259,8 +273,8 @@ public final class ScenarioRun {
     // ------------------------------------------------------------------------------------------- zone folders
 
     /**
-     * The zone's folder, {@code <zonekeeper.state>/zones/NAME}, when the container says where its state is and the
-     * folder is there; empty otherwise (the folder checks are then left out).
+     * The zone's folder, {@code <state>/zones/NAME}, when zone-core's {@link StateLocation} says where its state is
+     * and the folder is there; empty otherwise (the folder checks are then left out).
      */
     public Optional<Path> zoneFolder(String name) {
         if (stateDir == null) {

@@ -5,8 +5,8 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
 @ObjectClassDefinition(name = "Zonekeeper core", description = "Where zones are stored and how long commands wait")
 public @interface CoreConfig {
-    @AttributeDefinition(description = "State directory; empty means the framework property zonekeeper.state, "
-            + "else /var/lib/zonekeeper")
+    @AttributeDefinition(description = "State directory, for zone-core and, through its StateLocation service, "
+            + "for every bundle; empty means the framework property zonekeeper.state, else /var/lib/zonekeeper")
     String stateDir() default "";
 
     @AttributeDefinition(description = "Folder of zone spec files (*.json) that the appliance keeps defined and "

@@ -4,7 +4,6 @@ import java.nio.channels.ByteChannel;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 
 import io.zonekeeper.api.ZoneException;
 import io.zonekeeper.spi.ConsoleAccess;
@@ -40,11 +39,8 @@ final class ZoneConsoles {
             return c.consoleLog(z.context(binding));
         }
         // With the driver away the log is still where the driver recorded it.
-        Optional<RuntimeRecord> rt = z.context(null).runtime();
-        if (rt.isPresent() && rt.get().get("consoleLog").isPresent()) {
-            return Path.of(rt.get().get("consoleLog").get());
-        }
-        return table.store().zoneDirectory(name).resolve("console.log");
+        return z.context(null).runtime().flatMap(RuntimeRecord::consoleLog)
+                .orElse(table.store().zoneDirectory(name).resolve("console.log"));
     }
 
     ByteChannel attachConsole(String name) throws ZoneException {

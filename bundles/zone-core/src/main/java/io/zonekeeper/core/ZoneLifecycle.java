@@ -16,6 +16,7 @@ import io.zonekeeper.api.ZoneInfo;
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.api.ZoneState;
 import io.zonekeeper.core.store.ZoneRecord;
+import io.zonekeeper.spi.ChosenDriver;
 import io.zonekeeper.spi.DriverException;
 import io.zonekeeper.spi.PausableDriver;
 import io.zonekeeper.spi.PreparedChannel;
@@ -71,7 +72,8 @@ final class ZoneLifecycle {
             // Pairing changes nothing on the host, so a channel that is not named back is refused before any tap.
             List<PreparedChannel> channels = channelBroker.prepare(name, binding.type, table.parties());
             // All or nothing: a provider that fails has undone its part, and those before it are released here.
-            z.prepared(resources.prepare(r.id(), r.spec()).plus(new PreparedResources(List.of(), List.of(),
+            z.prepared(resources.prepare(r.id(), r.spec(), new ChosenDriver(binding.type,
+                    binding.driver.capabilities())).plus(new PreparedResources(List.of(), List.of(),
                     List.of(), channels)));
             z.change(x -> x.withDriver(binding.type).withDesiredRunning(true).withState(ZoneState.STARTING,
                     "starting on " + binding.describe()));

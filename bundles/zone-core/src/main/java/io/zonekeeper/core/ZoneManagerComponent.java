@@ -23,6 +23,7 @@ import io.zonekeeper.api.ZoneManager;
 import io.zonekeeper.spi.HypervisorDriver;
 import io.zonekeeper.spi.ZoneResourceProvider;
 import io.zonekeeper.spi.DeviceBackend;
+import io.zonekeeper.spi.StateLocation;
 
 /**
  * The registry as an OSGi component. Driver references are dynamic, greedy and multiple: a driver that goes away
@@ -32,10 +33,13 @@ import io.zonekeeper.spi.DeviceBackend;
         configurationPid = "io.zonekeeper.core")
 @Designate(ocd = CoreConfig.class)
 public class ZoneManagerComponent extends ZoneRegistry {
+    /** zone-core's own {@link ApplianceStateLocation}, so that the registry and every other bundle agree. */
+    @Reference
+    private StateLocation stateLocation;
 
     @Activate
     void activate(BundleContext context, CoreConfig config) throws IOException {
-        Path state = stateDirectory(context, config);
+        Path state = stateLocation.directory();
         Path declared = config.declaredZonesDir().isEmpty() ? etcDirectory(context).resolve("zones")
                 : Path.of(config.declaredZonesDir());
         if (!config.driverRepository().isEmpty()) {
@@ -48,14 +52,6 @@ public class ZoneManagerComponent extends ZoneRegistry {
     @Deactivate
     void deactivate() {
         close();
-    }
-
-    static Path stateDirectory(BundleContext context, CoreConfig config) {
-        if (!config.stateDir().isEmpty()) {
-            return Path.of(config.stateDir());
-        }
-        String p = context.getProperty("zonekeeper.state");
-        return Path.of(p == null || p.isEmpty() ? "/var/lib/zonekeeper" : p);
     }
 
     static Path etcDirectory(BundleContext context) {

@@ -14,6 +14,7 @@ import io.zonekeeper.api.InvalidSpecException;
 import io.zonekeeper.api.ZoneException;
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.core.store.ZoneRecord;
+import io.zonekeeper.spi.ChosenDriver;
 import io.zonekeeper.spi.DeviceBackend;
 import io.zonekeeper.spi.PreparedDevice;
 import io.zonekeeper.spi.PreparedResources;
@@ -68,8 +69,11 @@ final class ZoneResources {
         return m;
     }
 
-    /** All or nothing: a provider that fails has undone its part, and those before it are released here. */
-    PreparedResources prepare(UUID id, ZoneSpec spec) throws ZoneException {
+    /**
+     * All or nothing: a provider that fails has undone its part, and those before it are released here. Providers
+     * are told the driver the zone starts on, so that they decide by its capabilities, never by its name.
+     */
+    PreparedResources prepare(UUID id, ZoneSpec spec, ChosenDriver driver) throws ZoneException {
         List<ZoneResourceProvider> done = new ArrayList<>();
         List<DeviceBackend> doneDevices = new ArrayList<>();
         PreparedResources all = PreparedResources.NONE;
@@ -86,7 +90,7 @@ final class ZoneResources {
                             + " provider is installed (waited " + drivers.driverWait().toSeconds() + " s); install "
                             + "the zonekeeper-network feature");
                 }
-                PreparedResources got = p.prepare(id, spec);
+                PreparedResources got = p.prepare(id, spec, driver);
                 done.add(p);
                 all = all.plus(got);
             }

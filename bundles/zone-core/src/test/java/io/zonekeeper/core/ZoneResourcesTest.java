@@ -24,6 +24,7 @@ import io.zonekeeper.api.NetworkAttachment;
 import io.zonekeeper.api.ZoneException;
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.api.ZoneState;
+import io.zonekeeper.spi.ChosenDriver;
 import io.zonekeeper.spi.Feature;
 import io.zonekeeper.spi.PreparedDisk;
 import io.zonekeeper.spi.PreparedNic;
@@ -43,6 +44,7 @@ public class ZoneResourcesTest {
     private final class Provider implements ZoneResourceProvider {
         final ResourceKind kind;
         volatile String failWith;
+        volatile ChosenDriver lastDriver;
 
         Provider(ResourceKind kind) {
             this.kind = kind;
@@ -51,6 +53,12 @@ public class ZoneResourcesTest {
         @Override
         public ResourceKind kind() {
             return kind;
+        }
+
+        @Override
+        public PreparedResources prepare(UUID id, ZoneSpec spec, ChosenDriver driver) throws ZoneException {
+            lastDriver = driver;
+            return prepare(id, spec);
         }
 
         @Override
@@ -115,6 +123,22 @@ public class ZoneResourcesTest {
         registry.stop("z1", Duration.ofSeconds(1));
         assertTrue(log.toString(), log.containsAll(List.of("release NETWORK z1", "release DISK z1")));
         assertEquals(PreparedResources.NONE, kvm.lastStarted.resources());
+    }
+
+    @Test
+    public void providersLearnTheDriverChosenForTheStartAndWhatItCanDo() throws Exception {
+        ScriptedDriver xenLike = new ScriptedDriver("hyp");
+        xenLike.features = EnumSet.of(Feature.NETWORK, Feature.DISK, Feature.OWN_HOST_INTERFACE);
+        registry.addDriver(new DriverBinding(xenLike, "hyp-driver", "1.0.0", 2));
+        registry.create(ZoneSpec.builder("z8").hypervisor("hyp").network(new NetworkAttachment("a", null)).build());
+        registry.start("z8");
+        assertEquals("hyp", net.lastDriver.type());
+        assertTrue(net.lastDriver.supports(Feature.OWN_HOST_INTERFACE));
+
+        registry.create(ZoneSpec.builder("z9").hypervisor("kvm").disk(new DiskSpec("/x/d.img", "raw", false)).build());
+        registry.start("z9");
+        assertEquals("kvm", disk.lastDriver.type());
+        assertTrue(!disk.lastDriver.supports(Feature.OWN_HOST_INTERFACE));
     }
 
     @Test

@@ -3,12 +3,9 @@ package io.zonekeeper.disk;
 import org.osgi.service.metatype.annotations.AttributeDefinition;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
-@ObjectClassDefinition(name = "Zonekeeper disks", description = "Where disk images may live and which tools make them")
+@ObjectClassDefinition(name = "Zonekeeper disks", description = "Where disk images may live besides "
+        + "the disks/ folder of the state directory (zone-core's StateLocation), and which tools make them")
 public @interface DiskConfig {
-    @AttributeDefinition(description = "State directory; empty means the framework property zonekeeper.state, else "
-            + "/var/lib/zonekeeper. Images made by disk:create live in its disks/ folder")
-    String stateDir() default "";
-
     @AttributeDefinition(description = "Folders besides <state>/disks whose images zones may use (judged by real "
             + "path: a symlink out of them is refused)")
     String[] allowedFolders() default {};

@@ -6,16 +6,17 @@ import java.util.List;
 import java.util.Set;
 import java.util.UUID;
 
-import org.osgi.framework.BundleContext;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Modified;
+import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.metatype.annotations.Designate;
 
 import io.zonekeeper.api.ZoneException;
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.spi.PreparedResources;
 import io.zonekeeper.spi.ResourceKind;
+import io.zonekeeper.spi.StateLocation;
 import io.zonekeeper.spi.ZoneResourceProvider;
 
 /** The disks of this appliance as a zone resource provider for zone-core, and as a service for the shell. */
@@ -26,11 +27,13 @@ public class DiskProvider implements ZoneResourceProvider {
     public static final String PID = "io.zonekeeper.disk";
     private volatile Disks disks;
 
+    @Reference
+    private StateLocation state;
+
     @Activate
     @Modified
-    void configure(BundleContext context, DiskConfig config) {
-        String state = config.stateDir().isEmpty() ? context.getProperty("zonekeeper.state") : config.stateDir();
-        Path dir = Path.of(state == null || state.isEmpty() ? "/var/lib/zonekeeper" : state);
+    void configure(DiskConfig config) {
+        Path dir = state.directory();
         List<Path> allowed = Arrays.stream(config.allowedFolders()).filter(s -> !s.isBlank()).map(String::trim)
                 .map(Path::of).toList();
         disks = new Disks(dir, allowed, config.mke2fsCommand(), config.qemuImgCommand());

@@ -293,10 +293,6 @@ public final class Disks {
                         + (d.readOnly() ? "" : ", or attach the disk read-only to a zone that only reads it"));
                 continue;
             }
-            if (real.toString().contains(",")) {
-                errors.add(at + ".path: " + real + " has a comma, which a QEMU option cannot carry");
-                continue;
-            }
             String f = real.getFileName().toString();
             String base = f.contains(".") ? f.substring(0, f.lastIndexOf('.')) : f;
             String name = base.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9-]", "-");

@@ -90,6 +90,17 @@ public class DisksTest {
     }
 
     @Test
+    public void aPathWithACommaIsAcceptedHereBecauseOnlyADriverKnowsWhatItsHypervisorCannotCarry() throws Exception {
+        // A spec's path has no comma (ZoneSpec refuses one), but the image it links to may.
+        Path a = image(shared, "a,b.img");
+        Path link = Files.createSymbolicLink(shared.resolve("link.img"), a);
+        PreparedResources r = disks.prepare(UUID.randomUUID(), zone("web", new DiskSpec(link.toString(), "raw",
+                false)));
+        assertEquals(a.toRealPath().toString(), r.disks().get(0).path());
+        assertEquals("a-b", r.disks().get(0).name());
+    }
+
+    @Test
     public void aDiskIsLockedReadWriteByOneZoneAndTheHolderIsNamed() throws Exception {
         Path a = image(shared, "data.img");
         UUID web = UUID.randomUUID();

@@ -3,12 +3,9 @@ package io.zonekeeper.network;
 import org.osgi.service.metatype.annotations.AttributeDefinition;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
-@ObjectClassDefinition(name = "Zonekeeper networks", description = "Where networks are stored and which tools make them")
+@ObjectClassDefinition(name = "Zonekeeper networks", description = "Which tools make networks; networks are stored in "
+        + "the networks/ folder of the state directory (zone-core's StateLocation)")
 public @interface NetworkConfig {
-    @AttributeDefinition(description = "State directory; empty means the framework property zonekeeper.state, else "
-            + "/var/lib/zonekeeper. Networks live in its networks/ folder")
-    String stateDir() default "";
-
     @AttributeDefinition(description = "The iproute2 ip command")
     String ipCommand() default "ip";
 

@@ -1,21 +1,23 @@
 package io.zonekeeper.network;
 
 import java.io.IOException;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
 
-import org.osgi.framework.BundleContext;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.metatype.annotations.Designate;
 
 import io.zonekeeper.api.ZoneException;
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.network.host.IpHost;
+import io.zonekeeper.spi.ChosenDriver;
+import io.zonekeeper.spi.Feature;
 import io.zonekeeper.spi.PreparedResources;
 import io.zonekeeper.spi.ResourceKind;
+import io.zonekeeper.spi.StateLocation;
 import io.zonekeeper.spi.ZoneResourceProvider;
 
 /** The networks of this appliance as a zone resource provider for zone-core, and as a service for the shell. */
@@ -26,11 +28,21 @@ public class NetworkProvider implements ZoneResourceProvider {
     public static final String PID = "io.zonekeeper.network";
     private Networks networks;
 
+    @Reference
+    private StateLocation state;
+
+    /** For SCR. */
+    public NetworkProvider() {
+    }
+
+    /** Over networks that are open already, for tests. */
+    NetworkProvider(Networks networks) {
+        this.networks = networks;
+    }
+
     @Activate
-    void activate(BundleContext context, NetworkConfig config) throws IOException {
-        String state = config.stateDir().isEmpty() ? context.getProperty("zonekeeper.state") : config.stateDir();
-        Path dir = Path.of(state == null || state.isEmpty() ? "/var/lib/zonekeeper" : state).resolve("networks");
-        networks = new Networks(dir, new IpHost(config.ipCommand(), config.nftCommand()));
+    void activate(NetworkConfig config) throws IOException {
+        networks = new Networks(state.folder("networks"), new IpHost(config.ipCommand(), config.nftCommand()));
         networks.open();
     }
 
@@ -43,9 +55,15 @@ public class NetworkProvider implements ZoneResourceProvider {
         return ResourceKind.NETWORK;
     }
 
+    /** Without a driver named (an spi 1.2 caller), taps are made. */
     @Override
     public PreparedResources prepare(UUID id, ZoneSpec spec) throws ZoneException {
         return networks.prepare(id, spec);
+    }
+
+    @Override
+    public PreparedResources prepare(UUID id, ZoneSpec spec, ChosenDriver driver) throws ZoneException {
+        return networks.prepare(id, spec, driver.supports(Feature.OWN_HOST_INTERFACE));
     }
 
     @Override

@@ -408,12 +408,24 @@ public final class Networks {
         return n;
     }
 
+    /** Leases and makes taps as {@link #prepare(UUID, ZoneSpec, boolean)} does, for a driver that needs taps. */
+    public PreparedResources prepare(UUID id, ZoneSpec spec) throws NetworkException {
+        return prepare(id, spec, false);
+    }
+
     /**
-     * Leases an address on each network the spec names and makes the zone's taps (none for a zone whose hypervisor
-     * makes its own interface: {@link #OWN_INTERFACE_HYPERVISORS}). All or nothing; the message of
+     * Leases an address on each network the spec names and makes the zone's taps. All or nothing; the message of
      * a refusal names the spec field ({@code networks[1].ip: ...}).
+     *
+     * @param hypervisorMakesInterface whether the zone's driver makes the host interface itself
+     *                                 ({@link io.zonekeeper.spi.Feature#OWN_HOST_INTERFACE}, such as Xen's netback
+     *                                 vif, named after the lease's tap name and put on the bridge): then a tap
+     *                                 made here would only sit unused on the bridge, so the address, MAC and
+     *                                 interface name are leased and no device is made; release and the orphan
+     *                                 checks stay the same
      */
-    public synchronized PreparedResources prepare(UUID id, ZoneSpec spec) throws NetworkException {
+    public synchronized PreparedResources prepare(UUID id, ZoneSpec spec, boolean hypervisorMakesInterface)
+            throws NetworkException {
         release(id);
         List<String> errors = new ArrayList<>();
         List<Lease> planned = new ArrayList<>();
@@ -458,7 +470,7 @@ public final class Networks {
                 if (links.contains(l.tap())) {
                     host.deleteTap(l.tap()); // left by a crash: this zone's own name, so nobody else's
                 }
-                if (makesOwnInterface(spec)) {
+                if (hypervisorMakesInterface) {
                     continue;
                 }
                 host.createTap(l.tap(), on.get(i).bridge());
@@ -497,18 +509,6 @@ public final class Networks {
                     l.ip6() == null ? null : n.ipv6().gateway()));
         }
         return new PreparedResources(nics, List.of());
-    }
-
-    /**
-     * Hypervisors whose backend makes the zone's host interface itself: Xen's netback creates a vif in dom0 when the
-     * domain starts (the driver names it after the lease's tap name and puts it on the bridge) and removes it with
-     * the domain, so a tap made here would only sit unused on the bridge. For these the appliance leases the
-     * address, MAC and interface name, and makes no device; the release and orphan checks stay the same.
-     */
-    static final Set<String> OWN_INTERFACE_HYPERVISORS = Set.of("xen");
-
-    static boolean makesOwnInterface(ZoneSpec spec) {
-        return spec.hypervisor() != null && OWN_INTERFACE_HYPERVISORS.contains(spec.hypervisor());
     }
 
     /** Gives back the zone's leases and removes its taps. */

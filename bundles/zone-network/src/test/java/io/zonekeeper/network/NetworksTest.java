@@ -7,6 +7,7 @@ import static org.junit.Assert.fail;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 
@@ -17,6 +18,9 @@ import org.junit.rules.TemporaryFolder;
 
 import io.zonekeeper.api.NetworkAttachment;
 import io.zonekeeper.api.ZoneSpec;
+import io.zonekeeper.spi.Capabilities;
+import io.zonekeeper.spi.ChosenDriver;
+import io.zonekeeper.spi.Feature;
 import io.zonekeeper.spi.PreparedNic;
 import io.zonekeeper.spi.PreparedResources;
 
@@ -262,11 +266,12 @@ public class NetworksTest {
     }
 
     @Test
-    public void aXenZoneGetsALeaseAndAnInterfaceNameButNoTapBecauseNetbackMakesItsVif() throws Exception {
+    public void aZoneWhoseDriverMakesItsOwnInterfaceGetsALeaseAndAnInterfaceNameButNoTap() throws Exception {
         UUID id = UUID.randomUUID();
-        ZoneSpec xen = zone("web", "a", null).toBuilder().hypervisor("xen").build();
+        // No hypervisor named: the driver zone-core chose (Xen, whose netback makes the vif) decides, not the spec.
+        ZoneSpec spec = zone("web", "a", null);
         Set<String> before = host.links();
-        PreparedResources r = nets.prepare(id, xen);
+        PreparedResources r = new NetworkProvider(nets).prepare(id, spec, driver("xen", Feature.OWN_HOST_INTERFACE));
         PreparedNic a = r.nics().get(0);
         assertEquals("zkb-a", a.bridge());
         assertTrue(a.tapDevice(), a.tapDevice().startsWith("zkt"));
@@ -278,6 +283,22 @@ public class NetworksTest {
         nets.release(id);
         assertTrue(nets.get("a").orElseThrow().leases().isEmpty());
         assertEquals(List.of(), nets.orphans(Set.of()));
+    }
+
+    @Test
+    public void aZoneWhoseDriverNeedsTapsGetsThemWhateverHypervisorItNames() throws Exception {
+        UUID id = UUID.randomUUID();
+        // A hypervisor named "xen" served by a driver without the ability (a test double, a KVM driver registered
+        // under that type): the tap is made, since nothing else would make the interface.
+        ZoneSpec spec = zone("web", "a", null).toBuilder().hypervisor("xen").build();
+        PreparedNic a = new NetworkProvider(nets).prepare(id, spec, driver("xen", Feature.NETWORK)).nics().get(0);
+        assertTrue(host.links().toString(), host.links().contains(a.tapDevice()));
+        nets.release(id);
+        assertTrue(!host.links().contains(a.tapDevice()));
+    }
+
+    private static ChosenDriver driver(String type, Feature... features) {
+        return new ChosenDriver(type, new Capabilities(Set.of(features), 4, 1024, Map.of()));
     }
 
     @Test

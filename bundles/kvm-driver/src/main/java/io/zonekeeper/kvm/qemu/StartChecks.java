@@ -126,9 +126,15 @@ public final class StartChecks {
                         + " path (a comma, or longer than " + ZoneFiles.MAX_SOCKET_PATH + " bytes)"));
             }
         }
-        for (PreparedDisk d : res.disks()) {
-            if (d.path().contains(",") || !List.of("raw", "qcow2").contains(d.format())) {
-                errors.add(new FieldError("disks", d.path() + " (" + d.format() + ") cannot be a QEMU drive"));
+        for (int i = 0; i < res.disks().size(); i++) {
+            PreparedDisk d = res.disks().get(i);
+            // QEMU splits -drive at commas; the disk provider leaves this rule to the driver that renders options.
+            if (d.path().contains(",")) {
+                errors.add(new FieldError("disks[" + i + "].path", d.path() + " has a comma, which a QEMU -drive "
+                        + "option cannot carry; rename the image or link it from a path without one"));
+            } else if (!List.of("raw", "qcow2").contains(d.format())) {
+                errors.add(new FieldError("disks[" + i + "].format", d.path() + " (" + d.format() + ") cannot be a "
+                        + "QEMU drive"));
             }
         }
         for (PreparedNic n : res.nics()) {

@@ -148,7 +148,7 @@ public class PcDriver implements HypervisorDriver {
             r.put(RuntimeRecord.PID, Long.toString(pid));
             r.put("uuid", zone.id().toString());
             r.put("qmp", f.qmpSocket().toString());
-            r.put("consoleLog", f.consoleLog().toString());
+            r.put(RuntimeRecord.CONSOLE_LOG, f.consoleLog().toString());
             r.put("kernel", kernel.toString());
             r.put("initramfs", initramfs.toString());
             r.put("accel", accel());

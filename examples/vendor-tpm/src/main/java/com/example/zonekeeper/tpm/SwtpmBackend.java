@@ -15,11 +15,11 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 
-import org.osgi.framework.BundleContext;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.ConfigurationPolicy;
 import org.osgi.service.component.annotations.Modified;
+import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.metatype.annotations.AttributeDefinition;
 import org.osgi.service.metatype.annotations.Designate;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
@@ -29,6 +29,7 @@ import io.zonekeeper.api.ZoneException;
 import io.zonekeeper.spi.DeviceBackend;
 import io.zonekeeper.spi.PlatformNeed;
 import io.zonekeeper.spi.PreparedDevice;
+import io.zonekeeper.spi.StateLocation;
 
 /**
  * Serves devices of type {@code tpm}: for each start of a zone it starts a swtpm (TPM 2.0) whose state lives in the
@@ -59,10 +60,11 @@ public final class SwtpmBackend implements DeviceBackend {
 
         @AttributeDefinition(description = "The guest's TPM interface: tpm-tis or tpm-crb")
         String model() default "tpm-tis";
-
-        @AttributeDefinition(description = "State directory; empty means the framework property zonekeeper.state")
-        String stateDir() default "";
     }
+
+    /** The appliance's state directory, as zone-core says: the same folder whatever the launcher chose. */
+    @Reference
+    private StateLocation state;
 
     private volatile String swtpmBinary;
     private volatile String model;
@@ -79,15 +81,8 @@ public final class SwtpmBackend implements DeviceBackend {
 
     @Activate
     @Modified
-    void activate(BundleContext context, Config config) {
-        String state = config.stateDir();
-        if (state.isBlank()) {
-            state = context.getProperty("zonekeeper.state");
-        }
-        if (state == null || state.isBlank()) {
-            state = "/var/lib/zonekeeper";
-        }
-        configure(Path.of(state), config.swtpmBinary(), config.model());
+    void activate(Config config) {
+        configure(state.directory(), config.swtpmBinary(), config.model());
     }
 
     // No @Deactivate: there is nothing to stop. Zones keep their swtpm while this bundle is away.
