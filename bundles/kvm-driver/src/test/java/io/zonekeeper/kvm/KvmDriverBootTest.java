@@ -23,7 +23,6 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 import org.junit.After;
-import org.junit.Assume;
 import org.junit.Before;
 import org.junit.BeforeClass;
 import org.junit.Test;
@@ -48,13 +47,13 @@ public class KvmDriverBootTest {
 
     @BeforeClass
     public static void needsQemuKernelAndBusybox() throws IOException {
-        Assume.assumeTrue("qemu-system-x86_64 is installed", Stream.of(System.getenv("PATH").split(":"))
+        BootPrerequisites.need("qemu-system-x86_64 is installed", Stream.of(System.getenv("PATH").split(":"))
                 .anyMatch(d -> Files.isExecutable(Path.of(d, "qemu-system-x86_64"))));
         try (Stream<Path> boot = Files.list(Path.of("/boot"))) {
-            Assume.assumeTrue("a /boot/vmlinuz-* exists", boot.anyMatch(p -> p.getFileName().toString()
+            BootPrerequisites.need("a /boot/vmlinuz-* exists", boot.anyMatch(p -> p.getFileName().toString()
                     .startsWith("vmlinuz-")));
         }
-        Assume.assumeTrue("busybox-static is installed", Files.isRegularFile(Path.of("/bin/busybox")));
+        BootPrerequisites.need("busybox-static is installed", Files.isRegularFile(Path.of("/bin/busybox")));
     }
 
     @Before

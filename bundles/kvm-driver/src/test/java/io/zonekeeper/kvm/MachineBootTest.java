@@ -55,12 +55,12 @@ public class MachineBootTest {
 
     @BeforeClass
     public static void needsQemuKernelAndBusybox() throws IOException {
-        Assume.assumeTrue("qemu-system-x86_64 is installed", onPath("qemu-system-x86_64"));
+        BootPrerequisites.need("qemu-system-x86_64 is installed", onPath("qemu-system-x86_64"));
         try (Stream<Path> boot = Files.list(Path.of("/boot"))) {
-            Assume.assumeTrue("a /boot/vmlinuz-* exists", boot.anyMatch(p -> p.getFileName().toString()
+            BootPrerequisites.need("a /boot/vmlinuz-* exists", boot.anyMatch(p -> p.getFileName().toString()
                     .startsWith("vmlinuz-")));
         }
-        Assume.assumeTrue("busybox-static is installed", Files.isRegularFile(Path.of("/bin/busybox")));
+        BootPrerequisites.need("busybox-static is installed", Files.isRegularFile(Path.of("/bin/busybox")));
     }
 
     private static boolean onPath(String tool) {

@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Enumeration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.function.Supplier;
@@ -20,118 +21,241 @@ import java.util.jar.JarOutputStream;
 import org.osgi.framework.Bundle;
 
 import io.zonekeeper.hostio.AtomicFiles;
+import io.zonekeeper.api.ChannelSpec;
+import io.zonekeeper.spi.DriverException;
+import io.zonekeeper.spi.PreparedChannel;
+import io.zonekeeper.spi.PreparedResources;
+import io.zonekeeper.spi.ZoneContext;
 import io.zonekeeper.xen.vchan.ChannelKeeper;
 import io.zonekeeper.xen.vchan.KeeperConfig;
+import io.zonekeeper.xen.vchan.KeeperFolder;
 
 /**
- * Starts, finds and ends the channel keeper of a zone (see {@link ChannelKeeper}): a JVM of its own, in its own
- * session, running this bundle's classes, so that it outlives the driver and the appliance as a Xen domain does.
- * It is found again by its pid and proven by its command line, which names the zone's id.
+ * The driver's side of the one {@link ChannelKeeper} of this host: registers a zone's channels with it (starting it
+ * when none runs), unregisters them, and proves a keeper by its command line (this bundle's keeper class serving
+ * this driver's keeper folder) and a zone's service by the keeper's own mark. The keeper is a JVM of its own, in its
+ * own session, running this bundle's classes, so that it outlives the driver and the appliance as a Xen domain does.
  */
 final class ChannelKeepers {
+    /** The zone's copy of its keeper config, in its channel folder, from which an adoption registers it again. */
     static final String CONFIG = "keeper.properties";
-    static final String PIDFILE = "keeper.pid";
-    static final String LOG = "keeper.log";
-    private static final String ZONE_PROPERTY = "-Dzonekeeper.keeper.zone=";
+    /** A per-zone keeper of driver versions before the shared one named its zone so in its command line. */
+    private static final String LEGACY_ZONE_PROPERTY = "-Dzonekeeper.keeper.zone=";
+    /** A JVM's start in dom0 under emulation took up to tens of seconds in the lab. */
+    static final Duration READY = Duration.ofSeconds(120);
+    private static final Duration GONE = Duration.ofSeconds(10);
+    /** Longest Unix socket path (sun_path is 108 bytes with its terminating zero). */
+    private static final int MAX_SOCKET_PATH = 107;
 
     private final Supplier<String> classpath;
     private final Path xenstore;
+    private final KeeperFolder folder;
+    /** The keeper this driver instance started last, while it may still be on its way up. */
+    private Process starting;
 
     /**
      * @param classpath where the keeper's classes are: this bundle's content as a plain jar (see
      *                  {@link #bundleJar}), or the test JVM's class path
      * @param xenstore  xenstored's socket
+     * @param folder    the keeper's folder
      */
-    ChannelKeepers(Supplier<String> classpath, Path xenstore) {
+    ChannelKeepers(Supplier<String> classpath, Path xenstore, Path folder) {
         this.classpath = classpath;
         this.xenstore = xenstore;
+        this.folder = new KeeperFolder(folder);
     }
 
-    /** The folder of a zone's channel files: the keeper's config, pid and log, and the host sockets. */
+    KeeperFolder folder() {
+        return folder;
+    }
+
+    /** The folder of a zone's channel files: its copy of the keeper config and the host sockets. */
     static Path dir(Path zoneDir) {
         return zoneDir.resolve("channels");
     }
 
+    /** The host ends of the zone's channels, in spec order: the broker's rendezvous, else a socket of its own. */
+    static List<KeeperConfig.Channel> plan(ZoneContext zone, PreparedResources res) throws DriverException {
+        List<KeeperConfig.Channel> out = new ArrayList<>();
+        List<String> problems = new ArrayList<>();
+        for (int i = 0; i < zone.spec().channels().size(); i++) {
+            ChannelSpec c = zone.spec().channels().get(i);
+            PreparedChannel pc = res.channel(c.name());
+            KeeperConfig.Channel k = pc != null ? new KeeperConfig.Channel(c.name(), Path.of(pc.socket()), pc.listens())
+                    : new KeeperConfig.Channel(c.name(), dir(zone.directory()).resolve(c.name() + ".sock"), true);
+            int len = k.socket().toString().getBytes(StandardCharsets.UTF_8).length;
+            if (len > MAX_SOCKET_PATH) {
+                problems.add("channels[" + i + "]: its socket " + k.socket() + " would be " + len + " bytes, but a Unix"
+                        + " socket path may have at most " + MAX_SOCKET_PATH + "; use a shorter state directory");
+            }
+            out.add(k);
+        }
+        if (!problems.isEmpty()) {
+            throw new DriverException("zone " + zone.name() + " cannot run on the xen driver: "
+                    + String.join("; ", problems));
+        }
+        return out;
+    }
+
     /**
-     * Starts the keeper of a zone whose domain runs, and waits until it serves (its pidfile and its listening
-     * sockets exist). On failure nothing of it is left running.
+     * Has the keeper serve the channels of the zone's domain {@code domid}, starting the keeper when none runs, and
+     * waits until it does (its listening sockets are bound then). Returns the keeper's pid.
      */
-    long start(Path zoneDir, KeeperConfig config, Duration within) throws IOException {
-        Path dir = Files.createDirectories(dir(zoneDir));
-        Path cfg = dir.resolve(CONFIG);
-        Path pidFile = dir.resolve(PIDFILE);
-        config.write(cfg);
-        Files.deleteIfExists(pidFile);
-        String java = ProcessHandle.current().info().command().orElse(System.getProperty("java.home") + "/bin/java");
-        List<String> cmd = new ArrayList<>(List.of("setsid", java, ZONE_PROPERTY + config.zone(), "-Xmx24m",
-                "-Xss512k", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:CICompilerCount=1",
-                "-XX:MaxMetaspaceSize=64m", "-cp", classpath.get(), ChannelKeeper.MAIN, cfg.toString(),
-                pidFile.toString()));
-        Process p = new ProcessBuilder(cmd).directory(dir.toFile())
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve(LOG).toFile())).redirectErrorStream(true)
-                .start();
+    long serve(Path zoneDir, UUID zone, int domid, List<KeeperConfig.Channel> channels, Duration within)
+            throws IOException {
+        KeeperConfig config = new KeeperConfig(zone, domid, KeeperConfig.xsBase(domid), xenstore, channels);
+        KeeperFolder.save(dir(zoneDir).resolve(CONFIG), config);
+        folder.register(config);
         long deadline = System.nanoTime() + within.toNanos();
         while (true) {
-            Optional<Long> pid = readPid(pidFile);
-            boolean sockets = config.channels().stream().filter(KeeperConfig.Channel::listens)
-                    .allMatch(c -> Files.exists(c.socket()));
-            if (pid.isPresent() && sockets && isKeeper(pid.get(), config.zone())) {
-                return pid.get();
+            Optional<Long> running = folder.pid().filter(this::isKeeper);
+            Optional<KeeperFolder.Serving> s = folder.serving(zone);
+            if (running.isPresent() && s.isPresent() && s.get().pid() == running.get() && s.get().domid() == domid) {
+                return running.get();
             }
-            if (!p.isAlive() && pid.isEmpty()) {
-                throw new IOException("the channel keeper exited with code " + p.exitValue() + ": "
-                        + tail(dir.resolve(LOG)));
+            if (running.isEmpty()) {
+                Optional<Integer> failed = startKeeperUnlessStarting();
+                if (failed.isPresent()) {
+                    folder.unregister(zone);
+                    throw new IOException("the channel keeper exited with code " + failed.get() + ": "
+                            + tail(folder.log()));
+                }
             }
             if (System.nanoTime() > deadline) {
-                p.destroyForcibly();
-                pid.ifPresent(x -> ProcessHandle.of(x).ifPresent(ProcessHandle::destroyForcibly));
-                throw new IOException("the channel keeper did not serve within " + within.toSeconds() + " s: "
-                        + tail(dir.resolve(LOG)));
+                folder.unregister(zone);
+                throw new IOException("the channel keeper did not serve zone " + zone + " within "
+                        + within.toSeconds() + " s: " + tail(folder.log()));
             }
             try {
                 Thread.sleep(100);
             } catch (InterruptedException e) {
-                p.destroyForcibly();
+                folder.unregister(zone);
                 Thread.currentThread().interrupt();
-                throw new IOException("interrupted while starting the channel keeper", e);
+                throw new IOException("interrupted while waiting for the channel keeper", e);
             }
         }
     }
 
-    /** Whether {@code pid} is a live channel keeper of zone {@code zone}. */
-    static boolean isKeeper(long pid, UUID zone) {
+    /**
+     * Starts a keeper, unless the one this instance started last is still on its way up; the exit code of that one
+     * when it failed (a keeper that found another one running ends with 0).
+     */
+    private synchronized Optional<Integer> startKeeperUnlessStarting() throws IOException {
+        if (starting != null && starting.isAlive()) {
+            return Optional.empty();
+        }
+        if (starting != null && starting.exitValue() != 0) {
+            Process failed = starting;
+            starting = null;
+            return Optional.of(failed.exitValue());
+        }
+        Files.createDirectories(folder.dir());
+        String java = ProcessHandle.current().info().command().orElse(System.getProperty("java.home") + "/bin/java");
+        List<String> cmd = List.of("setsid", java, "-Xmx24m", "-Xss512k", "-XX:+UseSerialGC",
+                "-XX:TieredStopAtLevel=1", "-XX:CICompilerCount=1", "-XX:MaxMetaspaceSize=64m", "-cp", classpath.get(),
+                ChannelKeeper.MAIN, folder.dir().toString());
+        starting = new ProcessBuilder(cmd).directory(folder.dir().toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(folder.log().toFile())).redirectErrorStream(true)
+                .start();
+        return Optional.empty();
+    }
+
+    /** Whether {@code pid} is a live channel keeper of this driver's folder. */
+    boolean isKeeper(long pid) {
+        List<String> args = commandLine(pid);
+        int main = args.indexOf(ChannelKeeper.MAIN);
+        return main >= 0 && main + 1 < args.size() && args.get(main + 1).equals(folder.dir().toString());
+    }
+
+    /** Whether {@code pid} is the keeper, and serves the zone, by its own mark. */
+    boolean serves(long pid, UUID zone) {
+        return isKeeper(pid) && folder.serving(zone).map(s -> s.pid() == pid).orElse(false);
+    }
+
+    /** Whether {@code pid} is a per-zone keeper of an earlier driver version, serving {@code zone}. */
+    static boolean isLegacyKeeper(long pid, UUID zone) {
+        List<String> args = commandLine(pid);
+        return args.contains(LEGACY_ZONE_PROPERTY + zone) && args.contains(ChannelKeeper.MAIN);
+    }
+
+    private static List<String> commandLine(long pid) {
         try {
             byte[] raw = Files.readAllBytes(Path.of("/proc", String.valueOf(pid), "cmdline"));
-            List<String> args = List.of(new String(raw, StandardCharsets.UTF_8).split("\0"));
-            return args.contains(ZONE_PROPERTY + zone) && args.contains(ChannelKeeper.MAIN);
+            return List.of(new String(raw, StandardCharsets.UTF_8).split("\0"));
         } catch (IOException e) {
-            return false;
+            return List.of();
         }
     }
 
-    /** Ends the zone's keeper, if {@code pid} is it: SIGTERM (it removes its sockets), then SIGKILL. */
-    static void stop(long pid, UUID zone) {
-        if (!isKeeper(pid, zone)) {
-            return;
-        }
-        Optional<ProcessHandle> h = ProcessHandle.of(pid);
-        if (h.isEmpty()) {
-            return;
-        }
-        h.get().destroy();
+    /**
+     * An adopted zone's channels: still served when the recorded pid is the keeper and serves the zone (or is a
+     * per-zone keeper of an earlier driver version); otherwise registered again from the zone's copy of its config,
+     * for the domain it has now. A keeper that cannot serve leaves a note, not a refusal, since the domain is fine.
+     */
+    void revive(ZoneContext zone, int domid, Map<String, String> record) {
+        String pid = record.get(XenDriver.R_KEEPER);
         try {
-            h.get().onExit().get(5, java.util.concurrent.TimeUnit.SECONDS);
-        } catch (Exception e) {
-            h.get().destroyForcibly();
+            if (pid != null && (serves(Long.parseLong(pid), zone.id())
+                    && folder.serving(zone.id()).map(s -> s.domid() == domid).orElse(false)
+                    || isLegacyKeeper(Long.parseLong(pid), zone.id()))) {
+                return;
+            }
+        } catch (NumberFormatException ignored) {
+            // registered again below
+        }
+        try {
+            KeeperConfig old = KeeperConfig.read(dir(zone.directory()).resolve(CONFIG));
+            record.put(XenDriver.R_KEEPER, String.valueOf(serve(zone.directory(), zone.id(), domid, old.channels(),
+                    READY)));
+            record.remove(XenDriver.R_KEEPER_NOTE);
+        } catch (IOException | RuntimeException e) {
+            record.remove(XenDriver.R_KEEPER);
+            record.put(XenDriver.R_KEEPER_NOTE, "not running: " + e.getMessage());
         }
     }
 
-    static Optional<Long> readPid(Path pidFile) {
+    /**
+     * Ends the zone's channels (the keeper also ends them by itself once the domain is gone) and waits a little for
+     * the keeper to close their sockets. A per-zone keeper of an earlier driver version that the record names is
+     * ended by SIGTERM (it removes its sockets), then SIGKILL.
+     */
+    void end(ZoneContext zone) {
         try {
-            return Optional.of(Long.parseLong(Files.readString(pidFile).trim()));
-        } catch (IOException | NumberFormatException e) {
-            return Optional.empty();
+            folder.unregister(zone.id());
+        } catch (IOException ignored) {
+            // the keeper retires the entry itself once the domain is gone
+        }
+        Optional<Long> recorded = zone.runtime().flatMap(r -> r.get(XenDriver.R_KEEPER)).flatMap(p -> {
+            try {
+                return Optional.of(Long.parseLong(p));
+            } catch (NumberFormatException e) {
+                return Optional.empty();
+            }
+        });
+        if (recorded.isPresent() && isLegacyKeeper(recorded.get(), zone.id())) {
+            ProcessHandle.of(recorded.get()).ifPresent(h -> {
+                h.destroy();
+                try {
+                    h.onExit().get(5, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (Exception e) {
+                    h.destroyForcibly();
+                }
+            });
+            return;
+        }
+        long deadline = System.nanoTime() + GONE.toNanos();
+        while (System.nanoTime() < deadline) {
+            Optional<KeeperFolder.Serving> s = folder.serving(zone.id());
+            if (s.isEmpty() || !isKeeper(s.get().pid())) {
+                return;
+            }
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
         }
     }
 

@@ -7,8 +7,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -32,7 +30,6 @@ import io.zonekeeper.spi.Adoption;
 import io.zonekeeper.spi.Capabilities;
 import io.zonekeeper.spi.ConsoleAccess;
 import io.zonekeeper.spi.DriverException;
-import io.zonekeeper.spi.Feature;
 import io.zonekeeper.spi.HypervisorDriver;
 import io.zonekeeper.spi.PausableDriver;
 import io.zonekeeper.spi.PreparedResources;
@@ -41,7 +38,6 @@ import io.zonekeeper.spi.StateLocation;
 import io.zonekeeper.spi.ZoneContext;
 import io.zonekeeper.xen.image.ZoneImage;
 import io.zonekeeper.xen.vchan.KeeperConfig;
-import io.zonekeeper.xen.xenstore.XenstoreClient;
 import io.zonekeeper.xen.xenstore.XenstoreException;
 import io.zonekeeper.xen.xl.Domain;
 import io.zonekeeper.xen.xl.DomainConfig;
@@ -75,51 +71,20 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
     public static final String R_INITRAMFS = "initramfs";
     /** The pid of the zone's channel keeper, for zones with channels. */
     public static final String R_KEEPER = "channelKeeper";
+    /** Why an adopted zone's channels are not served, when they could not be. */
+    public static final String R_KEEPER_NOTE = "channelKeeperNote";
 
-    private static final Duration GONE_AFTER_DESTROY = Duration.ofSeconds(30);
     private static final Duration CAPS_TTL = Duration.ofSeconds(10);
-    /** A JVM's start in dom0 under emulation took up to tens of seconds in the lab. */
-    private static final Duration KEEPER_READY = Duration.ofSeconds(120);
-    /** Longest Unix socket path (sun_path is 108 bytes with its terminating zero). */
-    private static final int MAX_SOCKET_PATH = 107;
-
-    /**
-     * What the driver needs, for use as a plain object (tests, tools) as well as from configuration.
-     *
-     * @param stateDir       the state directory; the zone initramfs is cached in {@code <stateDir>/cache/xen}
-     * @param xlBinary       the xl to run
-     * @param defaultType    {@code pv} or {@code pvh}
-     * @param defaultKernel  the kernel of zones that name none, or null for the newest /boot/vmlinuz-*
-     * @param xenstoreSocket xenstored's socket
-     * @param consoleLogDir  where xenconsoled writes guest-NAME.log
-     * @param busybox        the static busybox of the default initramfs
-     * @param modulesRoot    where the kernels' modules are ({@code /lib/modules}), for the initramfs's groups
-     * @param vchanProxy     Xen's vchan-socket-proxy, which the initramfs carries for the zone's end of channels
-     */
-    public record Settings(Path stateDir, String xlBinary, String defaultType, String defaultKernel,
-            Path xenstoreSocket, Path consoleLogDir, Path busybox, Path modulesRoot, Path vchanProxy) {
-        public Settings {
-            if (!DomainConfig.PV.equals(defaultType) && !DomainConfig.PVH.equals(defaultType)) {
-                throw new IllegalArgumentException("defaultType must be pv or pvh, not '" + defaultType + "'");
-            }
-            defaultKernel = defaultKernel == null || defaultKernel.isBlank() ? null : defaultKernel;
-        }
-
-        public static Settings defaults(Path stateDir) {
-            return new Settings(stateDir, "xl", DomainConfig.PV, null, XenstoreClient.DEFAULT_SOCKET,
-                    Path.of("/var/log/xen/console"), Path.of("/bin/busybox"), Path.of("/lib/modules"),
-                    ZoneImage.DEFAULT_VCHAN_PROXY);
-        }
-    }
 
     /** zone-core's state directory; images are cached in its cache folder. */
     @Reference
     private StateLocation stateLocation;
-    private volatile Settings settings;
+    private volatile XenDriverSettings settings;
     private volatile Xl xl;
     private volatile ZoneImage image;
     private volatile HotplugScripts hotplug;
     private volatile ChannelKeepers keepers;
+    private volatile Domains lookup;
     /** Where the channel keeper's classes are: set from the bundle at activation, else this JVM's class path. */
     private volatile java.util.function.Function<Path, String> keeperClasspath =
             cache -> System.getProperty("java.class.path");
@@ -136,7 +101,7 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
     }
 
     /** A driver that runs xl through {@code runner} (tests give a fake one). */
-    public XenDriver(Settings settings, Xl.Runner runner) {
+    public XenDriver(XenDriverSettings settings, Xl.Runner runner) {
         this.runner = runner;
         configure(settings);
     }
@@ -151,12 +116,12 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
                 throw new java.io.UncheckedIOException("cannot copy the xen-driver bundle for the channel keeper", e);
             }
         };
-        configure(settingsOf(stateLocation.directory(), config));
+        configure(XenDriverSettings.of(stateLocation.directory(), config));
     }
 
     @Modified
     void modified(XenDriverConfig config) {
-        configure(settingsOf(stateLocation.directory(), config));
+        configure(XenDriverSettings.of(stateLocation.directory(), config));
     }
 
     /** Stops watching every zone; the domains keep running, for the next driver instance to adopt. */
@@ -170,13 +135,15 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
         domains.clear();
     }
 
-    private synchronized void configure(Settings s) {
+    private synchronized void configure(XenDriverSettings s) {
         settings = s;
         xl = new Xl(s.xlBinary(), runner);
         Path cache = s.stateDir().resolve("cache").resolve("xen");
         image = new ZoneImage(cache, Path.of("/boot"), s.modulesRoot(), s.busybox(), s.vchanProxy());
         hotplug = new HotplugScripts(cache.resolve("hotplug"));
-        keepers = new ChannelKeepers(() -> keeperClasspath.apply(cache), s.xenstoreSocket());
+        keepers = new ChannelKeepers(() -> keeperClasspath.apply(cache), s.xenstoreSocket(),
+                s.stateDir().resolve("xen-keeper"));
+        lookup = new Domains(xl, s.xenstoreSocket());
         cachedCaps = null;
         DomainWatcher old = watcher;
         if (old != null) {
@@ -209,12 +176,7 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
         return w;
     }
 
-    private static Settings settingsOf(Path state, XenDriverConfig c) {
-        return new Settings(state, c.xlBinary(), c.defaultType(), c.defaultKernel(), Path.of(c.xenstoreSocket()),
-                Path.of(c.consoleLogDir()), Path.of(c.busybox()), Path.of(c.modulesRoot()), Path.of(c.vchanProxy()));
-    }
-
-    public Settings settings() {
+    public XenDriverSettings settings() {
         return settings;
     }
 
@@ -229,69 +191,10 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
         if (c != null && System.nanoTime() - capsAt < CAPS_TTL.toNanos()) {
             return c;
         }
-        Map<String, String> d = new LinkedHashMap<>();
-        int maxVcpus = Runtime.getRuntime().availableProcessors();
-        long maxMemory = ZoneSpec.MAX_MEMORY_MIB;
-        try {
-            Map<String, String> info = xl.info();
-            d.put("xen", info.getOrDefault("xen_version", "unknown"));
-            d.put("xen.caps", info.getOrDefault("xen_caps", ""));
-            maxVcpus = parseInt(info.get("nr_cpus"), maxVcpus);
-            maxMemory = parseInt(info.get("free_memory"), (int) maxMemory);
-            d.put("freeMemoryMiB", String.valueOf(maxMemory));
-        } catch (IOException e) {
-            // Not in dom0, or no Xen at all: room for nothing, so zone-core never picks this driver for a zone
-            // that names no hypervisor, and driver:info says why.
-            d.put("xen", "not usable here: " + e.getMessage());
-            maxVcpus = 0;
-            maxMemory = 0;
-        }
-        d.put("guestTypes", "pv (default: " + settings.defaultType() + "), pvh with the label "
-                + DomainConfig.TYPE_LABEL + "=pvh");
-        String kernel = settings.defaultKernel();
-        if (kernel == null) {
-            try {
-                kernel = image.newestKernel().toString();
-            } catch (IOException e) {
-                kernel = "none: " + e.getMessage();
-            }
-        }
-        d.put("defaultKernel", kernel);
-        d.put("console", "xenconsoled log " + settings.consoleLogDir() + "/guest-NAME.log; attach runs xl console");
-        d.put("differsFromKvm", "zones are Xen domains, not host processes (no pid; the domid is in the runtime"
-                + " record); adoption proves the domain uuid and the xenstore tag; the console log is"
-                + " xenconsoled's; networks are netback vifs on the network's bridge (named like the appliance's"
-                + " taps, made by netback), disks are raw images on blkback (no qcow2), in the guest xvda, xvdb, ...;"
-                + " the guest kernel must be Xen-aware");
-        d.put("imageCache", image.cacheDir().toString());
-        // OWN_HOST_INTERFACE: netback makes each zone's vif, so the network provider makes no tap for it.
-        EnumSet<Feature> features = EnumSet.of(Feature.PAUSE, Feature.CONSOLE, Feature.ADOPTION, Feature.NETWORK,
-                Feature.OWN_HOST_INTERFACE, Feature.DISK, Feature.PCI_PASSTHROUGH);
-        d.put("devices", "pci: pci=[...] of functions the pci device backend put on pciback (xl"
-                + " pci-assignable-add); no other device types");
-        Optional<Path> vchan = libxenvchan();
-        if (vchan.isPresent() && Files.isRegularFile(settings.vchanProxy())) {
-            features.add(Feature.CHANNELS);
-            d.put("channels", "vchan: in the zone \"zk-channel NAME\" (Xen's vchan-socket-proxy as the vchan server)"
-                    + " joins its stdin and stdout to the channel; on the host <zone>/channels/NAME.sock, served by a"
-                    + " channel keeper process per zone (libxenvchan through jnr-ffi), which outlives the driver;"
-                    + " zone-to-zone channels meet at the broker's socket through both keepers");
-        } else {
-            d.put("channels", "none: " + (vchan.isEmpty() ? "no " + io.zonekeeper.xen.vchan.Libxenvchan.LIBRARY
-                    + " (libxenmisc4.17)" : "no " + settings.vchanProxy() + " (xen-utils-4.17)"));
-        }
-        c = new Capabilities(features, maxVcpus, maxMemory, d);
+        c = XenCapabilities.of(settings, xl, image);
         cachedCaps = c;
         capsAt = System.nanoTime();
         return c;
-    }
-
-    private static int parseInt(String s, int otherwise) {
-        try {
-            return s == null ? otherwise : Integer.parseInt(s.trim());
-        } catch (NumberFormatException e) {
-            return otherwise;
-        }
     }
 
     // ---------------------------------------------------------------------------------------------------- start
@@ -318,9 +221,9 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
             }
         }
         String config = DomainConfig.render(zone.id(), spec, boot, settings.defaultType(), res, backends);
-        List<KeeperConfig.Channel> plan = channelPlan(zone, res);
+        List<KeeperConfig.Channel> plan = ChannelKeepers.plan(zone, res);
 
-        Optional<Domain> existing = findDomain(zone.id());
+        Optional<Domain> existing = domains().find(zone.id());
         if (existing.isPresent()) {
             throw new DriverException("zone " + zone.name() + " already runs as Xen domain " + existing.get().domid()
                     + (domains.containsKey(zone.id()) ? "" : ", which this driver has not adopted yet")
@@ -341,18 +244,17 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
         }
         Domain d;
         try {
-            d = findDomain(zone.id()).orElseThrow(() -> new IOException("xl create succeeded but no domain has uuid "
+            d = domains().find(zone.id()).orElseThrow(() -> new IOException("xl create succeeded but no domain has uuid "
                     + zone.id()));
         } catch (IOException e) {
             undo(zone, cfg);
             throw new DriverException("zone " + zone.name() + " did not start: " + e.getMessage(), e);
         }
-        String tagNote = writeTag(d.domid(), zone.id());
+        String tagNote = domains().writeTag(d.domid(), zone.id());
         long keeper = 0;
         if (!plan.isEmpty()) {
-            stopKeeper(zone); // one left from the zone's last run, if its domain's end has not reached it yet
             try {
-                keeper = startKeeper(zone, d.domid(), plan);
+                keeper = keepers.serve(zone.directory(), zone.id(), d.domid(), plan, ChannelKeepers.READY);
             } catch (IOException | RuntimeException e) {
                 undo(zone, cfg);
                 throw new DriverException("zone " + zone.name() + " did not start: its channels could not be served: "
@@ -422,88 +324,9 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
         }
     }
 
-    static Optional<Path> libxenvchan() {
-        return io.zonekeeper.xen.image.SharedLibraries.HOST_FOLDERS.stream()
-                .map(f -> f.resolve(io.zonekeeper.xen.vchan.Libxenvchan.LIBRARY)).filter(Files::isRegularFile)
-                .findFirst();
-    }
-
-    /** The host ends of the zone's channels, in spec order: the broker's rendezvous, else a socket of its own. */
-    static List<KeeperConfig.Channel> channelPlan(ZoneContext zone, PreparedResources res) throws DriverException {
-        List<KeeperConfig.Channel> out = new ArrayList<>();
-        List<String> problems = new ArrayList<>();
-        for (int i = 0; i < zone.spec().channels().size(); i++) {
-            io.zonekeeper.api.ChannelSpec c = zone.spec().channels().get(i);
-            io.zonekeeper.spi.PreparedChannel pc = res.channel(c.name());
-            KeeperConfig.Channel k = pc != null ? new KeeperConfig.Channel(c.name(), Path.of(pc.socket()), pc.listens())
-                    : new KeeperConfig.Channel(c.name(), ChannelKeepers.dir(zone.directory()).resolve(c.name()
-                            + ".sock"), true);
-            int len = k.socket().toString().getBytes(StandardCharsets.UTF_8).length;
-            if (len > MAX_SOCKET_PATH) {
-                problems.add("channels[" + i + "]: its socket " + k.socket() + " would be " + len + " bytes, but a Unix"
-                        + " socket path may have at most " + MAX_SOCKET_PATH + "; use a shorter state directory");
-            }
-            out.add(k);
-        }
-        if (!problems.isEmpty()) {
-            throw new DriverException("zone " + zone.name() + " cannot run on the xen driver: "
-                    + String.join("; ", problems));
-        }
-        return out;
-    }
-
-    /** Starts the zone's channel keeper for domain {@code domid}; its pid. */
-    private long startKeeper(ZoneContext zone, int domid, List<KeeperConfig.Channel> plan) throws IOException {
-        KeeperConfig kc = new KeeperConfig(zone.id(), domid, KeeperConfig.xsBase(domid), settings.xenstoreSocket(),
-                plan);
-        return keepers.start(zone.directory(), kc, KEEPER_READY);
-    }
-
-    /** Ends the zone's channel keeper, if its record names one (it also ends by itself once the domain is gone). */
-    private static void stopKeeper(ZoneContext zone) {
-        zone.runtime().flatMap(r -> r.get(R_KEEPER)).ifPresent(pid -> {
-            try {
-                ChannelKeepers.stop(Long.parseLong(pid), zone.id());
-            } catch (NumberFormatException ignored) {
-                // not a pid: nothing of ours to end
-            }
-        });
-    }
-
     /** Whether this host (the network namespace the appliance runs in) has an interface of that name. */
     static boolean hostLinkExists(String name) {
         return Files.exists(Path.of("/sys/class/net").resolve(name));
-    }
-
-    /**
-     * Writes the zone tag from dom0 and makes dom0 its owner, the guest a reader. Returns null when done, or why
-     * not: the tag is a second proof next to the uuid, so its absence is noted rather than fatal.
-     */
-    private String writeTag(int domid, UUID id) {
-        String path = "/local/domain/" + domid + "/" + TAG;
-        try (XenstoreClient xs = XenstoreClient.connect(settings.xenstoreSocket(), Duration.ofSeconds(5), null)) {
-            xs.write(path, id.toString());
-            xs.setPerms(path, "n0", "r" + domid);
-            return null;
-        } catch (XenstoreException e) {
-            return "not written: " + e.getMessage();
-        }
-    }
-
-    /** The tag of a domain, empty when there is none; throws when xenstore cannot be asked. */
-    private Optional<String> readTag(int domid) throws XenstoreException {
-        try (XenstoreClient xs = XenstoreClient.connect(settings.xenstoreSocket(), Duration.ofSeconds(5), null)) {
-            return xs.read("/local/domain/" + domid + "/" + TAG);
-        }
-    }
-
-    private Optional<Domain> findDomain(UUID id) throws DriverException {
-        try {
-            return xl.domainOf(id);
-        } catch (IOException e) {
-            throw new DriverException("cannot list Xen domains: " + e.getMessage()
-                    + " (the xen driver runs in dom0, with the Xen toolstack started)", e);
-        }
     }
 
     // ----------------------------------------------------------------------------------------------- adoption
@@ -523,7 +346,7 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
         }
         Optional<Domain> found;
         try {
-            found = domainForAdoption(zone.id(), rec.get().get(R_DOMID));
+            found = domains().forAdoption(zone.id(), rec.get().get(R_DOMID));
         } catch (IOException e) {
             return Adoption.refused("cannot list Xen domains: " + e.getMessage());
         }
@@ -533,7 +356,7 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
         }
         Domain d = found.get();
         try {
-            Optional<String> tag = readTag(d.domid());
+            Optional<String> tag = domains().readTag(d.domid());
             if (tag.isPresent() && !tag.get().equals(zone.id().toString())) {
                 return Adoption.refused("domain " + d.domid() + " has uuid " + zone.id() + " but its xenstore tag "
                         + TAG + " says " + tag.get());
@@ -552,7 +375,7 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
             p.put(R_DOMID, String.valueOf(d.domid()));
         }
         if (!zone.spec().channels().isEmpty()) {
-            reviveKeeper(zone, d.domid(), p);
+            keepers.revive(zone, d.domid(), p);
         }
         if (!p.equals(rec.get().properties())) {
             zone.saveRuntime(new RuntimeRecord(TYPE, p));
@@ -561,88 +384,6 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
         domains.put(zone.id(), new ZoneDomain(zone, d.domid(), d.name(), state));
         watcher().wake();
         return Adoption.adopted(state);
-    }
-
-    /**
-     * The zone's domain, found without {@code xl list -l} where xenstored answers: a domain's {@code vm} node, which
-     * libxl writes from the domain's uuid when it creates it and only dom0 may change, must name
-     * {@code /vm/<zone id>}; the recorded domid is looked at first, then every domain. Its state flags come from one
-     * plain {@code xl list}, which prints no configs. This is what an upgrade does for every running zone, inside the
-     * window in which the driver is away. Without xenstored, or when xenstore finds no such domain, {@code xl list
-     * -l} decides, as before.
-     */
-    private Optional<Domain> domainForAdoption(UUID id, Optional<String> recorded) throws IOException {
-        Optional<Domain> viaXenstore;
-        try (XenstoreClient xs = XenstoreClient.connect(settings.xenstoreSocket(), Duration.ofSeconds(5), null)) {
-            viaXenstore = domainInXenstore(xs, id, recorded);
-        } catch (XenstoreException e) {
-            return xl.domainOf(id);
-        }
-        if (viaXenstore.isPresent()) {
-            String flags = xl.flags().get(viaXenstore.get().domid());
-            if (flags != null) {
-                return Optional.of(viaXenstore.get().withFlags(flags));
-            }
-        }
-        return xl.domainOf(id); // not in xenstore, or not in xl list (on its way out): the slow, sure way
-    }
-
-    /** The domain whose {@code vm} node names the zone, by xenstore alone; its flags are left unknown. */
-    static Optional<Domain> domainInXenstore(XenstoreClient xs, UUID id, Optional<String> recorded)
-            throws XenstoreException {
-        Optional<String> first = recorded.filter(d -> d.matches("\\d+"));
-        if (first.isPresent()) {
-            Optional<Domain> d = ifItIsTheZones(xs, first.get(), id);
-            if (d.isPresent()) {
-                return d;
-            }
-        }
-        for (String domid : xs.directory("/local/domain")) {
-            if (domid.matches("\\d+") && !first.filter(domid::equals).isPresent()) {
-                Optional<Domain> d = ifItIsTheZones(xs, domid, id);
-                if (d.isPresent()) {
-                    return d;
-                }
-            }
-        }
-        return Optional.empty();
-    }
-
-    private static Optional<Domain> ifItIsTheZones(XenstoreClient xs, String domid, UUID id)
-            throws XenstoreException {
-        String home = "/local/domain/" + domid;
-        if (xs.read(home + "/vm").filter(("/vm/" + id)::equals).isEmpty()) {
-            return Optional.empty();
-        }
-        return Optional.of(new Domain(Integer.parseInt(domid), xs.read(home + "/name").orElse(""), Optional.of(id),
-                null, null));
-    }
-
-    /**
-     * The channel keeper outlives drivers, so an adopted zone normally has its own still running. One that is gone
-     * (killed by hand, a dom0 reboot of the toolstack) is started again from the zone's keeper config, for the
-     * domain the zone has now; a keeper that cannot start leaves a note, not a refusal, since the domain is fine.
-     */
-    private void reviveKeeper(ZoneContext zone, int domid, Map<String, String> record) {
-        String pid = record.get(R_KEEPER);
-        try {
-            if (pid != null && ChannelKeepers.isKeeper(Long.parseLong(pid), zone.id())) {
-                return;
-            }
-        } catch (NumberFormatException ignored) {
-            // started again below
-        }
-        try {
-            Path file = ChannelKeepers.dir(zone.directory()).resolve(ChannelKeepers.CONFIG);
-            KeeperConfig old = KeeperConfig.read(file);
-            KeeperConfig now = new KeeperConfig(zone.id(), domid, KeeperConfig.xsBase(domid), settings.xenstoreSocket(),
-                    old.channels());
-            record.put(R_KEEPER, String.valueOf(keepers.start(zone.directory(), now, KEEPER_READY)));
-            record.remove("channelKeeperNote");
-        } catch (IOException | RuntimeException e) {
-            record.remove(R_KEEPER);
-            record.put("channelKeeperNote", "not running: " + e.getMessage());
-        }
     }
 
     @Override
@@ -674,10 +415,10 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
         } catch (IOException e) {
             // A guest that cannot take the request (no PV drivers, already shutting down) is destroyed below.
         }
-        if (!awaitGone(d.domid, grace)) {
-            destroy(zone, d.domid);
+        if (!domains().awaitGone(d.domid, grace)) {
+            domains().destroy(zone.name(), d.domid);
         }
-        stopKeeper(zone);
+        keepers.end(zone);
         finish(d, ZoneState.STOPPED);
     }
 
@@ -686,70 +427,21 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
         ZoneDomain d = domains.get(zone.id());
         if (d != null) {
             d.ask();
-            destroy(zone, d.domid);
+            domains().destroy(zone.name(), d.domid);
             finish(d, ZoneState.STOPPED);
         } else {
             // Not watched: destroy only a domain proven to be this zone's by its uuid.
-            Optional<Domain> found = findDomain(zone.id());
+            Optional<Domain> found = domains().find(zone.id());
             if (found.isPresent()) {
-                destroy(zone, found.get().domid());
+                domains().destroy(zone.name(), found.get().domid());
             }
             ended.put(zone.id(), ZoneState.STOPPED);
         }
-        stopKeeper(zone);
+        keepers.end(zone);
         try {
             Files.deleteIfExists(configFile(zone));
         } catch (IOException ignored) {
             // rewritten at the next start
-        }
-    }
-
-    private void destroy(ZoneContext zone, int domid) throws DriverException {
-        try {
-            xl.destroy(domid);
-        } catch (IOException e) {
-            if (domainExists(domid)) {
-                throw new DriverException("cannot destroy domain " + domid + " of zone " + zone.name() + ": "
-                        + e.getMessage(), e);
-            }
-        }
-        if (!awaitGone(domid, GONE_AFTER_DESTROY)) {
-            throw new DriverException("domain " + domid + " of zone " + zone.name() + " still exists "
-                    + GONE_AFTER_DESTROY.toSeconds() + " s after xl destroy; check xl list on the host");
-        }
-    }
-
-    /**
-     * Waits until the domain is gone. xenstore answers quickly and without a fork; xl is asked when xenstore
-     * cannot be. A domain left in the shutdown state (no xl daemon to carry out on_poweroff) counts as gone once
-     * destroyed, so it is destroyed here.
-     */
-    private boolean awaitGone(int domid, Duration limit) {
-        long deadline = System.nanoTime() + limit.toNanos();
-        do {
-            if (!domainExists(domid)) {
-                return true;
-            }
-            try {
-                Thread.sleep(250);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return false;
-            }
-        } while (System.nanoTime() < deadline);
-        return !domainExists(domid);
-    }
-
-    private boolean domainExists(int domid) {
-        try (XenstoreClient xs = XenstoreClient.connect(settings.xenstoreSocket(), Duration.ofSeconds(5), null)) {
-            return xs.exists("/local/domain/" + domid);
-        } catch (XenstoreException e) {
-            try {
-                String f = xl.flags().get(domid);
-                return f != null;
-            } catch (IOException x) {
-                return true; // nothing known: assume it still exists
-            }
         }
     }
 
@@ -764,10 +456,10 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
             return;
         }
         ended.put(d.id, state);
-        stopKeeper(d.zone);
+        keepers.end(d.zone);
         String why = reason;
         if (state == ZoneState.CRASHED) {
-            List<String> console = lastLines(consoleLog(d.zone), 15);
+            List<String> console = Domains.lastLines(consoleLog(d.zone), 15);
             why += "; last console lines: " + (console.isEmpty() ? "(none)" : String.join(" | ", console));
             try {
                 xl.destroy(d.domid); // kept by on_crash=preserve only long enough to tell a crash from a power-off
@@ -861,34 +553,19 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
         }
     }
 
+    /** How the driver finds and ends domains, as configured now. */
+    private Domains domains() {
+        return lookup;
+    }
+
+    /** The channel keeper's side in this driver (for tests). */
+    ChannelKeepers keepers() {
+        return keepers;
+    }
+
     /** The domain id this instance watches for the zone, if any (for tools and tests). */
     public Optional<Integer> watchedDomid(UUID zone) {
         ZoneDomain d = domains.get(zone);
         return d == null ? Optional.empty() : Optional.of(d.domid);
-    }
-
-    static List<String> lastLines(Path file, int n) {
-        try {
-            if (!Files.isRegularFile(file)) {
-                return List.of();
-            }
-            long size = Files.size(file);
-            byte[] tail;
-            try (var ch = java.nio.channels.FileChannel.open(file)) {
-                long from = Math.max(0, size - 8192);
-                java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate((int) (size - from));
-                ch.read(b, from);
-                tail = b.array();
-            }
-            List<String> lines = new ArrayList<>();
-            for (String l : new String(tail, StandardCharsets.UTF_8).split("\r?\n")) {
-                if (!l.isBlank()) {
-                    lines.add(l.strip());
-                }
-            }
-            return lines.subList(Math.max(0, lines.size() - n), lines.size());
-        } catch (IOException e) {
-            return List.of();
-        }
     }
 }

@@ -46,9 +46,9 @@ public class XenDriverTest {
         driver = new XenDriver(settings(), xl);
     }
 
-    private XenDriver.Settings settings() {
+    private XenDriverSettings settings() {
         // No xenstored here: the socket path does not exist, so the driver works from xl alone.
-        return new XenDriver.Settings(dir.resolve("state"), "xl", DomainConfig.PV, kernel.toString(),
+        return new XenDriverSettings(dir.resolve("state"), "xl", DomainConfig.PV, kernel.toString(),
                 dir.resolve("no-xenstored"), dir.resolve("console"), Path.of("/bin/busybox"), dir.resolve("modules"),
                 dir.resolve("no-vchan-proxy"));
     }
@@ -123,10 +123,10 @@ public class XenDriverTest {
         org.junit.Assume.assumeTrue("needs busybox-static", Files.isRegularFile(Path.of("/bin/busybox")));
         org.junit.Assume.assumeTrue("needs xen-utils-4.17",
                 Files.isRegularFile(io.zonekeeper.xen.image.ZoneImage.DEFAULT_VCHAN_PROXY));
-        org.junit.Assume.assumeTrue("needs libxenmisc4.17", XenDriver.libxenvchan().isPresent());
+        org.junit.Assume.assumeTrue("needs libxenmisc4.17", XenCapabilities.libxenvchan().isPresent());
         Path k = Files.writeString(dir.resolve("vmlinuz-6.1.0-test"), "kernel");
         io.zonekeeper.xen.image.ZoneImageTest.fakeModules(dir.resolve("modules"), "6.1.0-test");
-        return new XenDriver(new XenDriver.Settings(dir.resolve("state"), "xl", DomainConfig.PV, k.toString(),
+        return new XenDriver(new XenDriverSettings(dir.resolve("state"), "xl", DomainConfig.PV, k.toString(),
                 dir.resolve("no-xenstored"), dir.resolve("console"), Path.of("/bin/busybox"), dir.resolve("modules"),
                 io.zonekeeper.xen.image.ZoneImage.DEFAULT_VCHAN_PROXY), xl);
     }
@@ -136,30 +136,39 @@ public class XenDriverTest {
     }
 
     @Test
-    public void aZoneWithAChannelGetsAKeeperProcessThatOutlivesTheDriverAndEndsWithTheZone() throws Exception {
+    public void zonesWithChannelsShareOneKeeperProcessThatOutlivesTheDriverAndEndsWithTheLastZone() throws Exception {
         XenDriver d = channelDriver();
         driver.deactivate();
         driver = d;
         ZoneSpec spec = SpecFiles.read(SpecFiles.HELLO).toBuilder().channel(ChannelSpec.toHost("data")).build();
-        // A short folder: the socket path must fit in 107 bytes.
+        ZoneSpec other = spec.toBuilder().name("other").build();
+        // Short folders: the socket path must fit in 107 bytes.
         Path zoneDir = Files.createTempDirectory(Path.of("/tmp"), "zk");
+        Path otherDir = Files.createTempDirectory(Path.of("/tmp"), "zk");
         try {
             TestZone zone = new TestZone(spec, zoneDir);
+            TestZone second = new TestZone(other, otherDir);
             d.start(zone);
+            d.start(second);
             String cfg = Files.readString(XenDriver.configFile(zone));
             assertTrue(cfg, cfg.contains("zk.features=vchan zk.channels=data"));
             long pid = keeperOf(zone);
+            assertEquals("one keeper for both zones", pid, keeperOf(second));
             Path sock = zoneDir.resolve("channels/data.sock");
-            assertTrue("the keeper serves the channel's socket", Files.exists(sock));
-            assertTrue(ChannelKeepers.isKeeper(pid, zone.id()));
-            assertFalse("and only for its own zone", ChannelKeepers.isKeeper(pid, UUID.randomUUID()));
+            Path otherSock = otherDir.resolve("channels/data.sock");
+            assertTrue("the keeper serves the channel's socket", Files.exists(sock) && Files.exists(otherSock));
+            assertTrue(d.keepers().serves(pid, zone.id()));
+            assertFalse("and only the zones registered with it", d.keepers().serves(pid, UUID.randomUUID()));
 
             d.deactivate(); // a driver upgrade: the keeper stays, as the domain does
             XenDriver next = channelDriver();
             driver = next;
             assertTrue(next.adopt(zone).adopted());
             assertEquals("adopted with the same keeper", pid, keeperOf(zone));
-            assertTrue(ChannelKeepers.isKeeper(pid, zone.id()));
+
+            next.kill(second);
+            assertFalse("the keeper closes the socket of a zone that ended", Files.exists(otherSock));
+            assertTrue("and serves the other zone still", Files.exists(sock) && next.keepers().serves(pid, zone.id()));
 
             ProcessHandle first = ProcessHandle.of(pid).orElseThrow();
             first.destroyForcibly();
@@ -170,14 +179,19 @@ public class XenDriverTest {
             assertTrue(third.adopt(zone).adopted());
             long revived = keeperOf(zone);
             assertTrue("a keeper that died is started again at adoption", revived != pid
-                    && ChannelKeepers.isKeeper(revived, zone.id()));
+                    && third.keepers().serves(revived, zone.id()));
 
             third.kill(zone);
-            assertTrue(ProcessHandle.of(revived).map(h -> !h.isAlive()).orElse(true));
             assertFalse("the keeper removes its socket", Files.exists(sock));
+            ProcessHandle last = ProcessHandle.of(revived).orElse(null);
+            if (last != null) {
+                last.onExit().get(10, java.util.concurrent.TimeUnit.SECONDS); // it ends with its last zone
+            }
         } finally {
-            try (var s = Files.walk(zoneDir)) {
-                s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            for (Path p : List.of(zoneDir, otherDir)) {
+                try (var s = Files.walk(p)) {
+                    s.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+                }
             }
         }
     }
@@ -265,7 +279,7 @@ public class XenDriverTest {
     public void anUpgradeFindsTheDomainThroughXenstoreWithoutXlListLong() throws Exception {
         try (io.zonekeeper.xen.xenstore.FakeXenstored xs = new io.zonekeeper.xen.xenstore.FakeXenstored(
                 dir.resolve("xs.sock"))) {
-            XenDriver.Settings s = new XenDriver.Settings(dir.resolve("state"), "xl", DomainConfig.PV,
+            XenDriverSettings s = new XenDriverSettings(dir.resolve("state"), "xl", DomainConfig.PV,
                     kernel.toString(), xs.socket(), dir.resolve("console"), Path.of("/bin/busybox"),
                     dir.resolve("modules"), dir.resolve("no-vchan-proxy"));
             driver.deactivate();

@@ -43,6 +43,8 @@ public final class DriverConformance {
     private Duration bootTimeout = Duration.ofSeconds(120);
     private Duration stopGrace = Duration.ofSeconds(30);
     private Path upgradeJar;
+    private String powerOffCmdline;
+    private String crashCmdline;
     private final Map<String, String> refusedLabels = new LinkedHashMap<>();
     private Consumer<String> progress = line -> {
     };
@@ -59,7 +61,7 @@ public final class DriverConformance {
     /** The standard scenarios, in the order {@link #run(BundleContext, ZoneManager)} runs them. */
     public static List<Scenario> standardScenarios() {
         return List.of(new BadSpecsScenario(), new LifecycleScenario(), new NoLeakedProcessesScenario(),
-                new GuestDeathScenario(), new AdoptionAfterUpgradeScenario());
+                new GuestDeathScenario(), new GuestPowerOffScenario(), new AdoptionAfterUpgradeScenario());
     }
 
     /** The standard scenario of that name. */
@@ -115,6 +117,27 @@ public final class DriverConformance {
         return this;
     }
 
+    /**
+     * Kernel command line words which, added to the template's, make the guest power itself off soon after it is up
+     * (for Zonekeeper's own zone images: {@code zk.run=true}). Without them the guest-powers-off scenario is
+     * skipped.
+     */
+    public DriverConformance guestPowersOffWith(String cmdline) {
+        this.powerOffCmdline = cmdline == null || cmdline.isBlank() ? null : cmdline;
+        return this;
+    }
+
+    /**
+     * Kernel command line words which, added to the template's, make the guest's kernel crash by itself soon after
+     * it is up (for Zonekeeper's own zone images: {@code zk.run="echo c >/proc/sysrq-trigger"}). The guest-death
+     * scenario uses them when given; otherwise it kills the recorded pid, and is skipped for a driver that records
+     * none.
+     */
+    public DriverConformance guestCrashesWith(String cmdline) {
+        this.crashCmdline = cmdline == null || cmdline.isBlank() ? null : cmdline;
+        return this;
+    }
+
     /** Where each step and each result goes as it happens (the shell prints them; a test may log them). */
     public DriverConformance progress(Consumer<String> progress) {
         this.progress = Objects.requireNonNull(progress);
@@ -143,6 +166,14 @@ public final class DriverConformance {
 
     Optional<Path> upgradeJar() {
         return Optional.ofNullable(upgradeJar);
+    }
+
+    Optional<String> powerOffCmdline() {
+        return Optional.ofNullable(powerOffCmdline);
+    }
+
+    Optional<String> crashCmdline() {
+        return Optional.ofNullable(crashCmdline);
     }
 
     Map<String, String> refusedLabels() {

@@ -108,6 +108,16 @@ public final class ScenarioRun {
         return kit.refusedLabels();
     }
 
+    /** What makes the guest power itself off, added to the template's command line; see the kit. */
+    public Optional<String> powerOffCmdline() {
+        return kit.powerOffCmdline();
+    }
+
+    /** What makes the guest's kernel crash by itself, added to the template's command line; see the kit. */
+    public Optional<String> crashCmdline() {
+        return kit.crashCmdline();
+    }
+
     // ------------------------------------------------------------------------------------------- steps, checks
 
     /** Records what the scenario did or saw; it goes to the report and to the progress output. */
@@ -143,6 +153,12 @@ public final class ScenarioRun {
     /** The template with this name, on the driver under test. */
     public ZoneSpec.Builder spec(String name) {
         return kit.template().toBuilder().name(name).hypervisor(kit.driverType());
+    }
+
+    /** The template with this name, its kernel command line followed by {@code more}. */
+    public ZoneSpec.Builder spec(String name, String more) {
+        String base = kit.template().cmdline();
+        return spec(name).cmdline(base == null || base.isBlank() ? more : base + " " + more);
     }
 
     /** Creates a zone from the template under a fresh name; it is destroyed after the scenario. */

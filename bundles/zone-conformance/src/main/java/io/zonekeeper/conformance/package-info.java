@@ -4,7 +4,7 @@
  * {@link io.zonekeeper.conformance.DriverConformance}.
  */
 @Export
-@Version("1.0.0")
+@Version("1.1.0")
 package io.zonekeeper.conformance;
 
 import org.osgi.annotation.bundle.Export;

@@ -44,7 +44,7 @@ public class ConformanceReportTest {
     public void theStandardScenariosHaveDistinctNames() {
         List<String> names = DriverConformance.standardScenarios().stream().map(Scenario::name).toList();
         assertEquals(List.of("bad-specs", "lifecycle", "no-leaked-processes", "guest-death",
-                "adoption-after-upgrade"), names);
+                "guest-powers-off", "adoption-after-upgrade"), names);
         assertTrue(DriverConformance.standardScenario("lifecycle").isPresent());
         assertTrue(DriverConformance.standardScenario("nope").isEmpty());
     }

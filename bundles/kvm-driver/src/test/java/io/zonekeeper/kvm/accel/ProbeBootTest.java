@@ -19,6 +19,8 @@ import org.junit.Rule;
 import org.junit.Test;
 import org.junit.rules.TemporaryFolder;
 
+import io.zonekeeper.kvm.BootPrerequisites;
+
 /**
  * The probe runner against real QEMU (which cannot use KVM on this machine) and against small stand-in scripts
  * that behave like the QEMU outcomes the runner must tell apart. Every run must leave no process and no files.
@@ -70,7 +72,8 @@ public class ProbeBootTest {
 
     @Test
     public void realQemuWithoutKvmExitsAtOnceAndIsCleanedUp() throws IOException {
-        Assume.assumeTrue("qemu-system-x86_64 installed", Files.isExecutable(Path.of("/usr/bin/qemu-system-x86_64")));
+        BootPrerequisites.need("qemu-system-x86_64 installed",
+                Files.isExecutable(Path.of("/usr/bin/qemu-system-x86_64")));
         Assume.assumeFalse("this host has /dev/kvm", Files.exists(Path.of("/dev/kvm")));
         ProbeBoot boot = runner(Path.of("/usr/bin/qemu-system-x86_64"), Duration.ofSeconds(10));
 
@@ -83,7 +86,8 @@ public class ProbeBootTest {
 
     @Test
     public void realQemuWithoutKvmTriesHostThenQemu64AndGivesTheReason() {
-        Assume.assumeTrue(Files.isExecutable(Path.of("/usr/bin/qemu-system-x86_64")));
+        BootPrerequisites.need("qemu-system-x86_64 installed",
+                Files.isExecutable(Path.of("/usr/bin/qemu-system-x86_64")));
         Assume.assumeFalse(Files.exists(Path.of("/dev/kvm")));
         ProbeBoot.Result r = runner(Path.of("/usr/bin/qemu-system-x86_64"), Duration.ofSeconds(10))
                 .run(kernel, initramfs, MARKER);

@@ -1,20 +1,21 @@
 package io.zonekeeper.xen.vchan;
 
 import java.io.IOException;
-import java.io.Reader;
-import java.io.Writer;
+import java.io.StringReader;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Properties;
 import java.util.UUID;
 
 /**
- * What a channel keeper serves, written by the driver into the zone's folder before it starts the keeper: the zone,
- * its domain, and each channel's place (its index N: the zone serves it at {@code <xsBase>/N}) and host socket.
+ * What the channel keeper serves for one zone, written by the driver (through {@link KeeperFolder}) before it asks
+ * the keeper: the zone, its domain, and each channel's place (its index N: the zone serves it at
+ * {@code <xsBase>/N}) and host socket.
  *
  * @param zone     the zone's id, which is also the domain's uuid
  * @param domid    the domain
@@ -44,7 +45,8 @@ public record KeeperConfig(UUID zone, int domid, String xsBase, Path xenstore, L
         return "/local/domain/" + domid + "/data/vchan/0";
     }
 
-    public void write(Path file) throws IOException {
+    /** The config as the properties text the keeper reads. */
+    public String toText() {
         Properties p = new Properties();
         p.setProperty("zone", zone.toString());
         p.setProperty("domid", String.valueOf(domid));
@@ -57,18 +59,23 @@ public record KeeperConfig(UUID zone, int domid, String xsBase, Path xenstore, L
             p.setProperty("channel." + i + ".socket", c.socket().toString());
             p.setProperty("channel." + i + ".listens", String.valueOf(c.listens()));
         }
-        Path tmp = file.resolveSibling("." + file.getFileName() + ".tmp");
-        try (Writer w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
-            p.store(w, "channel keeper of zone " + zone + ", written by the xen driver");
+        StringWriter w = new StringWriter();
+        try {
+            p.store(w, "channel keeper config of zone " + zone + ", written by the xen driver");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e); // a StringWriter does not fail
         }
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        return w.toString();
     }
 
     public static KeeperConfig read(Path file) throws IOException {
+        return parse(Files.readString(file, StandardCharsets.UTF_8), file.toString());
+    }
+
+    /** Parses {@link #toText}'s text; {@code source} names it in the error. */
+    public static KeeperConfig parse(String text, String source) throws IOException {
         Properties p = new Properties();
-        try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            p.load(r);
-        }
+        p.load(new StringReader(text));
         try {
             List<Channel> channels = new ArrayList<>();
             int n = Integer.parseInt(p.getProperty("channels", "0"));
@@ -80,7 +87,7 @@ public record KeeperConfig(UUID zone, int domid, String xsBase, Path xenstore, L
             return new KeeperConfig(UUID.fromString(required(p, "zone")), Integer.parseInt(required(p, "domid")),
                     required(p, "xsBase"), Path.of(required(p, "xenstore")), channels);
         } catch (IllegalArgumentException e) {
-            throw new IOException(file + ": " + e.getMessage(), e);
+            throw new IOException(source + ": " + e.getMessage(), e);
         }
     }
 

@@ -54,6 +54,8 @@ public class ConformanceCommand {
             @Descriptor("grace of each stop in seconds (default 30)") @Parameter(names = "--grace", absentValue = "30") int grace,
             @Descriptor("jar to update the driver bundle to (default: its own jar again)") @Parameter(names = "--upgrade-to", absentValue = "") String upgradeTo,
             @Descriptor("comma-separated labels KEY=VALUE the driver must refuse, naming labels.KEY") @Parameter(names = "--refuse-label", absentValue = "") String refuse,
+            @Descriptor("kernel command line words that make the guest power itself off (guest-powers-off)") @Parameter(names = "--poweroff-cmdline", absentValue = "") String powerOff,
+            @Descriptor("kernel command line words that make the guest's kernel crash (guest-death without a pid)") @Parameter(names = "--crash-cmdline", absentValue = "") String crash,
             @Descriptor("comma-separated scenarios to run (default: all)") @Parameter(names = "--only", absentValue = "") String only,
             @Descriptor("driver type, e.g. kvm or xen") String type) throws Exception {
         ZoneSpec.Builder template;
@@ -84,7 +86,7 @@ public class ConformanceCommand {
         }
         DriverConformance kit = DriverConformance.forDriver(type).spec(template.build()).readyMarker(marker)
                 .bootTimeout(Duration.ofSeconds(timeout)).stopGrace(Duration.ofSeconds(grace))
-                .progress(System.out::println);
+                .progress(System.out::println).guestPowersOffWith(powerOff).guestCrashesWith(crash);
         if (!upgradeTo.isEmpty()) {
             Path jar = Path.of(upgradeTo);
             if (!Files.isRegularFile(jar)) {
