@@ -115,4 +115,20 @@ public class HostileDiskIT {
         assertFalse(console("renamed").contains(secret));
         assertTrue(sh("disk:list").contains("victim"));
     }
+
+    /** The honest qcow2 path still works: QEMU gets the recorded format and a qcow2 node with no backing chain. */
+    @Test
+    public void aQcow2DiskMadeByDiskCreateBootsAndKeepsItsFiles() throws Exception {
+        Assume.assumeTrue("qemu-img makes qcow2 images", Files.isExecutable(Path.of("/usr/bin/qemu-img")));
+        Path content = Files.createTempDirectory("zk-qcow2-files");
+        Files.writeString(content.resolve("hello.txt"), "hello-from-a-qcow2\n");
+        assertTrue(sh("disk:create --size 16M --format qcow2 --from " + content + " cow").contains("(qcow2,"));
+        Path image = STATE.resolve("disks/cow.qcow2");
+        sh("zone:create --hypervisor kvm --disks " + image + ":qcow2 --cmdline 'zk.run=\"cat /mnt/cow/hello.txt\"'"
+                + " --start reader");
+        ZoneInfo z = zones.await("reader", Set.of(ZoneState.STOPPED, ZoneState.CRASHED), Duration.ofSeconds(180));
+        String out = console("reader");
+        assertEquals(z.reason() + "\n" + out, ZoneState.STOPPED, z.state());
+        assertTrue(out, out.contains("hello-from-a-qcow2"));
+    }
 }
