@@ -54,11 +54,7 @@ public class HostileDiskIT {
 
     @After
     public void destroyEverything() {
-        for (ZoneInfo z : zones.list()) {
-            long pid = z.runtime().containsKey("pid") ? Long.parseLong(z.runtime().get("pid")) : -1;
-            Containers.run(shell, "zone:destroy " + z.name());
-            ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
-        }
+        Containers.destroyAllZones(zones, shell);
     }
 
     private String sh(String command) {
@@ -66,8 +62,7 @@ public class HostileDiskIT {
     }
 
     private String console(String zone) throws Exception {
-        Path log = zones.consoleLog(zone);
-        return Files.exists(log) ? Files.readString(log, StandardCharsets.UTF_8) : "";
+        return Containers.console(zones, zone);
     }
 
     @Test
