@@ -27,6 +27,7 @@ import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.api.ZoneState;
 import io.zonekeeper.hostio.ProcessRunner;
 import io.zonekeeper.kvm.accel.AccelVerdict;
+import io.zonekeeper.kvm.image.BootFolders;
 import io.zonekeeper.kvm.image.ZoneImages;
 import io.zonekeeper.kvm.image.ZoneImages.BootImage;
 import io.zonekeeper.kvm.qemu.HostInfo;
@@ -85,14 +86,22 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
      * @param accel         {@code auto}, {@code kvm} or {@code tcg}
      * @param defaultKernel the kernel of zones that name none, or null for the newest /boot/vmlinuz-*
      * @param machine       the least machine every zone gets; devices that need more raise it per zone
+     * @param bootFolders   folders besides the image cache and /boot that a spec's kernel and initramfs may come from
      */
-    public record Settings(Path stateDir, String qemuBinary, String accel, String defaultKernel, Machine machine) {
+    public record Settings(Path stateDir, String qemuBinary, String accel, String defaultKernel, Machine machine,
+            List<Path> bootFolders) {
         public Settings {
             if (!List.of("auto", "kvm", "tcg").contains(accel)) {
                 throw new IllegalArgumentException("accel must be auto, kvm or tcg, not '" + accel + "'");
             }
             defaultKernel = defaultKernel == null || defaultKernel.isBlank() ? null : defaultKernel;
             machine = machine == null ? Machine.MICROVM_PVH : machine;
+            bootFolders = bootFolders == null ? List.of() : List.copyOf(bootFolders);
+        }
+
+        /** Settings whose zones' kernels and initramfs come from the image cache and /boot only. */
+        public Settings(Path stateDir, String qemuBinary, String accel, String defaultKernel, Machine machine) {
+            this(stateDir, qemuBinary, accel, defaultKernel, machine, List.of());
         }
 
         /** Settings where each zone gets the cheapest machine its devices allow. */
@@ -147,13 +156,15 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
             accel = new AccelChoice(s.accel(), s.qemuBinary(), images);
             qemuVersion = null;
         }
-        planner = new StartPlanner(s.qemuBinary(), s.machine(), StartPlanner.from(images, s.defaultKernel()),
-                accel::forImage, HostInfo::facts);
+        planner = new StartPlanner(s.qemuBinary(), s.machine(), StartPlanner.from(images, s.defaultKernel(),
+                new BootFolders(images.cacheDir(), Path.of("/boot"), s.bootFolders())), accel::forImage, HostInfo::facts);
     }
 
     private static Settings settingsOf(Path state, KvmDriverConfig c) {
         return new Settings(state, c.qemuBinary(), c.accel(), c.defaultKernel(),
-                c.machine() == null || c.machine().isBlank() ? null : Machine.parse(c.machine()));
+                c.machine() == null || c.machine().isBlank() ? null : Machine.parse(c.machine()),
+                c.bootFolders() == null ? List.of() : java.util.Arrays.stream(c.bootFolders()).map(String::trim)
+                        .filter(f -> !f.isEmpty()).map(Path::of).toList());
     }
 
     public Settings settings() {

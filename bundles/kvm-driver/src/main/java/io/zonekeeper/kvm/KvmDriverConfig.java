@@ -21,6 +21,11 @@ public @interface KvmDriverConfig {
             + " names none; empty means the newest /boot/vmlinuz-*.")
     String defaultKernel() default "";
 
+    @AttributeDefinition(name = "Boot folders", required = false, description = "Folders besides the driver's image"
+            + " cache and /boot that a zone's own kernel and initramfs may come from, judged by real path (a symlink"
+            + " out of them is refused).")
+    String[] bootFolders() default {};
+
     @AttributeDefinition(name = "Least machine", description = "The machine every zone gets at least; a zone whose"
             + " devices need more gets more (q35-pvh for PCI functions, q35-firmware for a TPM). microvm-pvh boots"
             + " fastest.", options = {@Option(label = "microvm-pvh", value = "microvm-pvh"),

@@ -8,6 +8,7 @@ import java.util.function.Supplier;
 
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.kvm.accel.AccelVerdict;
+import io.zonekeeper.kvm.image.BootFolders;
 import io.zonekeeper.kvm.image.ZoneImages;
 import io.zonekeeper.kvm.image.ZoneImages.BootImage;
 import io.zonekeeper.kvm.qemu.HostInfo;
@@ -67,13 +68,17 @@ final class StartPlanner {
                 argv);
     }
 
-    /** Boot images from {@code images}: the spec's own kernel and initramfs, else {@code defaultKernel}. */
-    static Images from(ZoneImages images, String defaultKernel) {
+    /**
+     * Boot images from {@code images}: the spec's own kernel and initramfs, each confined to {@code folders} by its
+     * real path, else {@code defaultKernel} (the operator's, from the configuration).
+     */
+    static Images from(ZoneImages images, String defaultKernel, BootFolders folders) {
         return spec -> {
-            String kernel = spec.kernel() != null ? spec.kernel() : defaultKernel;
             try {
-                return images.image(kernel == null ? null : Path.of(kernel),
-                        spec.initramfs() == null ? null : Path.of(spec.initramfs()));
+                Path kernel = spec.kernel() != null ? folders.confine("kernel", spec.kernel())
+                        : defaultKernel == null ? null : Path.of(defaultKernel);
+                Path initramfs = spec.initramfs() == null ? null : folders.confine("initramfs", spec.initramfs());
+                return images.image(kernel, initramfs);
             } catch (IOException e) {
                 throw new DriverException("zone image for " + spec.name() + ": " + e.getMessage(), e);
             }

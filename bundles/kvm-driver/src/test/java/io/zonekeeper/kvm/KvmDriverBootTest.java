@@ -292,7 +292,6 @@ public class KvmDriverBootTest {
 
     @Test
     public void qemuThatFailsToBootIsReportedInItsOwnWordsAndLeavesNothing() throws Exception {
-        KvmDriver kvm = driver();
         Path junkDir = Files.createTempDirectory(Path.of("/tmp"), "zk-k");
         dirs.add(junkDir);
         Path junk = junkDir.resolve("vmlinux-junk");
@@ -304,6 +303,16 @@ public class KvmDriverBootTest {
         Files.write(junk, elf);
         TestZone z = zone(ZoneSpec.builder("epsilon").kernel(junk.toString()).build());
         Files.writeString(z.directory().resolve("console.log"), "an earlier boot\n");
+        try {
+            driver().start(z);
+            fail("a kernel outside the boot folders is refused");
+        } catch (DriverException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("kernel " + junk + " is outside the folders a zone's"
+                    + " kernel and initramfs may come from"));
+        }
+        KvmDriver kvm = new KvmDriver(new KvmDriver.Settings(STATE, "qemu-system-x86_64", "tcg", null, null,
+                List.of(junkDir)));
+        drivers.add(kvm);
 
         try {
             kvm.start(z);

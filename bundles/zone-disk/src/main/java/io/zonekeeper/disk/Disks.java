@@ -1,7 +1,6 @@
 package io.zonekeeper.disk;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.StringReader;
 import java.lang.System.Logger.Level;
 import java.nio.charset.StandardCharsets;
@@ -36,21 +35,23 @@ import jakarta.json.JsonObject;
 import jakarta.json.JsonReader;
 
 /**
- * The disk images of this appliance and their read-write locks. Images live in {@code <state>/disks} or in
+ * The disk images of this appliance, the format recorded for each, and their read-write locks. Images live in {@code <state>/disks} or in
  * folders the configuration allows; a path is judged by its real path, so a symlink cannot lead outside. A lock
  * is a file in {@code <state>/disks/locks}, written atomically, naming the zone that holds the image: it survives
- * an appliance restart, and zone-core gives it back when the zone stops, crashes or is destroyed.
+ * an appliance restart, and zone-core gives it back when the zone stops, crashes or is destroyed. An image's format
+ * is recorded in {@code <state>/disks/formats} when {@code disk:create} makes it (or, for an image named by path, at
+ * its first attach: what the spec said) and is never learnt from the image again, because the guest writes the image.
  */
 public final class Disks {
     private static final System.Logger LOG = System.getLogger("io.zonekeeper.disk");
     private static final Pattern SIZE = Pattern.compile("(\\d+)([KMGT]?)(i?B)?", Pattern.CASE_INSENSITIVE);
-    private static final byte[] QCOW2_MAGIC = { 'Q', 'F', 'I', (byte) 0xfb };
     public static final long MIN_BYTES = 1L << 20;
     /** How long mke2fs or qemu-img may take to make one image before it is killed. */
     static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(300);
 
     private final Path disksDir;
     private final Path locksDir;
+    private final Path formatsDir;
     private final List<Path> allowed;
     private final String mke2fs;
     private final String qemuImg;
@@ -67,6 +68,7 @@ public final class Disks {
         this.runner = new ProcessRunner(commandTimeout);
         this.disksDir = stateDir.resolve("disks");
         this.locksDir = disksDir.resolve("locks");
+        this.formatsDir = disksDir.resolve("formats");
         List<Path> a = new ArrayList<>();
         a.add(disksDir);
         a.addAll(allowedFolders);
@@ -120,12 +122,53 @@ public final class Disks {
                 + "io.zonekeeper.disk, allowedFolders");
     }
 
-    /** {@code qcow2} when the file starts with the qcow2 magic, else {@code raw}. */
-    static String sniffFormat(Path image) throws IOException {
-        try (InputStream in = Files.newInputStream(image)) {
-            byte[] h = in.readNBytes(4);
-            return java.util.Arrays.equals(h, QCOW2_MAGIC) ? DiskSpec.FORMAT_QCOW2 : DiskSpec.FORMAT_RAW;
+    /**
+     * The format recorded for the image at real path {@code real}: its record, else, for an image that
+     * {@code disk:create} made before formats were recorded, the one its file name says; empty when none was.
+     */
+    Optional<String> recordedFormat(Path real) throws IOException {
+        Path f = formatFile(real);
+        if (Files.exists(f)) {
+            try (JsonReader r = Json.createReader(new StringReader(Files.readString(f, StandardCharsets.UTF_8)))) {
+                JsonObject o = r.readObject();
+                String format = o.getString("format", "");
+                if (!o.getString("path", "").equals(real.toString()) || !(DiskSpec.FORMAT_RAW.equals(format)
+                        || DiskSpec.FORMAT_QCOW2.equals(format))) {
+                    throw new IOException("format record " + f + " is not one of " + real);
+                }
+                return Optional.of(format);
+            } catch (RuntimeException e) {
+                throw new IOException("format record " + f + " is unreadable: " + e.getMessage(), e);
+            }
         }
+        String n = real.getFileName().toString();
+        if (real.getParent() != null && real.getParent().equals(realDisksDir())) {
+            if (n.endsWith(".img")) {
+                return Optional.of(DiskSpec.FORMAT_RAW);
+            }
+            if (n.endsWith(".qcow2")) {
+                return Optional.of(DiskSpec.FORMAT_QCOW2);
+            }
+        }
+        return Optional.empty();
+    }
+
+    private Path realDisksDir() {
+        try {
+            return disksDir.toRealPath();
+        } catch (IOException e) {
+            return disksDir;
+        }
+    }
+
+    private void recordFormat(Path real, String format, String how) throws IOException {
+        AtomicFiles.writeString(formatFile(real), Json.createObjectBuilder().add("path", real.toString())
+                .add("format", format).add("recorded", how).add("since", Instant.now().toString()).build()
+                .toString());
+    }
+
+    Path formatFile(Path real) {
+        return formatsDir.resolve(keyOf(real) + ".json");
     }
 
     /** Parses sizes such as {@code 64M}, {@code 1G}, {@code 512MiB} or a number of bytes. */
@@ -193,11 +236,18 @@ public final class Disks {
                 Files.delete(raw);
                 made = qcow;
             }
+            // The record comes first: an image never exists without the format it was made in.
+            recordFormat(disksDir.toRealPath().resolve(target.getFileName()), format, "disk:create");
             AtomicFiles.rename(made, target);
             return image(target);
         } catch (IOException e) {
             quietlyDelete(raw);
             quietlyDelete(qcow);
+            try {
+                quietlyDelete(formatFile(disksDir.toRealPath().resolve(target.getFileName())));
+            } catch (IOException noFolder) {
+                // no disks folder, so no record either
+            }
             throw new DiskException("disk " + name + " could not be made: " + e.getMessage(), e);
         }
     }
@@ -228,7 +278,9 @@ public final class Disks {
     private DiskImage image(Path p) throws IOException {
         String f = p.getFileName().toString();
         String name = f.substring(0, f.lastIndexOf('.'));
-        return new DiskImage(name, p, sniffFormat(p), Files.size(p), lockOf(p.toRealPath()).orElse(null));
+        Path real = p.toRealPath();
+        return new DiskImage(name, p, recordedFormat(real).orElse("unrecorded"), Files.size(p),
+                lockOf(real).orElse(null));
     }
 
     /** Removes an image; refused while a zone holds it or names it ({@code usedBy}). */
@@ -244,7 +296,9 @@ public final class Disks {
                     + "; destroy them or remove the disk from their specs first");
         }
         try {
+            Path real = d.path().toRealPath();
             Files.delete(d.path());
+            quietlyDelete(formatFile(real));
         } catch (IOException e) {
             throw new DiskException("disk " + name + " could not be removed: " + e.getMessage(), e);
         }
@@ -254,7 +308,9 @@ public final class Disks {
 
     /**
      * Checks every disk of the spec (confinement, format, locks) and takes a lock on each read-write one. All or
-     * nothing; a refusal names every broken field.
+     * nothing; a refusal names every broken field. The format is the one recorded for the image; an image that
+     * has none gets the spec's recorded now. A raw image that now looks like qcow2, and a qcow2 image that would
+     * make its hypervisor open another file, are refused.
      */
     public synchronized PreparedResources prepare(UUID id, ZoneSpec spec) throws DiskException {
         release(id);
@@ -262,6 +318,7 @@ public final class Disks {
         List<PreparedDisk> disks = new ArrayList<>();
         Set<String> names = new HashSet<>();
         Set<Path> seen = new HashSet<>();
+        Set<Path> toRecord = new HashSet<>();
         for (int i = 0; i < spec.disks().size(); i++) {
             DiskSpec d = spec.disks().get(i);
             String at = "disks[" + i + "]";
@@ -276,15 +333,28 @@ public final class Disks {
                 errors.add(at + ".path: " + d.path() + " is the same image as an earlier disk of this zone");
                 continue;
             }
+            boolean unrecorded;
             try {
-                String actual = sniffFormat(real);
-                if (!actual.equals(d.format())) {
-                    errors.add(at + ".format: " + d.path() + " is a " + actual + " image, not " + d.format());
+                Optional<String> recorded = recordedFormat(real);
+                if (recorded.isPresent() && !recorded.get().equals(d.format())) {
+                    errors.add(at + ".format: " + d.path() + " is recorded as a " + recorded.get() + " image, not "
+                            + d.format() + "; an image keeps the format it was made or first attached in");
+                    continue;
+                }
+                unrecorded = recorded.isEmpty();
+                Optional<String> refusal = ImageHeader.refusal(d.format(), ImageHeader.read(real));
+                if (refusal.isPresent()) {
+                    errors.add(at + ".path: " + d.path() + " " + refusal.get() + (DiskSpec.FORMAT_RAW.equals(
+                            d.format()) ? "; nothing was started: restore the image from a backup, or disk:destroy"
+                            + " it (or remove it) and make a new one" : ""));
                     continue;
                 }
             } catch (IOException e) {
                 errors.add(at + ".path: " + d.path() + " cannot be read: " + e.getMessage());
                 continue;
+            }
+            if (unrecorded) {
+                toRecord.add(real);
             }
             Optional<DiskLock> lock = lockOf(real);
             if (lock.isPresent() && !lock.get().zoneId().equals(id)) {
@@ -308,6 +378,11 @@ public final class Disks {
         List<Path> taken = new ArrayList<>();
         try {
             for (PreparedDisk d : disks) {
+                if (toRecord.contains(Path.of(d.path()))) {
+                    recordFormat(Path.of(d.path()), d.format(), "first attach, by zone " + spec.name());
+                }
+            }
+            for (PreparedDisk d : disks) {
                 if (!d.readOnly()) {
                     Path real = Path.of(d.path());
                     writeLock(new DiskLock(real.toString(), spec.name(), id, Instant.now()));
@@ -316,7 +391,8 @@ public final class Disks {
             }
         } catch (IOException e) {
             taken.forEach(Disks::quietlyDelete);
-            throw new DiskException("zone " + spec.name() + ": a disk lock could not be written: " + e.getMessage(), e);
+            throw new DiskException("zone " + spec.name() + ": a disk lock or format record could not be written: "
+                    + e.getMessage(), e);
         }
         return new PreparedResources(List.of(), disks);
     }
@@ -398,9 +474,14 @@ public final class Disks {
     }
 
     Path lockFile(Path real) {
+        return locksDir.resolve(keyOf(real) + ".json");
+    }
+
+    /** A file name for what is kept about the image at {@code real}. */
+    private static String keyOf(Path real) {
         try {
             byte[] d = MessageDigest.getInstance("SHA-256").digest(real.toString().getBytes(StandardCharsets.UTF_8));
-            return locksDir.resolve(HexFormat.of().formatHex(d).substring(0, 24) + ".json");
+            return HexFormat.of().formatHex(d).substring(0, 24);
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }

@@ -152,8 +152,57 @@ public class DisksTest {
         disks.prepare(UUID.randomUUID(), zone("x", new DiskSpec(a.toString(), "raw", true)));
         disks.prepare(UUID.randomUUID(), zone("y", new DiskSpec(a.toString(), "raw", true)));
         assertEquals(List.of(), disks.locks());
-        refused("disks[0].format: " + a + " is a raw image, not qcow2",
+        refused("disks[0].format: " + a + " is recorded as a raw image, not qcow2",
                 () -> disks.prepare(UUID.randomUUID(), zone("z", new DiskSpec(a.toString(), "qcow2", false))));
+    }
+
+    /** A qcow2 header as the qcow2 spec lays it out: magic, version, backing file offset and size, features. */
+    private static byte[] qcow2Header(int version, long backingOffset, int backingSize, long incompatible) {
+        java.nio.ByteBuffer h = java.nio.ByteBuffer.allocate(4096);
+        h.put(ImageHeader.QCOW2_MAGIC).putInt(version).putLong(backingOffset).putInt(backingSize);
+        h.putLong(72, incompatible);
+        return h.array();
+    }
+
+    @Test
+    public void theFormatIsRecordedAtTheFirstAttachAndARawImageThatNowLooksLikeQcow2IsRefusedAsTampered()
+            throws Exception {
+        Path a = image(shared, "guest.img");
+        UUID z = UUID.randomUUID();
+        disks.prepare(z, zone("web", new DiskSpec(a.toString(), "raw", false)));
+        disks.release(z);
+        assertEquals(java.util.Optional.of("raw"), disks.recordedFormat(a.toRealPath()));
+        // What a guest can do to its own raw disk: write a qcow2 header naming a host file as its backing file.
+        byte[] hostile = qcow2Header(3, 0x200, 11, 0);
+        System.arraycopy("/etc/shadow".getBytes(java.nio.charset.StandardCharsets.US_ASCII), 0, hostile, 0x200, 11);
+        Files.write(a, hostile);
+        refused("disks[0].path: " + a + " is recorded as a raw image but now starts with the qcow2 magic",
+                () -> disks.prepare(z, zone("web", new DiskSpec(a.toString(), "raw", false))));
+        refused("refused as tampered; nothing was started: restore the image from a backup, or disk:destroy",
+                () -> disks.prepare(z, zone("web", new DiskSpec(a.toString(), "raw", true))));
+        // Naming it qcow2 now does not help: the record says raw.
+        refused("is recorded as a raw image, not qcow2",
+                () -> disks.prepare(z, zone("web", new DiskSpec(a.toString(), "qcow2", false))));
+        assertEquals(java.util.Optional.of("raw"), disks.recordedFormat(a.toRealPath()));
+    }
+
+    @Test
+    public void aQcow2ImageThatWouldOpenAnotherFileIsRefused() throws Exception {
+        Path backed = Files.write(shared.resolve("backed.qcow2"), qcow2Header(3, 0x200, 11, 0));
+        refused("disks[0].path: " + backed + " is a qcow2 image whose header names a backing file "
+                + "(backing_file_offset 512, backing_file_size 11)",
+                () -> disks.prepare(UUID.randomUUID(), zone("a", new DiskSpec(backed.toString(), "qcow2", true))));
+        Path external = Files.write(shared.resolve("external.qcow2"), qcow2Header(3, 0, 0, 1L << 2));
+        refused("external data file",
+                () -> disks.prepare(UUID.randomUUID(), zone("b", new DiskSpec(external.toString(), "qcow2", true))));
+        Path notQcow2 = image(shared, "plain.qcow2");
+        refused("is recorded as qcow2 but has no qcow2 header",
+                () -> disks.prepare(UUID.randomUUID(), zone("c", new DiskSpec(notQcow2.toString(), "qcow2", true))));
+        assertEquals("a refused image gets no record", java.util.Optional.empty(),
+                disks.recordedFormat(backed.toRealPath()));
+        Path fine = Files.write(shared.resolve("fine.qcow2"), qcow2Header(3, 0, 0, 0));
+        disks.prepare(UUID.randomUUID(), zone("d", new DiskSpec(fine.toString(), "qcow2", true)));
+        assertEquals(java.util.Optional.of("qcow2"), disks.recordedFormat(fine.toRealPath()));
     }
 
     @Test
@@ -186,8 +235,11 @@ public class DisksTest {
         refused("in use: attached read-write to zone web", () -> disks.destroy("data", List.of()));
         disks.release(z);
         refused("named by zone(s) web", () -> disks.destroy("data", List.of("web")));
+        Path made = d.path().toRealPath();
+        assertTrue("disk:create recorded the format", Files.exists(disks.formatFile(made)));
         disks.destroy("data", List.of());
         assertTrue(disks.list().isEmpty());
+        assertTrue("disk:destroy removed the record", !Files.exists(disks.formatFile(made)));
         if (Files.isExecutable(Path.of("/usr/bin/qemu-img"))) {
             DiskImage q = disks.create("q", "8M", content.toString(), "qcow2");
             assertEquals("qcow2", q.format());

@@ -12,10 +12,16 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.regex.Pattern;
 
 /** The host's kernel files: which is the newest, what release each is, whether it is a bzImage. */
 public final class KernelFiles {
     private static final int HDRS = 0x53726448; // "HdrS", the x86 boot protocol's setup header magic
+    /**
+     * What a kernel release may look like. The release becomes part of paths ({@code /lib/modules/RELEASE}, cache
+     * names), and a kernel file is not trusted to say where: no slash, no "..", nothing but these characters.
+     */
+    public static final Pattern RELEASE = Pattern.compile("(?!\\.\\.?$)[A-Za-z0-9._+-]{1,64}");
 
     private KernelFiles() {
     }
@@ -40,7 +46,8 @@ public final class KernelFiles {
     /**
      * The kernel release ({@code 6.1.0-56-amd64}) from a bzImage's setup header (the version string it points to),
      * else from a file name like {@code vmlinuz-6.1.0-56-amd64}; empty when neither says. A file that cannot be
-     * read is judged by its name alone.
+     * read is judged by its name alone. Either must match {@link #RELEASE}; a header whose release does not is not
+     * believed, and the release is then unknown.
      */
     public static Optional<String> release(Path kernel) {
         try (FileChannel ch = FileChannel.open(kernel)) {
@@ -54,7 +61,7 @@ public final class KernelFiles {
                     String s = new String(v.array(), 0, v.position(), StandardCharsets.US_ASCII);
                     String first = s.split("[\\s\\x00]", 2)[0];
                     if (!first.isEmpty()) {
-                        return Optional.of(first);
+                        return RELEASE.matcher(first).matches() ? Optional.of(first) : Optional.empty();
                     }
                 }
             }
@@ -63,7 +70,7 @@ public final class KernelFiles {
         }
         String name = kernel.getFileName().toString();
         for (String prefix : new String[] {"vmlinuz-", "vmlinux-", "bzImage-"}) {
-            if (name.startsWith(prefix) && name.length() > prefix.length()) {
+            if (name.startsWith(prefix) && RELEASE.matcher(name.substring(prefix.length())).matches()) {
                 return Optional.of(name.substring(prefix.length()));
             }
         }

@@ -40,6 +40,18 @@ public class KernelFilesTest {
     }
 
     @Test
+    public void aReleaseThatCouldLeadOutOfAFolderIsNotBelieved() throws IOException {
+        Path root = tmp.getRoot().toPath();
+        for (String hostile : new String[] {"../../../etc", "6.1/../../x", "..", "a".repeat(65), "6.1\u00e9"}) {
+            Path k = Files.write(root.resolve("vmlinuz-6.1.0-9-amd64"), bzImageHeader(hostile + " #1 SMP"));
+            assertEquals(hostile, Optional.empty(), KernelFiles.release(k));
+        }
+        assertEquals(Optional.empty(), KernelFiles.release(Files.writeString(root.resolve("vmlinuz-.."), "x")));
+        assertEquals(Optional.of("6.1.0+custom_1.x"),
+                KernelFiles.release(Files.write(root.resolve("k"), bzImageHeader("6.1.0+custom_1.x #1"))));
+    }
+
+    @Test
     public void releaseFallsBackToTheFileName() throws IOException {
         Path root = tmp.getRoot().toPath();
         assertEquals(Optional.of("5.10.0-7-amd64"),

@@ -15,12 +15,14 @@ import io.zonekeeper.spi.PreparedChannel;
 import io.zonekeeper.spi.PreparedDisk;
 import io.zonekeeper.spi.PreparedNic;
 import io.zonekeeper.spi.PreparedResources;
+import jakarta.json.Json;
+import jakarta.json.JsonObjectBuilder;
 
 /**
  * Renders a zone into QEMU arguments: the microvm machine booting the kernel through its PVH entry, tuned as
  * measured on this kind of host (docs: shared/labs/KVM.md), in the full seccomp sandbox, with QMP, a pidfile, a
  * serial console that is both a log file and a socket, one virtio-serial port per channel, one virtio-net device
- * per prepared tap and one virtio-blk device per prepared disk. A zone whose prepared devices need more gets the
+ * per prepared tap and one virtio-blk device per prepared disk (two {@code -blockdev} nodes, format explicit). A zone whose prepared devices need more gets the
  * {@link Machine} its start plan chose (q35, booting through firmware where ACPI tables must come from it), with
  * the same virtio devices on PCI, and its devices rendered by {@link QemuDevices}. Pure: it reads nothing, starts
  * nothing and checks nothing; it renders only what {@link StartChecks} passed.
@@ -81,9 +83,8 @@ public final class QemuCommandLine {
         for (int i = 0; i < res.disks().size(); i++) {
             PreparedDisk d = res.disks().get(i);
             // The serial tells the zone init which block device is which disk, whatever order they probe in.
-            a.addAll(List.of("-drive", "file=" + d.path() + ",format=" + d.format() + ",if=none,id=d" + i
-                    + (d.readOnly() ? ",readonly=on" : ""), "-device", machine.virtio("blk") + ",drive=d" + i
-                    + ",serial=zk-d" + i));
+            a.addAll(blockdevs(d, i));
+            a.addAll(List.of("-device", machine.virtio("blk") + ",drive=d" + i + ",serial=zk-d" + i));
         }
         a.addAll(QemuDevices.render(res.devices()));
         // Through firmware the bzImage boots as a PC kernel does (SeaBIOS runs its real-mode entry); otherwise QEMU
@@ -92,6 +93,23 @@ public final class QemuCommandLine {
         a.addAll(List.of("-kernel", kernel.toString(), "-initrd", image.initramfs().toString()));
         a.addAll(List.of("-append", kernelCmdline(name, spec, image, res, machine)));
         return a;
+    }
+
+    /**
+     * A disk as two block nodes: the file {@code fN} and, on it, the format node {@code dN} the device uses. The format
+     * is the one the appliance recorded, never probed; a qcow2 node gets {@code "backing": null}, so QEMU opens no
+     * backing file whatever the image's header names. JSON syntax, because the key=value syntax has no null (and
+     * splits at commas, which a path may hold).
+     */
+    static List<String> blockdevs(PreparedDisk d, int i) {
+        JsonObjectBuilder format = Json.createObjectBuilder().add("driver", d.format()).add("node-name", "d" + i)
+                .add("file", "f" + i).add("read-only", d.readOnly());
+        if (!"raw".equals(d.format())) {
+            format.addNull("backing");
+        }
+        return List.of("-blockdev", Json.createObjectBuilder().add("driver", "file").add("node-name", "f" + i)
+                .add("filename", d.path()).add("read-only", d.readOnly()).build().toString(),
+                "-blockdev", format.build().toString());
     }
 
     /**

@@ -128,11 +128,8 @@ public final class StartChecks {
         }
         for (int i = 0; i < res.disks().size(); i++) {
             PreparedDisk d = res.disks().get(i);
-            // QEMU splits -drive at commas; the disk provider leaves this rule to the driver that renders options.
-            if (d.path().contains(",")) {
-                errors.add(new FieldError("disks[" + i + "].path", d.path() + " has a comma, which a QEMU -drive "
-                        + "option cannot carry; rename the image or link it from a path without one"));
-            } else if (!List.of("raw", "qcow2").contains(d.format())) {
+            // -blockdev in JSON carries any path, commas included; only the two formats the appliance records pass.
+            if (!List.of("raw", "qcow2").contains(d.format())) {
                 errors.add(new FieldError("disks[" + i + "].format", d.path() + " (" + d.format() + ") cannot be a "
                         + "QEMU drive"));
             }

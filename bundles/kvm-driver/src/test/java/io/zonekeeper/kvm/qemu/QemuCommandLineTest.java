@@ -122,8 +122,13 @@ public class QemuCommandLineTest {
         assertEquals(List.of("tap,id=n0,ifname=zkt0123456789a,script=no,downscript=no",
                 "tap,id=n1,ifname=zkt0123456789b,script=no,downscript=no"), all(a, "-netdev"));
         assertTrue(all(a, "-device").contains("virtio-net-device,netdev=n0,mac=0a:11:22:33:44:55"));
-        assertEquals(List.of("file=/var/lib/zk/disks/data.img,format=raw,if=none,id=d0",
-                "file=/var/lib/zk/disks/base.qcow2,format=qcow2,if=none,id=d1,readonly=on"), all(a, "-drive"));
+        assertEquals(List.of(), all(a, "-drive"));
+        assertEquals(List.of(
+                "{\"driver\":\"file\",\"node-name\":\"f0\",\"filename\":\"/var/lib/zk/disks/data.img\",\"read-only\":false}",
+                "{\"driver\":\"raw\",\"node-name\":\"d0\",\"file\":\"f0\",\"read-only\":false}",
+                "{\"driver\":\"file\",\"node-name\":\"f1\",\"filename\":\"/var/lib/zk/disks/base.qcow2\",\"read-only\":true}",
+                "{\"driver\":\"qcow2\",\"node-name\":\"d1\",\"file\":\"f1\",\"read-only\":true,\"backing\":null}"),
+                all(a, "-blockdev"));
         assertTrue(all(a, "-device").contains("virtio-blk-device,drive=d1,serial=zk-d1"));
         String append = after(a, "-append");
         assertTrue(append, append.contains("zk.features=power,net,disk"));
