@@ -253,6 +253,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         d.put("machines", "microvm-pvh (no device needs more), q35-pvh (PCIE: pci), q35-firmware (FIRMWARE_ACPI:"
                 + " tpm; boots the bzImage through SeaBIOS, slower)");
         d.put("machine.least", settings.machine().id());
+        d.put("console.log.cap", settings.consoleLogCap() / 1024 + " KiB, then console.log.1");
         return new Capabilities(EnumSet.of(Feature.PAUSE, Feature.CONSOLE, Feature.ADOPTION, Feature.CHANNELS,
                 Feature.NETWORK, Feature.DISK, Feature.PCI_PASSTHROUGH),
                 HostInfo.cores(), Math.max(0, HostInfo.memAvailableMiB()), d, QemuDevices.TYPES);

@@ -16,7 +16,6 @@ import java.util.UUID;
 import java.util.stream.Stream;
 
 import org.junit.After;
-import org.junit.Assume;
 import org.junit.BeforeClass;
 import org.junit.Test;
 
@@ -40,13 +39,7 @@ public class ConsoleFloodBootTest {
 
     @BeforeClass
     public static void needsQemuKernelAndBusybox() throws IOException {
-        Assume.assumeTrue("qemu-system-x86_64 is installed", Stream.of(System.getenv("PATH").split(":"))
-                .anyMatch(d -> Files.isExecutable(Path.of(d, "qemu-system-x86_64"))));
-        try (Stream<Path> boot = Files.list(Path.of("/boot"))) {
-            Assume.assumeTrue("a /boot/vmlinuz-* exists", boot.anyMatch(p -> p.getFileName().toString()
-                    .startsWith("vmlinuz-")));
-        }
-        Assume.assumeTrue("busybox-static is installed", Files.isRegularFile(Path.of("/bin/busybox")));
+        KvmDriverBootTest.needsQemuKernelAndBusybox();
     }
 
     @After

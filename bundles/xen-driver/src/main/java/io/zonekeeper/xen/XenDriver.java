@@ -28,6 +28,7 @@ import org.osgi.service.metatype.annotations.Designate;
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.api.ZoneState;
 import io.zonekeeper.hostio.AtomicFiles;
+import io.zonekeeper.hostio.FileTail;
 import io.zonekeeper.spi.Adoption;
 import io.zonekeeper.spi.Capabilities;
 import io.zonekeeper.spi.ConsoleAccess;
@@ -767,7 +768,7 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
         stopKeeper(d.zone);
         String why = reason;
         if (state == ZoneState.CRASHED) {
-            List<String> console = lastLines(consoleLog(d.zone), 15);
+            List<String> console = FileTail.lastLines(consoleLog(d.zone), 15, 4096); // bounded, escaped
             why += "; last console lines: " + (console.isEmpty() ? "(none)" : String.join(" | ", console));
             try {
                 xl.destroy(d.domid); // kept by on_crash=preserve only long enough to tell a crash from a power-off
@@ -865,30 +866,5 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
     public Optional<Integer> watchedDomid(UUID zone) {
         ZoneDomain d = domains.get(zone);
         return d == null ? Optional.empty() : Optional.of(d.domid);
-    }
-
-    static List<String> lastLines(Path file, int n) {
-        try {
-            if (!Files.isRegularFile(file)) {
-                return List.of();
-            }
-            long size = Files.size(file);
-            byte[] tail;
-            try (var ch = java.nio.channels.FileChannel.open(file)) {
-                long from = Math.max(0, size - 8192);
-                java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate((int) (size - from));
-                ch.read(b, from);
-                tail = b.array();
-            }
-            List<String> lines = new ArrayList<>();
-            for (String l : new String(tail, StandardCharsets.UTF_8).split("\r?\n")) {
-                if (!l.isBlank()) {
-                    lines.add(l.strip());
-                }
-            }
-            return lines.subList(Math.max(0, lines.size() - n), lines.size());
-        } catch (IOException e) {
-            return List.of();
-        }
     }
 }

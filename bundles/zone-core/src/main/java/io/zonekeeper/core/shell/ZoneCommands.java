@@ -242,9 +242,9 @@ public class ZoneCommands {
         boolean shortOfLines = false;
         if (lines > 0) {
             String[] all = text.split("\n", -1);
-            int keep = Math.min(all.length, lines + 1); // the last element is what follows the last newline
-            shortOfLines = keep < lines + 1;
-            text = String.join("\n", java.util.Arrays.asList(all).subList(all.length - keep, all.length));
+            int have = text.endsWith("\n") ? all.length - 1 : all.length; // a last line may still be unfinished
+            shortOfLines = have < lines;
+            text = String.join("\n", java.util.Arrays.asList(all).subList(Math.max(0, have - lines), all.length));
         }
         text = GuestText.escape(text).stripTrailing();
         if (tail.cut() && (lines == 0 || shortOfLines)) {

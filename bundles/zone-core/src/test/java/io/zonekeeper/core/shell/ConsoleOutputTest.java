@@ -48,6 +48,8 @@ public class ConsoleOutputTest {
         Files.writeString(log, "one\r\ntwo\r\nthree\r\n");
         assertEquals("one\ntwo\nthree", ZoneCommands.logsText(log, "web", 0));
         assertEquals("two\nthree", ZoneCommands.logsText(log, "web", 2));
+        Files.writeString(log, "four, unfinished", StandardOpenOption.APPEND);
+        assertEquals("three\nfour, unfinished", ZoneCommands.logsText(log, "web", 2));
         assertEquals("(zone web has printed nothing yet)",
                 ZoneCommands.logsText(tmp.getRoot().toPath().resolve("none.log"), "web", 0));
     }
