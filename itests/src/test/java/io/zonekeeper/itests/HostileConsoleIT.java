@@ -24,7 +24,6 @@ import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
 import org.ops4j.pax.exam.spi.reactors.PerClass;
 import org.osgi.service.cm.ConfigurationAdmin;
 
-import io.zonekeeper.api.ZoneInfo;
 import io.zonekeeper.api.ZoneManager;
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.api.ZoneState;
@@ -55,11 +54,7 @@ public class HostileConsoleIT {
 
     @After
     public void destroyEverything() throws Exception {
-        for (ZoneInfo z : zones.list()) {
-            long pid = z.runtime().containsKey("pid") ? Long.parseLong(z.runtime().get("pid")) : -1;
-            Containers.run(shell, "zone:destroy " + z.name());
-            ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
-        }
+        Containers.destroyAllZones(zones, shell);
         config.getConfiguration("io.zonekeeper.kvm", "?").delete();
     }
 
@@ -108,6 +103,8 @@ public class HostileConsoleIT {
         assertTrue("zone:logs printed " + logs.length() + " chars", logs.length() <= 4 * (1 << 20) + 200);
         assertTrue(logs, logs.contains("flood-line-from-a-hostile-guest\n\\x1b[2J\\x1b]0;pwned\\x07"));
         assertFalse("no raw escape character reaches the operator", logs.chars().anyMatch(c -> c == 0x1b || c == 7));
+        assertTrue("zone:logs shows the rotated generation too: " + logs.length() + " chars",
+                logs.length() >= CAP_KIB * 1024 * 9 / 10);
         String last = sh("zone:logs -n 3 flood");
         assertTrue(last, last.split("\n").length <= 3);
         assertTrue(sh("zone:wait --timeout 60 --console flood-line-from-a-hostile-guest flood").contains("printed"));

@@ -8,6 +8,7 @@ import java.nio.channels.ByteChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
@@ -30,6 +31,7 @@ import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.api.ZoneState;
 import io.zonekeeper.core.ZoneRegistry;
 import io.zonekeeper.core.json.SpecJson;
+import io.zonekeeper.hostio.CappedLog;
 import io.zonekeeper.hostio.FileTail;
 import io.zonekeeper.hostio.GuestText;
 import jakarta.json.Json;
@@ -225,7 +227,7 @@ public class ZoneCommands {
         return sb.toString().stripTrailing();
     }
 
-    @Descriptor("Print the end of a zone's console log (at most its last 1 MiB), control characters escaped")
+    @Descriptor("Print the end of a zone's console log (at most its last 1 MiB, with the rotated console.log.1), control characters escaped")
     public String logs(
             @Descriptor("only the last N lines (0: all the last 1 MiB holds)") @Parameter(names = { "-n", "--lines" }, absentValue = "0") int lines,
             @Descriptor("zone name") String name) throws ZoneException, IOException {
@@ -238,13 +240,21 @@ public class ZoneCommands {
             return "(zone " + name + " has printed nothing yet)";
         }
         FileTail.Tail tail = FileTail.read(log, LOGS_TAIL);
+        Path older = CappedLog.rotated(log);
+        if (!tail.cut() && tail.bytes().length < LOGS_TAIL && Files.isRegularFile(older)) {
+            // Just rotated: the end of the generation before fills the rest of the bound.
+            FileTail.Tail before = FileTail.read(older, LOGS_TAIL - tail.bytes().length);
+            byte[] both = Arrays.copyOf(before.bytes(), before.bytes().length + tail.bytes().length);
+            System.arraycopy(tail.bytes(), 0, both, before.bytes().length, tail.bytes().length);
+            tail = new FileTail.Tail(both, before.fileSize() + tail.fileSize());
+        }
         String text = tail.text();
         boolean shortOfLines = false;
         if (lines > 0) {
             String[] all = text.split("\n", -1);
             int have = text.endsWith("\n") ? all.length - 1 : all.length; // a last line may still be unfinished
             shortOfLines = have < lines;
-            text = String.join("\n", java.util.Arrays.asList(all).subList(Math.max(0, have - lines), all.length));
+            text = String.join("\n", Arrays.asList(all).subList(Math.max(0, have - lines), all.length));
         }
         text = GuestText.escape(text).stripTrailing();
         if (tail.cut() && (lines == 0 || shortOfLines)) {

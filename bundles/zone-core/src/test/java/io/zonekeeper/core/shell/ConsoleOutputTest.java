@@ -55,6 +55,19 @@ public class ConsoleOutputTest {
     }
 
     @Test
+    public void justAfterARotationLogsShowTheEndOfTheGenerationBefore() throws Exception {
+        Path log = tmp.newFile("console.log").toPath();
+        Files.writeString(log, "new 1\n");
+        Files.writeString(log.resolveSibling("console.log.1"), "old 1\nold 2\n");
+        assertEquals("old 1\nold 2\nnew 1", ZoneCommands.logsText(log, "web", 0));
+        assertEquals("old 2\nnew 1", ZoneCommands.logsText(log, "web", 2));
+        // The bound holds over both: 1 MiB in all, the older part cut at a whole line.
+        Files.writeString(log.resolveSibling("console.log.1"), "x".repeat(ZoneCommands.LOGS_TAIL) + "\nold end\n");
+        String out = ZoneCommands.logsText(log, "web", 0);
+        assertTrue(out, out.startsWith("(zone web's console log holds 1024 KiB; its last 1024 KiB follow)\nold end\nnew 1"));
+    }
+
+    @Test
     public void followFindsTextInTheTailOfAHugeLogAndInWhatIsAppendedLater() throws Exception {
         Path log = hugeLogEndingWith("\nbooting \u001b[1mready\u001b[0m\n");
         ConsoleFollow f = new ConsoleFollow(log, "\u001b[1mready", 4096);
