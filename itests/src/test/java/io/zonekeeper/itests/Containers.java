@@ -165,6 +165,17 @@ final class Containers {
         return Files.exists(log) ? new String(Files.readAllBytes(log), StandardCharsets.UTF_8) : "";
     }
 
+    /** Destroys every zone through the shell, then ends by PID any QEMU a failed destroy left running. */
+    static void destroyAllZones(ZoneManager zones, CommandProcessor shell) {
+        for (io.zonekeeper.api.ZoneInfo z : zones.list()) {
+            String pid = z.runtime().get("pid");
+            run(shell, "zone:destroy " + z.name());
+            if (pid != null) {
+                ProcessHandle.of(Long.parseLong(pid)).ifPresent(ProcessHandle::destroyForcibly);
+            }
+        }
+    }
+
     /** Runs a command line through the real Gogo CommandProcessor, as the shell and the control socket do. */
     static Result run(CommandProcessor processor, String commandLine) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();

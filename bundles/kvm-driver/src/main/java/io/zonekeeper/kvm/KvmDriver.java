@@ -14,6 +14,9 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
@@ -25,6 +28,7 @@ import org.osgi.service.metatype.annotations.Designate;
 
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.api.ZoneState;
+import io.zonekeeper.hostio.CappedLog;
 import io.zonekeeper.hostio.ProcessRunner;
 import io.zonekeeper.kvm.accel.AccelVerdict;
 import io.zonekeeper.kvm.image.BootFolders;
@@ -77,6 +81,9 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
 
     private static final Duration LAUNCH_TIMEOUT = Duration.ofSeconds(10);
     private static final Duration QMP_TIMEOUT = Duration.ofSeconds(5);
+    /** How often the console logs of watched zones are checked against their cap. */
+    static final long LOG_CAP_PERIOD_S = 2;
+    private static final System.Logger LOG = System.getLogger("io.zonekeeper.kvm");
 
     /**
      * What the driver needs, for use as a plain object (tests, tools) as well as from configuration.
@@ -87,21 +94,29 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
      * @param defaultKernel the kernel of zones that name none, or null for the newest /boot/vmlinuz-*
      * @param machine       the least machine every zone gets; devices that need more raise it per zone
      * @param bootFolders   folders besides the image cache and /boot that a spec's kernel and initramfs may come from
+     * @param consoleLogCap the most bytes a zone's console.log holds before it is rotated to console.log.1
      */
     public record Settings(Path stateDir, String qemuBinary, String accel, String defaultKernel, Machine machine,
-            List<Path> bootFolders) {
+            List<Path> bootFolders, long consoleLogCap) {
+        /** 8 MiB: days of a chatty guest's boot and service messages, nothing to the state disk. */
+        public static final long DEFAULT_CONSOLE_LOG_CAP = 8L << 20;
+
         public Settings {
             if (!List.of("auto", "kvm", "tcg").contains(accel)) {
                 throw new IllegalArgumentException("accel must be auto, kvm or tcg, not '" + accel + "'");
+            }
+            if (consoleLogCap < 1024) {
+                throw new IllegalArgumentException("the console log cap must be at least 1 KiB, not " + consoleLogCap
+                        + " bytes");
             }
             defaultKernel = defaultKernel == null || defaultKernel.isBlank() ? null : defaultKernel;
             machine = machine == null ? Machine.MICROVM_PVH : machine;
             bootFolders = bootFolders == null ? List.of() : List.copyOf(bootFolders);
         }
 
-        /** Settings whose zones' kernels and initramfs come from the image cache and /boot only. */
+        /** Settings whose zones' kernels and initramfs come from the image cache and /boot only, with the default cap. */
         public Settings(Path stateDir, String qemuBinary, String accel, String defaultKernel, Machine machine) {
-            this(stateDir, qemuBinary, accel, defaultKernel, machine, List.of());
+            this(stateDir, qemuBinary, accel, defaultKernel, machine, List.of(), DEFAULT_CONSOLE_LOG_CAP);
         }
 
         /** Settings where each zone gets the cheapest machine its devices allow. */
@@ -120,6 +135,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
     private final Map<UUID, ZoneWatch> watches = new ConcurrentHashMap<>();
     private final Map<UUID, ZoneState> ended = new ConcurrentHashMap<>();
     private volatile String qemuVersion;
+    private ScheduledExecutorService logCapper;
 
     /** For Declarative Services; configured in {@link #activate}. */
     public KvmDriver() {
@@ -141,16 +157,29 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
 
     /** Stops watching every zone; the guests keep running, for the next driver instance to adopt. */
     @Deactivate
-    public void deactivate() {
+    public synchronized void deactivate() {
+        if (logCapper != null) {
+            logCapper.shutdownNow();
+            logCapper = null;
+        }
         for (ZoneWatch w : watches.values()) {
             w.release();
         }
         watches.clear();
     }
 
-    private void configure(Settings s) {
+    private synchronized void configure(Settings s) {
         Settings old = settings;
         settings = s;
+        if (logCapper == null) {
+            logCapper = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "kvm-console-log-cap");
+                t.setDaemon(true);
+                return t;
+            });
+            logCapper.scheduleWithFixedDelay(this::capConsoleLogs, LOG_CAP_PERIOD_S, LOG_CAP_PERIOD_S,
+                    TimeUnit.SECONDS);
+        }
         images = ZoneImages.forHost(s.stateDir().resolve("cache").resolve("kvm"));
         if (old == null || !old.equals(s)) {
             accel = new AccelChoice(s.accel(), s.qemuBinary(), images);
@@ -164,7 +193,28 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         return new Settings(state, c.qemuBinary(), c.accel(), c.defaultKernel(),
                 c.machine() == null || c.machine().isBlank() ? null : Machine.parse(c.machine()),
                 c.bootFolders() == null ? List.of() : java.util.Arrays.stream(c.bootFolders()).map(String::trim)
-                        .filter(f -> !f.isEmpty()).map(Path::of).toList());
+                        .filter(f -> !f.isEmpty()).map(Path::of).toList(),
+                c.consoleLogCapKiB() * 1024L);
+    }
+
+    /**
+     * Keeps each watched zone's console log under its cap. QEMU writes the log itself (the chardev's
+     * {@code logfile}, opened {@code O_APPEND}), so the driver copy-truncates it from outside ({@link CappedLog}):
+     * draining the console socket instead would take the one client that socket serves from zone:console, and
+     * would stall the guest's serial port whenever the appliance is down. While no driver watches a zone (the
+     * appliance is down, the zone is not adopted yet) its log grows unchecked; the next check after adoption, or
+     * the next start, brings it back to the cap, and console.log.1 never holds more than the cap.
+     */
+    private void capConsoleLogs() {
+        long cap = settings.consoleLogCap();
+        for (ZoneWatch w : watches.values()) {
+            try {
+                CappedLog.rotate(w.files.consoleLog(), cap);
+            } catch (IOException | RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "could not rotate the console log of zone " + w.zone.name()
+                        + ": " + e.getMessage());
+            }
+        }
     }
 
     public Settings settings() {
@@ -209,6 +259,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         d.put("machines", "microvm-pvh (no device needs more), q35-pvh (PCIE: pci), q35-firmware (FIRMWARE_ACPI:"
                 + " tpm; boots the bzImage through SeaBIOS, slower)");
         d.put("machine.least", settings.machine().id());
+        d.put("console.log.cap", settings.consoleLogCap() / 1024 + " KiB, then console.log.1");
         return new Capabilities(EnumSet.of(Feature.PAUSE, Feature.CONSOLE, Feature.ADOPTION, Feature.CHANNELS,
                 Feature.NETWORK, Feature.DISK, Feature.PCI_PASSTHROUGH),
                 HostInfo.cores(), Math.max(0, HostInfo.memAvailableMiB()), d, QemuDevices.TYPES);
@@ -256,6 +307,12 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
 
     /** Launches the plan's QEMU, connects to its QMP, records and watches it; decides nothing of its own. */
     private RuntimeRecord run(ZoneContext zone, StartPlan plan) throws DriverException {
+        try {
+            CappedLog.rotate(plan.files().consoleLog(), settings.consoleLogCap()); // grown while nobody watched
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.WARNING, "could not rotate the console log of zone " + zone.name() + ": "
+                    + e.getMessage());
+        }
         StartAttempt attempt = new StartAttempt(plan.files(), plan.spec());
         QemuProcess process = null;
         try {

@@ -31,4 +31,9 @@ public @interface KvmDriverConfig {
             + " fastest.", options = {@Option(label = "microvm-pvh", value = "microvm-pvh"),
                 @Option(label = "q35-pvh", value = "q35-pvh"), @Option(label = "q35-firmware", value = "q35-firmware")})
     String machine() default "microvm-pvh";
+
+    @AttributeDefinition(name = "Console log cap (KiB)", description = "The most a zone's console.log holds before"
+            + " its newest part moves to console.log.1 (checked every 2 s while the driver watches the zone); a"
+            + " guest that floods its console keeps at most about twice this on disk.")
+    int consoleLogCapKiB() default 8192;
 }

@@ -8,6 +8,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 import io.zonekeeper.api.ZoneState;
+import io.zonekeeper.hostio.FileTail;
 import io.zonekeeper.kvm.qemu.QemuProcess;
 import io.zonekeeper.kvm.qemu.ZoneFiles;
 import io.zonekeeper.kvm.qmp.QmpClient;
@@ -21,6 +22,8 @@ import io.zonekeeper.spi.ZoneContext;
  */
 final class ZoneWatch {
     private static final int CONSOLE_LINES = 15;
+    /** How much of the console's end a report reads for its last lines: a guest may have flooded the log. */
+    private static final int CONSOLE_TAIL = 4096;
 
     final UUID id;
     final ZoneContext zone;
@@ -100,7 +103,7 @@ final class ZoneWatch {
                     state = ZoneState.PAUSED;
                     if (!expectPause && !asked) {
                         report(ZoneState.PAUSED, "QEMU paused the guest by itself; its console says: "
-                                + String.join(" | ", QemuProcess.lastLines(files.consoleLog(), 5)));
+                                + String.join(" | ", FileTail.lastLines(files.consoleLog(), 5, CONSOLE_TAIL)));
                     }
                 }
                 expectPause = false;
@@ -158,7 +161,7 @@ final class ZoneWatch {
                         + process.exitCode().stream().mapToObj(x -> " (exit code " + x + ")").findFirst().orElse("");
                 default -> "QEMU shut down: " + reason;
             };
-            List<String> console = QemuProcess.lastLines(files.consoleLog(), CONSOLE_LINES);
+            List<String> console = FileTail.lastLines(files.consoleLog(), CONSOLE_LINES, CONSOLE_TAIL);
             why = cause + "; last console lines: " + (console.isEmpty() ? "(none)" : String.join(" | ", console));
             if (reason.isEmpty() && Files.exists(files.qemuLog())) {
                 why += "; QEMU said: " + QemuProcess.tail(files.qemuLog(), 500);

@@ -311,7 +311,7 @@ public class KvmDriverBootTest {
                     + " kernel and initramfs may come from"));
         }
         KvmDriver kvm = new KvmDriver(new KvmDriver.Settings(STATE, "qemu-system-x86_64", "tcg", null, null,
-                List.of(junkDir)));
+                List.of(junkDir), KvmDriver.Settings.DEFAULT_CONSOLE_LOG_CAP));
         drivers.add(kvm);
 
         try {

@@ -168,30 +168,4 @@ final class Domains {
             }
         }
     }
-
-    /** The last {@code n} lines of a console log that are not blank. */
-    static List<String> lastLines(Path file, int n) {
-        try {
-            if (!Files.isRegularFile(file)) {
-                return List.of();
-            }
-            long size = Files.size(file);
-            byte[] tail;
-            try (var ch = java.nio.channels.FileChannel.open(file)) {
-                long from = Math.max(0, size - 8192);
-                java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate((int) (size - from));
-                ch.read(b, from);
-                tail = b.array();
-            }
-            List<String> lines = new ArrayList<>();
-            for (String l : new String(tail, StandardCharsets.UTF_8).split("\r?\n")) {
-                if (!l.isBlank()) {
-                    lines.add(l.strip());
-                }
-            }
-            return lines.subList(Math.max(0, lines.size() - n), lines.size());
-        } catch (IOException e) {
-            return List.of();
-        }
-    }
 }

@@ -26,6 +26,7 @@ import org.osgi.service.metatype.annotations.Designate;
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.api.ZoneState;
 import io.zonekeeper.hostio.AtomicFiles;
+import io.zonekeeper.hostio.FileTail;
 import io.zonekeeper.spi.Adoption;
 import io.zonekeeper.spi.Capabilities;
 import io.zonekeeper.spi.ConsoleAccess;
@@ -459,7 +460,7 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
         keepers.end(d.zone);
         String why = reason;
         if (state == ZoneState.CRASHED) {
-            List<String> console = Domains.lastLines(consoleLog(d.zone), 15);
+            List<String> console = FileTail.lastLines(consoleLog(d.zone), 15, 4096); // bounded, escaped
             why += "; last console lines: " + (console.isEmpty() ? "(none)" : String.join(" | ", console));
             try {
                 xl.destroy(d.domid); // kept by on_crash=preserve only long enough to tell a crash from a power-off

@@ -1,7 +1,6 @@
 package io.zonekeeper.core;
 
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -9,6 +8,8 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+
+import io.zonekeeper.hostio.FileTail;
 
 /**
  * The bytes a zone's channels moved, as its guest reports them on the console. Nothing on the host can count them
@@ -44,12 +45,8 @@ public final class ChannelCounters {
         if (log == null || !Files.isRegularFile(log)) {
             return Map.of();
         }
-        try (RandomAccessFile f = new RandomAccessFile(log.toFile(), "r")) {
-            long from = Math.max(0, f.length() - TAIL);
-            byte[] b = new byte[(int) (f.length() - from)];
-            f.seek(from);
-            f.readFully(b);
-            return parse(new String(b, StandardCharsets.ISO_8859_1), zone);
+        try {
+            return parse(new String(FileTail.read(log, TAIL).bytes(), StandardCharsets.ISO_8859_1), zone);
         } catch (IOException e) {
             return Map.of();
         }

@@ -17,6 +17,7 @@ import io.zonekeeper.api.ZoneException;
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.api.ZoneState;
 import io.zonekeeper.core.store.ZoneRecord;
+import io.zonekeeper.hostio.GuestText;
 import io.zonekeeper.spi.PreparedResources;
 import io.zonekeeper.spi.RuntimeRecord;
 import io.zonekeeper.spi.ZoneContext;
@@ -31,6 +32,8 @@ import io.zonekeeper.spi.ZoneContext;
  */
 final class Zone {
     private static final System.Logger LOG = System.getLogger("io.zonekeeper.core");
+    /** The longest reason a driver's report stores; a crash reason quotes a few console lines, not a log. */
+    static final int REASON_LIMIT = 4096;
 
     final ReentrantLock operation = new ReentrantLock();
     private final ZoneTable table;
@@ -196,8 +199,11 @@ final class Zone {
                 // A stale "running" from a watcher after the zone stopped must not resurrect it.
                 return;
             }
-            LOG.log(Level.INFO, "zone " + name() + " is " + state + (reason.isEmpty() ? "" : ": " + reason));
-            setState(state, reason);
+            // A driver's reason may quote the guest's console: stored and shown, it must be short and inert.
+            String why = GuestText.escape(reason.length() <= REASON_LIMIT ? reason
+                    : reason.substring(0, REASON_LIMIT) + "... (" + (reason.length() - REASON_LIMIT) + " more chars)");
+            LOG.log(Level.INFO, "zone " + name() + " is " + state + (why.isEmpty() ? "" : ": " + why));
+            setState(state, why);
         }
 
         @Override

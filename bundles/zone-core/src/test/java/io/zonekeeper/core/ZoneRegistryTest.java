@@ -99,6 +99,21 @@ public class ZoneRegistryTest {
     }
 
     @Test
+    public void aCrashReasonQuotingTheGuestIsStoredEscapedAndCapped() throws Exception {
+        ScriptedDriver kvm = new ScriptedDriver("kvm");
+        bind(registry, kvm);
+        registry.create(ZoneSpec.builder("a").build());
+        registry.start("a");
+        String flood = "x".repeat(20_000);
+        kvm.lastStarted.report(ZoneState.CRASHED, "last console lines: \u001b]0;pwned\u0007 \u001b[2J " + flood);
+        String reason = registry.get("a").orElseThrow().reason();
+        assertTrue(reason, reason.startsWith("last console lines: \\x1b]0;pwned\\x07 \\x1b[2J xxx"));
+        assertTrue(reason.length() + " chars", reason.length() < Zone.REASON_LIMIT + 100);
+        assertTrue(reason, reason.endsWith("more chars)"));
+        assertFalse(reason.chars().anyMatch(c -> c < 0x20));
+    }
+
+    @Test
     public void aFailedStartLeavesTheZoneAsItWas() throws Exception {
         ScriptedDriver kvm = new ScriptedDriver("kvm");
         kvm.failStartWith = "qemu: could not open kernel";

@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
+import io.zonekeeper.hostio.FileTail;
 import io.zonekeeper.kvm.qmp.QmpClient;
 import io.zonekeeper.kvm.qmp.QmpException;
 
@@ -232,20 +233,10 @@ final class ProbeBoot {
         return code > 128 ? code + " (signal " + (code - 128) + ")" : String.valueOf(code);
     }
 
-    /** The last meaningful lines QEMU printed, e.g. "Could not access KVM kernel module: ...". */
+    /** The last meaningful lines QEMU printed, e.g. "Could not access KVM kernel module: ...": bounded, escaped. */
     private static String lastLines(Path output) {
-        try {
-            List<String> lines = Files.readAllLines(output, StandardCharsets.UTF_8).stream()
-                    .map(String::strip).filter(l -> !l.isEmpty()).toList();
-            if (lines.isEmpty()) {
-                return "";
-            }
-            List<String> tail = lines.subList(Math.max(0, lines.size() - 3), lines.size());
-            String text = String.join(" | ", tail);
-            return ": " + (text.length() > 400 ? text.substring(0, 400) + "..." : text);
-        } catch (IOException | java.io.UncheckedIOException e) {
-            return "";
-        }
+        String text = String.join(" | ", FileTail.lastLines(output, 3, 4096));
+        return text.isEmpty() ? "" : ": " + (text.length() > 400 ? text.substring(0, 400) + "..." : text);
     }
 
     /** SIGKILL to the probe's own PID, then reap it. */

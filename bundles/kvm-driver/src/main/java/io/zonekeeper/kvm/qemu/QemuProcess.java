@@ -14,6 +14,8 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
+import io.zonekeeper.hostio.FileTail;
+import io.zonekeeper.hostio.GuestText;
 import io.zonekeeper.spi.DriverException;
 
 /**
@@ -205,40 +207,16 @@ public final class QemuProcess {
         }
     }
 
-    /** The last {@code max} characters of a text file, or a note that it is empty. */
+    /** The last {@code max} characters of a text file, escaped, or a note that it is empty. */
     public static String tail(Path file, int max) {
         try {
-            String s = Files.readString(file, StandardCharsets.UTF_8).strip();
+            String s = GuestText.escape(FileTail.read(file, max * 4).text().strip());
             if (s.isEmpty()) {
                 return "(QEMU printed nothing)";
             }
             return s.length() <= max ? s : "..." + s.substring(s.length() - max);
         } catch (IOException e) {
             return "(no output: " + e.getMessage() + ")";
-        }
-    }
-
-    /** The last {@code n} lines of a file, for reports of a crash. */
-    public static List<String> lastLines(Path file, int n) {
-        try {
-            long size = Files.size(file);
-            byte[] data;
-            try (var ch = java.nio.channels.FileChannel.open(file)) {
-                long from = Math.max(0, size - 16384);
-                java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate((int) (size - from));
-                ch.read(buf, from);
-                data = buf.array();
-            }
-            String[] lines = new String(data, StandardCharsets.UTF_8).replace("\r", "").split("\n");
-            List<String> out = new ArrayList<>();
-            for (int i = Math.max(0, lines.length - n); i < lines.length; i++) {
-                if (!lines[i].isBlank()) {
-                    out.add(lines[i]);
-                }
-            }
-            return out;
-        } catch (IOException e) {
-            return List.of();
         }
     }
 }

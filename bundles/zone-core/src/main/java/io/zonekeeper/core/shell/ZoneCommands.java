@@ -5,12 +5,10 @@ import java.io.InputStream;
 import java.io.PrintStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.ByteChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayDeque;
-import java.util.Deque;
+import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
@@ -33,6 +31,9 @@ import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.api.ZoneState;
 import io.zonekeeper.core.ZoneRegistry;
 import io.zonekeeper.core.json.SpecJson;
+import io.zonekeeper.hostio.CappedLog;
+import io.zonekeeper.hostio.FileTail;
+import io.zonekeeper.hostio.GuestText;
 import jakarta.json.Json;
 import jakarta.json.JsonArrayBuilder;
 
@@ -42,6 +43,8 @@ import jakarta.json.JsonArrayBuilder;
         "wait", "pause", "resume" })
 public class ZoneCommands {
     private static final int ESCAPE = 0x1d; // Ctrl-]
+    /** How much of a console log zone:logs shows and zone:wait --console reads a step: a guest may write gigabytes. */
+    static final int LOGS_TAIL = 1 << 20;
 
     @Reference
     ZoneRegistry zones;
@@ -224,26 +227,41 @@ public class ZoneCommands {
         return sb.toString().stripTrailing();
     }
 
-    @Descriptor("Print a zone's console log")
+    @Descriptor("Print the end of a zone's console log (at most its last 1 MiB, with the rotated console.log.1), control characters escaped")
     public String logs(
-            @Descriptor("only the last N lines (0: all)") @Parameter(names = { "-n", "--lines" }, absentValue = "0") int lines,
+            @Descriptor("only the last N lines (0: all the last 1 MiB holds)") @Parameter(names = { "-n", "--lines" }, absentValue = "0") int lines,
             @Descriptor("zone name") String name) throws ZoneException, IOException {
-        Path log = zones.consoleLog(name);
+        return logsText(zones.consoleLog(name), name, lines);
+    }
+
+    /** What zone:logs prints for a log: its end, bounded, escaped, with a line that says when it was cut. */
+    static String logsText(Path log, String name, int lines) throws IOException {
         if (!Files.exists(log)) {
             return "(zone " + name + " has printed nothing yet)";
         }
-        String text = new String(Files.readAllBytes(log), StandardCharsets.UTF_8);
-        if (lines > 0) {
-            Deque<String> tail = new ArrayDeque<>();
-            for (String l : text.split("\n", -1)) {
-                tail.addLast(l);
-                if (tail.size() > lines + 1) {
-                    tail.removeFirst();
-                }
-            }
-            text = String.join("\n", tail);
+        FileTail.Tail tail = FileTail.read(log, LOGS_TAIL);
+        Path older = CappedLog.rotated(log);
+        if (!tail.cut() && tail.bytes().length < LOGS_TAIL && Files.isRegularFile(older)) {
+            // Just rotated: the end of the generation before fills the rest of the bound.
+            FileTail.Tail before = FileTail.read(older, LOGS_TAIL - tail.bytes().length);
+            byte[] both = Arrays.copyOf(before.bytes(), before.bytes().length + tail.bytes().length);
+            System.arraycopy(tail.bytes(), 0, both, before.bytes().length, tail.bytes().length);
+            tail = new FileTail.Tail(both, before.fileSize() + tail.fileSize());
         }
-        return text.stripTrailing();
+        String text = tail.text();
+        boolean shortOfLines = false;
+        if (lines > 0) {
+            String[] all = text.split("\n", -1);
+            int have = text.endsWith("\n") ? all.length - 1 : all.length; // a last line may still be unfinished
+            shortOfLines = have < lines;
+            text = String.join("\n", Arrays.asList(all).subList(Math.max(0, have - lines), all.length));
+        }
+        text = GuestText.escape(text).stripTrailing();
+        if (tail.cut() && (lines == 0 || shortOfLines)) {
+            return "(zone " + name + "'s console log holds " + tail.fileSize() / 1024 + " KiB; its last "
+                    + LOGS_TAIL / 1024 + " KiB follow)\n" + text;
+        }
+        return text;
     }
 
     @Descriptor("Wait until a zone is in a state (RUNNING, STOPPED, ...), or until its console shows a text")
@@ -255,18 +273,25 @@ public class ZoneCommands {
         Duration limit = Duration.ofSeconds(timeout);
         if (!text.isEmpty()) {
             long deadline = System.nanoTime() + limit.toNanos();
+            String shown = GuestText.escape(text);
+            ConsoleFollow follow = new ConsoleFollow(zones.consoleLog(name), text, LOGS_TAIL);
             while (System.nanoTime() < deadline) {
-                Path log = zones.consoleLog(name);
-                if (Files.exists(log) && Files.readString(log, StandardCharsets.ISO_8859_1).contains(text)) {
-                    return "zone " + name + " printed '" + text + "'";
+                if (follow.step()) {
+                    return "zone " + name + " printed '" + shown + "'";
+                }
+                if (follow.behind()) {
+                    continue;
                 }
                 ZoneState s = zones.get(name).map(ZoneInfo::state).orElse(ZoneState.STOPPED);
                 if (!s.isActive()) {
-                    throw new ZoneException("zone " + name + " is " + s + " and never printed '" + text + "'");
+                    if (follow.step()) { // the last words before it stopped
+                        return "zone " + name + " printed '" + shown + "'";
+                    }
+                    throw new ZoneException("zone " + name + " is " + s + " and never printed '" + shown + "'");
                 }
                 Thread.sleep(100);
             }
-            throw new ZoneException("zone " + name + " did not print '" + text + "' within " + timeout + " s");
+            throw new ZoneException("zone " + name + " did not print '" + shown + "' within " + timeout + " s");
         }
         if (states.length == 0) {
             throw new ZoneException("usage: zone:wait [--timeout S] NAME STATE[,STATE] or zone:wait --console TEXT NAME");
