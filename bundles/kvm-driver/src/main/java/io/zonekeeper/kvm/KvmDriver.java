@@ -14,9 +14,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
@@ -28,7 +25,6 @@ import org.osgi.service.metatype.annotations.Designate;
 
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.api.ZoneState;
-import io.zonekeeper.hostio.CappedLog;
 import io.zonekeeper.hostio.ProcessRunner;
 import io.zonekeeper.kvm.accel.AccelVerdict;
 import io.zonekeeper.kvm.image.BootFolders;
@@ -135,7 +131,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
     private final Map<UUID, ZoneWatch> watches = new ConcurrentHashMap<>();
     private final Map<UUID, ZoneState> ended = new ConcurrentHashMap<>();
     private volatile String qemuVersion;
-    private ScheduledExecutorService logCapper;
+    private ConsoleLogCapper logCapper;
 
     /** For Declarative Services; configured in {@link #activate}. */
     public KvmDriver() {
@@ -159,7 +155,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
     @Deactivate
     public synchronized void deactivate() {
         if (logCapper != null) {
-            logCapper.shutdownNow();
+            logCapper.close();
             logCapper = null;
         }
         for (ZoneWatch w : watches.values()) {
@@ -172,13 +168,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         Settings old = settings;
         settings = s;
         if (logCapper == null) {
-            logCapper = Executors.newSingleThreadScheduledExecutor(r -> {
-                Thread t = new Thread(r, "kvm-console-log-cap");
-                t.setDaemon(true);
-                return t;
-            });
-            logCapper.scheduleWithFixedDelay(this::capConsoleLogs, LOG_CAP_PERIOD_S, LOG_CAP_PERIOD_S,
-                    TimeUnit.SECONDS);
+            logCapper = new ConsoleLogCapper(watches::values, () -> settings.consoleLogCap(), LOG_CAP_PERIOD_S);
         }
         images = ZoneImages.forHost(s.stateDir().resolve("cache").resolve("kvm"));
         if (old == null || !old.equals(s)) {
@@ -195,26 +185,6 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
                 c.bootFolders() == null ? List.of() : java.util.Arrays.stream(c.bootFolders()).map(String::trim)
                         .filter(f -> !f.isEmpty()).map(Path::of).toList(),
                 c.consoleLogCapKiB() * 1024L);
-    }
-
-    /**
-     * Keeps each watched zone's console log under its cap. QEMU writes the log itself (the chardev's
-     * {@code logfile}, opened {@code O_APPEND}), so the driver copy-truncates it from outside ({@link CappedLog}):
-     * draining the console socket instead would take the one client that socket serves from zone:console, and
-     * would stall the guest's serial port whenever the appliance is down. While no driver watches a zone (the
-     * appliance is down, the zone is not adopted yet) its log grows unchecked; the next check after adoption, or
-     * the next start, brings it back to the cap, and console.log.1 never holds more than the cap.
-     */
-    private void capConsoleLogs() {
-        long cap = settings.consoleLogCap();
-        for (ZoneWatch w : watches.values()) {
-            try {
-                CappedLog.rotate(w.files.consoleLog(), cap);
-            } catch (IOException | RuntimeException e) {
-                LOG.log(System.Logger.Level.WARNING, "could not rotate the console log of zone " + w.zone.name()
-                        + ": " + e.getMessage());
-            }
-        }
     }
 
     public Settings settings() {
@@ -307,12 +277,8 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
 
     /** Launches the plan's QEMU, connects to its QMP, records and watches it; decides nothing of its own. */
     private RuntimeRecord run(ZoneContext zone, StartPlan plan) throws DriverException {
-        try {
-            CappedLog.rotate(plan.files().consoleLog(), settings.consoleLogCap()); // grown while nobody watched
-        } catch (IOException e) {
-            LOG.log(System.Logger.Level.WARNING, "could not rotate the console log of zone " + zone.name() + ": "
-                    + e.getMessage());
-        }
+        // The log may have grown while no driver watched the zone.
+        ConsoleLogCapper.capNow(plan.files().consoleLog(), settings.consoleLogCap(), zone.name());
         StartAttempt attempt = new StartAttempt(plan.files(), plan.spec());
         QemuProcess process = null;
         try {

@@ -23,6 +23,7 @@ import org.osgi.framework.BundleContext;
 import org.osgi.framework.InvalidSyntaxException;
 import org.osgi.framework.ServiceReference;
 
+import io.zonekeeper.hostio.FileTail;
 import io.zonekeeper.api.ZoneException;
 import io.zonekeeper.api.ZoneInfo;
 import io.zonekeeper.api.ZoneManager;
@@ -40,6 +41,7 @@ import io.zonekeeper.spi.StateLocation;
  */
 @ProviderType
 public final class ScenarioRun {
+    private static final int CONSOLE_READ_LIMIT = 1 << 20;
     /** Thrown by {@link #skip}: the scenario cannot judge this driver (it records no pid, say). */
     static final class Skipped extends RuntimeException {
         private static final long serialVersionUID = 1L;
@@ -266,15 +268,12 @@ public final class ScenarioRun {
         }
     }
 
+    /** What the console printed after {@code offset}: at most 1 MiB of it, so a flooding guest cannot fill the heap. */
     private String consoleAfter(String name, long offset) {
         try {
             Path log = zones.consoleLog(name);
-            if (!Files.exists(log)) {
-                return "";
-            }
-            byte[] all = Files.readAllBytes(log);
-            int from = all.length < offset ? 0 : (int) Math.min(offset, all.length);
-            return new String(all, from, all.length - from, StandardCharsets.ISO_8859_1);
+            long from = Files.exists(log) && Files.size(log) >= offset ? offset : 0; // shorter: rotated
+            return new String(FileTail.readFrom(log, from, CONSOLE_READ_LIMIT), StandardCharsets.ISO_8859_1);
         } catch (ZoneException | IOException e) {
             return "";
         }
