@@ -1,18 +1,16 @@
 package io.zonekeeper.xen.vchan;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.stream.Stream;
+
+import io.zonekeeper.hostio.AtomicFiles;
 
 /**
  * The folder the driver and the one channel keeper of this host share, and the only place either of them writes
@@ -145,21 +143,8 @@ public record KeeperFolder(Path dir) {
      * The one way this package writes a file: a temporary file beside it, forced to disk, renamed over it, and the
      * folder forced too, so that after a crash the file is the old one or the new one, whole.
      */
+    /** Temp file, fsync, rename, fsync of the folder (host-io): an entry is whole or absent after a power loss. */
     private static void writeDurably(Path file, String text) throws IOException {
-        Path folder = file.toAbsolutePath().getParent();
-        Files.createDirectories(folder);
-        Path tmp = folder.resolve("." + file.getFileName() + ".tmp");
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
-            ByteBuffer b = ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8));
-            while (b.hasRemaining()) {
-                ch.write(b);
-            }
-            ch.force(true);
-        }
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        try (FileChannel d = FileChannel.open(folder, StandardOpenOption.READ)) {
-            d.force(true);
-        }
+        AtomicFiles.writeString(file, text);
     }
 }
