@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -22,6 +21,7 @@ import org.osgi.framework.VersionRange;
 import org.osgi.framework.wiring.BundleCapability;
 import org.osgi.framework.wiring.BundleRevision;
 
+import io.zonekeeper.hostio.AtomicFiles;
 import io.zonekeeper.api.ZoneException;
 
 /**
@@ -91,9 +91,9 @@ public final class DriverUpgrader {
             Files.createDirectories(dir);
             if (!Files.exists(currentJar)) {
                 Path installed = installedJar(bundle);
-                Files.copy(installed, currentJar, StandardCopyOption.REPLACE_EXISTING);
+                copyDurably(installed, currentJar);
             }
-            Files.copy(currentJar, dir.resolve("previous.jar.tmp"), StandardCopyOption.REPLACE_EXISTING);
+            copyDurably(currentJar, dir.resolve("previous.jar.tmp"));
         } catch (IOException e) {
             throw new ZoneException("cannot keep a copy of the running driver for a rollback: " + e.getMessage()
                     + "; nothing was changed", e);
@@ -113,8 +113,8 @@ public final class DriverUpgrader {
             throw e;
         }
         try {
-            Files.move(dir.resolve("previous.jar.tmp"), previousJar, StandardCopyOption.REPLACE_EXISTING);
-            Files.copy(jar, currentJar, StandardCopyOption.REPLACE_EXISTING);
+            AtomicFiles.rename(dir.resolve("previous.jar.tmp"), previousJar);
+            copyDurably(jar, currentJar);
         } catch (IOException e) {
             progress.accept("warning: the upgrade worked but the rollback copy could not be kept: " + e.getMessage());
         }
@@ -137,13 +137,18 @@ public final class DriverUpgrader {
                 progress);
         try {
             Path tmp = dir.resolve("swap.tmp");
-            Files.copy(dir.resolve("current.jar"), tmp, StandardCopyOption.REPLACE_EXISTING);
-            Files.move(previousJar, dir.resolve("current.jar"), StandardCopyOption.REPLACE_EXISTING);
-            Files.move(tmp, previousJar, StandardCopyOption.REPLACE_EXISTING);
+            copyDurably(dir.resolve("current.jar"), tmp);
+            AtomicFiles.rename(previousJar, dir.resolve("current.jar"));
+            AtomicFiles.rename(tmp, previousJar);
         } catch (IOException e) {
             progress.accept("warning: rolled back, but the kept jars could not be swapped: " + e.getMessage());
         }
         return o;
+    }
+
+    /** The kept jars survive a power loss whole: each copy is written through a temp file and fsynced (host-io). */
+    private static void copyDurably(Path from, Path to) throws IOException {
+        AtomicFiles.write(to, out -> Files.copy(from, out));
     }
 
     /** Updates {@code bundle} to {@code jar}; on any failure updates it back to {@code backup}, the running jar. */
