@@ -152,15 +152,6 @@ final class Containers {
         return consoleText(zones.consoleLog(zone));
     }
 
-    /** Destroys every zone of the appliance, and kills the guest of any that outlives its destroy. */
-    static void destroyAllZones(ZoneManager zones, CommandProcessor shell) {
-        for (io.zonekeeper.api.ZoneInfo z : zones.list()) {
-            long pid = z.runtime().containsKey("pid") ? Long.parseLong(z.runtime().get("pid")) : -1;
-            run(shell, "zone:destroy " + z.name());
-            ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
-        }
-    }
-
     private static String consoleText(Path log) throws IOException {
         return Files.exists(log) ? new String(Files.readAllBytes(log), StandardCharsets.UTF_8) : "";
     }
