@@ -528,7 +528,6 @@ public final class Networks {
             }
             for (Lease l : mine) {
                 try {
-                    host.unpinTap(n.bridge(), l.tap());
                     host.deleteTap(l.tap());
                 } catch (IOException e) {
                     LOG.log(Level.WARNING, "tap " + l.tap() + " of zone " + l.zone() + " could not be removed: "
@@ -542,6 +541,16 @@ public final class Networks {
             } catch (IOException e) {
                 LOG.log(Level.WARNING, "the leases of zone " + id + " on " + n.name() + " could not be given back: "
                         + e.getMessage());
+            }
+            // After the lease is given back: the zone's end is reported as soon as its lease is free, and a pin
+            // whose tap is gone matches nothing (the next pin of that tap name flushes it anyway).
+            for (Lease l : mine) {
+                try {
+                    host.unpinTap(n.bridge(), l.tap());
+                } catch (IOException e) {
+                    LOG.log(Level.WARNING, "the pin of tap " + l.tap() + " of zone " + l.zone() + " could not be "
+                            + "removed: " + e.getMessage());
+                }
             }
         }
     }
