@@ -111,6 +111,52 @@ public class NetworksAndDisksNetnsIT {
         return m.group(1);
     }
 
+    /** What a ping typed on the zone's console received, "0" to "3"; the console text goes to the output. */
+    private String pingFrom(String zone, String target, String what) throws Exception {
+        String got = Containers.type(zones, zone, "ping -c 3 -W 2 " + target + " | grep -o '[0-9] packets rec'"
+                + " | sed 's/^/" + what + "-/'", Pattern.compile(what + "-(\\d) packets rec"), 60);
+        System.out.println(zone + ", " + what + " (" + target + "): " + got + " of 3 received");
+        return got;
+    }
+
+    /**
+     * A hostile guest, from its own console: with its own address it reaches its neighbour but not the host; with
+     * its neighbour's address, or an address nobody leased, it reaches neither; with another MAC, nothing. Its
+     * neighbour and the host keep reaching each other throughout, and it gets everything back with its own lease.
+     */
+    @Test
+    public void aZoneThatTakesAnotherAddressOrMacGetsNothingThroughAndItsNeighbourIsUnaffected() throws Exception {
+        sh("net:create --subnet 10.99.4.0/24 h");
+        sh("zone:create --hypervisor kvm --networks h=10.99.4.11 --start h1");
+        sh("zone:create --hypervisor kvm --networks h=10.99.4.12 --start h2");
+        sh("zone:wait --timeout 90 --console 'zonekeeper: zone h1 ready' h1");
+        sh("zone:wait --timeout 90 --console 'zonekeeper: zone h2 ready' h2");
+        assertEquals("3", pingFrom("h2", "10.99.4.11", "honest"));
+        assertEquals("zones reach no service of the host, not even the gateway's echo", "0",
+                pingFrom("h2", "10.99.4.1", "to-host"));
+        assertTrue(Containers.host("busybox", "ping", "-c", "2", "-W", "5", "10.99.4.12").contains("bytes from"));
+
+        Containers.type(zones, "h2", "ip addr flush dev eth0; ip addr add 10.99.4.11/24 dev eth0; echo took-h1-ip",
+                Pattern.compile("(took-h1-ip)"), 30);
+        assertEquals("0", pingFrom("h2", "10.99.4.1", "as-h1-to-host"));
+        assertTrue("the host still reaches the real h1", Containers.host("busybox", "ping", "-c", "2", "-W", "5",
+                "10.99.4.11").contains("bytes from"));
+        Containers.type(zones, "h2", "ip addr flush dev eth0; ip addr add 10.99.4.13/24 dev eth0; echo took-13",
+                Pattern.compile("(took-13)"), 30);
+        assertEquals("0", pingFrom("h2", "10.99.4.11", "as-13-to-h1"));
+        Containers.type(zones, "h2", "ip addr flush dev eth0; ip addr add 10.99.4.12/24 dev eth0;"
+                + " m=$(cat /sys/class/net/eth0/address); ip link set eth0 down;"
+                + " ip link set eth0 address 0a:00:00:00:00:99; ip link set eth0 up; echo took-mac",
+                Pattern.compile("(took-mac)"), 30);
+        assertEquals("0", pingFrom("h2", "10.99.4.11", "other-mac-to-h1"));
+        assertTrue("the host still reaches h1", Containers.host("busybox", "ping", "-c", "2", "-W", "5",
+                "10.99.4.11").contains("bytes from"));
+        Containers.type(zones, "h2", "ip link set eth0 down; ip link set eth0 address $m; ip link set eth0 up;"
+                + " echo own-mac-back", Pattern.compile("(own-mac-back)"), 30);
+        assertEquals("with its own lease again h2 reaches h1", "3", pingFrom("h2", "10.99.4.11", "own-again"));
+        assertEquals("h1's own traffic to h2 is unchanged", "3", pingFrom("h1", "10.99.4.12", "h1-to-h2"));
+    }
+
     @Test
     public void twoZonesOnANetworkPingEachOtherAndAZoneOnAnotherNetworkCannotReachThem() throws Exception {
         assertTrue(sh("net:create --subnet 10.99.0.0/24 a").contains("bridge zkb-a"));

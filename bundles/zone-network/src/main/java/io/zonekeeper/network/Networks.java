@@ -475,6 +475,12 @@ public final class Networks {
                 }
                 host.createTap(l.tap(), on.get(i).bridge());
                 made.add(l.tap());
+                try {
+                    host.pinTap(on.get(i).bridge(), l.tap(), l.mac(), l.ip(), l.ip6());
+                } catch (IOException e) {
+                    throw new IOException("tap " + l.tap() + " could not be pinned to its lease (MAC " + l.mac()
+                            + ", " + l.ip() + (l.ip6() == null ? "" : ", " + l.ip6()) + "): " + e.getMessage(), e);
+                }
             }
             for (int i = 0; i < planned.size(); i++) {
                 NetworkRecord after = networks.get(on.get(i).name()).withLease(planned.get(i));
@@ -490,8 +496,10 @@ public final class Networks {
                     LOG.log(Level.WARNING, "undoing a lease on " + before.name() + ": " + again.getMessage());
                 }
             }
-            for (String tap : made) {
+            for (int i = 0; i < made.size(); i++) {
+                String tap = made.get(i);
                 try {
+                    host.unpinTap(on.get(i).bridge(), tap);
                     host.deleteTap(tap);
                 } catch (IOException again) {
                     LOG.log(Level.WARNING, "undoing tap " + tap + ": " + again.getMessage());
@@ -533,6 +541,16 @@ public final class Networks {
             } catch (IOException e) {
                 LOG.log(Level.WARNING, "the leases of zone " + id + " on " + n.name() + " could not be given back: "
                         + e.getMessage());
+            }
+            // After the lease is given back: the zone's end is reported as soon as its lease is free, and a pin
+            // whose tap is gone matches nothing (the next pin of that tap name flushes it anyway).
+            for (Lease l : mine) {
+                try {
+                    host.unpinTap(n.bridge(), l.tap());
+                } catch (IOException e) {
+                    LOG.log(Level.WARNING, "the pin of tap " + l.tap() + " of zone " + l.zone() + " could not be "
+                            + "removed: " + e.getMessage());
+                }
             }
         }
     }
@@ -586,6 +604,7 @@ public final class Networks {
                     continue;
                 }
                 try {
+                    host.unpinTap(n.bridge(), l.tap());
                     host.deleteTap(l.tap());
                     NetworkRecord after = networks.get(n.name()).withoutLease(l);
                     store.write(after);

@@ -23,6 +23,9 @@ final class FakeHost implements HostNetwork {
     /** Bridge to its IPv6 gateway address, for the bridges that have one. */
     final Map<String, String> gateway6 = new HashMap<>();
     int failTapAfter = -1;
+    /** Tap to "bridge mac ipv4 ipv6" of its pin. */
+    final Map<String, String> pins = new HashMap<>();
+    boolean failPin;
 
     @Override
     public void ensureBridge(String bridge, String gatewayCidr, String gateway6Cidr, boolean nat) {
@@ -80,6 +83,19 @@ final class FakeHost implements HostNetwork {
         }
         failTapAfter--;
         links.add(tap);
+    }
+
+    @Override
+    public void pinTap(String bridge, String tap, String mac, String ipv4, String ipv6) throws IOException {
+        if (failPin) {
+            throw new IOException("nft: Operation not permitted");
+        }
+        pins.put(tap, bridge + " " + mac + " " + ipv4 + " " + ipv6);
+    }
+
+    @Override
+    public void unpinTap(String bridge, String tap) {
+        pins.remove(tap);
     }
 
     @Override

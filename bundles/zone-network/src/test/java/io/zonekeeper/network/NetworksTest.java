@@ -320,6 +320,22 @@ public class NetworksTest {
     }
 
     @Test
+    public void eachTapIsPinnedToItsLeaseUntilItIsReleased() throws Exception {
+        UUID id = UUID.randomUUID();
+        PreparedNic nic = nets.prepare(id, zone("web", "a", "10.99.0.40")).nics().get(0);
+        assertEquals("zkb-a " + nic.mac() + " 10.99.0.40 null", host.pins.get(nic.tapDevice()));
+        nets.release(id);
+        assertEquals(Map.of(), host.pins);
+    }
+
+    @Test
+    public void aTapThatCannotBePinnedUndoesTheStartsTapsAndLeasesAndSaysWhy() throws Exception {
+        host.failPin = true;
+        refused(() -> assertEquals(Map.of(), host.pins), "could not be pinned to its lease",
+                () -> nets.prepare(UUID.randomUUID(), zone("web", "a", null, "b", null)));
+    }
+
+    @Test
     public void aNetworkInUseIsNotDestroyedAndTheZoneIsNamed() throws Exception {
         refused(() -> { }, "used by zone(s) web", () -> nets.destroy("a", List.of("web")));
         UUID id = UUID.randomUUID();

@@ -11,6 +11,7 @@ import java.util.Set;
 import java.util.stream.Collectors;
 
 import io.zonekeeper.hostio.ProcessRunner;
+import io.zonekeeper.network.ipv6.Ula;
 
 /**
  * {@link HostNetwork} through the {@code ip} and {@code nft} commands, in the network namespace the appliance
@@ -67,6 +68,7 @@ public final class IpHost implements HostNetwork {
                 run(ip, "-6", "rule", "add", "priority", String.valueOf(RULE6_PRIORITY), "iif", bridge, "prohibit");
             }
         }
+        runWithInput(hostGuardScript(bridge), nft, "-f", "-");
         run(ip, "link", "set", bridge, "up");
         // Forwarding is decided by the interface a packet comes in on: off here, a zone on this network cannot be
         // routed to another network's zones, even on a host that forwards for other reasons.
@@ -85,10 +87,92 @@ public final class IpHost implements HostNetwork {
         }
     }
 
+    /**
+     * Zones reach the host through their bridge only with what the network offers: replies to connections the host
+     * opened, and IPv6 neighbour discovery for the gateway address (ARP is not IP, so it is not filtered here). A
+     * zone reaches no service of the host, not even on the gateway address; routed (NAT) traffic takes the forward
+     * hook, not this one. The chain is flushed first, so that running this again leaves one copy.
+     */
+    static String hostGuardScript(String bridge) {
+        String t = "inet " + bridgeTable(bridge);
+        return "add table " + t + "\n"
+                + "add chain " + t + " input { type filter hook input priority filter; policy accept; }\n"
+                + "flush chain " + t + " input\n"
+                + "add rule " + t + " input iifname != \"" + bridge + "\" accept\n"
+                + "add rule " + t + " input ct state { established, related } accept\n"
+                + "add rule " + t + " input icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept\n"
+                + "add rule " + t + " input drop\n";
+    }
+
+    /** The nft table of one bridge, in the bridge family (its taps' pins) and the inet family (its host guard). */
+    static String bridgeTable(String bridge) {
+        return bridge.replace('-', '_');
+    }
+
+    @Override
+    public void pinTap(String bridge, String tap, String mac, String ipv4, String ipv6) throws IOException {
+        runWithInput(pinScript(bridge, tap, mac, ipv4, ipv6), nft, "-f", "-");
+    }
+
+    /**
+     * A chain of the bridge's table that passes a frame from {@code tap} only when it carries the lease's MAC and
+     * addresses: ARP whose sender is the lease's MAC and IPv4 address, IPv4 from the lease's address, IPv6 from
+     * the lease's address, its link-local address or {@code ::} (duplicate address detection), and no neighbour
+     * advertisement for another address, no router advertisement, no redirect. Everything else (another
+     * ethertype, a VLAN tag) is dropped. Without an IPv6 lease no IPv6 passes. The chain is flushed first, so a
+     * tap left by a crash gets exactly this lease's rules.
+     */
+    static String pinScript(String bridge, String tap, String mac, String ipv4, String ipv6) {
+        String c = "bridge " + bridgeTable(bridge) + " " + tap;
+        String r = "add rule " + c + " ";
+        String script = "add table bridge " + bridgeTable(bridge) + "\n"
+                + "add chain " + c + " { type filter hook prerouting priority filter; policy accept; }\n"
+                + "flush chain " + c + "\n"
+                + r + "iifname != \"" + tap + "\" accept\n"
+                + r + "ether saddr != " + mac + " drop\n"
+                + r + "arp saddr ether " + mac + " arp saddr ip " + ipv4 + " accept\n"
+                + r + "ip saddr " + ipv4 + " accept\n";
+        if (ipv6 != null) {
+            String linkLocal = Ula.linkLocal(mac);
+            // nft 1.0.6 has no name for the target of a neighbour advertisement: bytes 8 to 24 of the ICMPv6 header.
+            script += r + "icmpv6 type { nd-router-advert, nd-redirect } drop\n"
+                    + r + "icmpv6 type nd-neighbor-advert @th,64,128 != { " + hex(ipv6) + ", " + hex(linkLocal)
+                    + " } drop\n"
+                    + r + "ip6 saddr { " + ipv6 + ", " + linkLocal + ", :: } accept\n";
+        }
+        return script + r + "drop\n";
+    }
+
+    private static String hex(String ipv6) {
+        long[] a = Ula.parseAddress(ipv6);
+        return String.format("0x%016x%016x", a[0], a[1]);
+    }
+
+    @Override
+    public void unpinTap(String bridge, String tap) throws IOException {
+        String c = "bridge " + bridgeTable(bridge) + " " + tap;
+        try {
+            runWithInput("flush chain " + c + "\ndelete chain " + c + "\n", nft, "-f", "-");
+        } catch (IOException e) {
+            if (!e.getMessage().contains("No such file")) {
+                throw e;
+            }
+        }
+    }
+
     @Override
     public void deleteBridge(String bridge) throws IOException {
         if (links().contains(bridge)) {
             run(ip, "link", "del", bridge);
+        }
+        for (String family : List.of("bridge", "inet")) {
+            try {
+                run(nft, "delete", "table", family, bridgeTable(bridge));
+            } catch (IOException e) {
+                if (!e.getMessage().contains("No such file")) {
+                    throw e;
+                }
+            }
         }
         for (int i = rules6(bridge).size(); i > 0; i--) {
             run(ip, "-6", "rule", "del", "priority", String.valueOf(RULE6_PRIORITY), "iif", bridge, "prohibit");

@@ -76,6 +76,15 @@ public record Ula(long prefix) {
      * identifier (the universal/local bit flipped, {@code ff:fe} in the middle).
      */
     public String address(String mac) {
+        return format(prefix, interfaceId(mac));
+    }
+
+    /** The link-local address ({@code fe80::/64}) of the interface with this MAC, from the same identifier. */
+    public static String linkLocal(String mac) {
+        return format(0xfe80L << 48, interfaceId(mac));
+    }
+
+    private static long interfaceId(String mac) {
         byte[] m = HexFormat.ofDelimiter(":").parseHex(mac);
         if (m.length != 6) {
             throw new IllegalArgumentException("'" + mac + "' is not a MAC address");
@@ -85,7 +94,7 @@ public record Ula(long prefix) {
         for (byte b : eui) {
             id = (id << 8) | (b & 0xff);
         }
-        return format(prefix, id);
+        return id;
     }
 
     /** Two /64 prefixes share an address exactly when they are the same. */

@@ -99,6 +99,68 @@ public class IpHostTest {
     }
 
     /**
+     * The pin and host-guard scripts as the kernel takes them, each loaded twice (a start after a crash), in a
+     * network namespace of its own: one copy of each rule, the link-local address from the MAC, the neighbour
+     * advertisement target as bytes.
+     */
+    @Test
+    public void nftLoadsThePinAndTheHostGuardOnceEachWhenRunTwice() throws Exception {
+        Assume.assumeTrue("needs nft and unshare --net", run(List.of("unshare", "--net", "nft", "--version"), "")
+                .startsWith("0:"));
+        String pin = IpHost.pinScript("zkb-a", "zkt1", "0a:1b:2c:3d:4e:5f", "10.99.0.11", "fd00::81b:2cff:fe3d:4e5f");
+        String guard = IpHost.hostGuardScript("zkb-a");
+        String out = run(List.of("unshare", "--net", "sh", "-c", "nft -f - && nft -f - <<'E'\n" + pin + guard
+                + "E\nnft list ruleset"), pin + guard);
+        assertTrue(out, out.startsWith("0:"));
+        for (String rule : List.of("iifname != \"zkt1\" accept", "ether saddr != 0a:1b:2c:3d:4e:5f drop",
+                "arp saddr ether 0a:1b:2c:3d:4e:5f arp saddr ip 10.99.0.11 accept", "ip saddr 10.99.0.11 accept",
+                "icmpv6 type nd-neighbor-advert @th,64,128 != { 0xfd00000000000000081b2cfffe3d4e5f, "
+                        + "0xfe80000000000000081b2cfffe3d4e5f } drop",
+                "ip6 saddr { ::, fd00::81b:2cff:fe3d:4e5f, fe80::81b:2cff:fe3d:4e5f } accept",
+                "iifname != \"zkb-a\" accept", "ct state { established, related } accept")) {
+            assertEquals(out, 1, out.split(java.util.regex.Pattern.quote(rule), -1).length - 1);
+        }
+        assertFalse(out, IpHost.pinScript("zkb-a", "zkt1", "0a:1b:2c:3d:4e:5f", "10.99.0.11", null).contains("ip6"));
+    }
+
+    /**
+     * Two guests (network namespaces on veth pairs, standing in for taps) on a bridge, in a namespace of its own.
+     * Before the pins a guest that takes an address it was not leased reaches its neighbour, which shows the check
+     * can fail; once pinned, the honest guest still reaches its neighbour and is reached by the host, while the
+     * guest gets nothing through with a foreign address or a foreign MAC, and nothing to the host.
+     */
+    @Test
+    public void aPinnedGuestThatTakesAnotherAddressOrMacGetsNothingThrough() throws Exception {
+        Assume.assumeTrue("needs unshare --net --mount, ip netns and busybox", run(List.of("unshare", "--net",
+                "--mount", "sh", "-c", "command -v busybox && command -v nft && ip -V"), "").startsWith("0:"));
+        StringBuilder sh = new StringBuilder("set -e\nmount --make-rprivate /\nmkdir -p /run/netns\n"
+                + "mount -t tmpfs none /run/netns\nip link add zkb-t type bridge\n"
+                + "ip addr add 10.99.9.1/24 dev zkb-t\nip link set zkb-t up\n");
+        for (int g = 1; g <= 2; g++) {
+            sh.append("ip netns add g" + g + "\nip link add zkt" + g + " type veth peer name eth0 netns g" + g + "\n"
+                    + "ip link set zkt" + g + " master zkb-t up\nip -n g" + g + " link set eth0 address 0a:00:00:00:00:0"
+                    + g + "\nip -n g" + g + " addr add 10.99.9.1" + g + "/24 dev eth0\nip -n g" + g
+                    + " link set eth0 up\n");
+        }
+        String ping = "ip netns exec g1 busybox ping -c 1 -W 2 ";
+        String takeIp = "ip -n g1 addr flush dev eth0\nip -n g1 addr add 10.99.9.13/24 dev eth0\n";
+        sh.append(takeIp).append(ping + "10.99.9.12 >/dev/null && echo unpinned-spoof-through\n")
+                .append("ip -n g1 addr flush dev eth0\nip -n g1 addr add 10.99.9.11/24 dev eth0\n")
+                .append("nft -f - <<'E'\n").append(IpHost.hostGuardScript("zkb-t"))
+                .append(IpHost.pinScript("zkb-t", "zkt1", "0a:00:00:00:00:01", "10.99.9.11", null))
+                .append(IpHost.pinScript("zkb-t", "zkt2", "0a:00:00:00:00:02", "10.99.9.12", null)).append("E\n")
+                .append(ping + "10.99.9.12 >/dev/null && echo honest-through\n")
+                .append("busybox ping -c 1 -W 2 10.99.9.11 >/dev/null && echo host-reaches-g1\n")
+                .append(ping + "10.99.9.1 >/dev/null && echo g1-reaches-host || true\n")
+                .append(takeIp).append(ping + "10.99.9.12 >/dev/null && echo foreign-ip-through || true\n")
+                .append("ip -n g1 addr flush dev eth0\nip -n g1 addr add 10.99.9.11/24 dev eth0\n")
+                .append("ip -n g1 link set eth0 address 0a:00:00:00:00:09\n")
+                .append(ping + "10.99.9.12 >/dev/null && echo foreign-mac-through || true\n");
+        String out = run(List.of("unshare", "--net", "--mount", "sh", "-c", sh.toString()), "");
+        assertEquals(out, "0:unpinned-spoof-through\nhonest-through\nhost-reaches-g1\n", out);
+    }
+
+    /**
      * An {@code ip} that hangs, its child holding the output open (as a stuck netlink call would leave it): the
      * command is killed at the timeout and the error says so, where a runner that read the output to its end first
      * would wait for the child and never reach its timeout.
