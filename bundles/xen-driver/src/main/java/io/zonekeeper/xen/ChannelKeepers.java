@@ -21,6 +21,8 @@ import java.util.jar.JarOutputStream;
 import org.osgi.framework.Bundle;
 
 import io.zonekeeper.hostio.AtomicFiles;
+import io.zonekeeper.hostio.FileTail;
+import io.zonekeeper.hostio.GuestText;
 import io.zonekeeper.api.ChannelSpec;
 import io.zonekeeper.spi.DriverException;
 import io.zonekeeper.spi.PreparedChannel;
@@ -259,10 +261,11 @@ final class ChannelKeepers {
         }
     }
 
+    /** The end of the keeper's log for an error message: bounded and escaped, as it may quote what a guest sent. */
     private static String tail(Path log) {
         try {
-            String s = Files.readString(log);
-            return s.length() > 1500 ? "..." + s.substring(s.length() - 1500) : s;
+            FileTail.Tail t = FileTail.read(log, 1500);
+            return (t.cut() ? "..." : "") + GuestText.escape(t.text());
         } catch (IOException e) {
             return "(no log)";
         }
