@@ -10,6 +10,8 @@ import java.io.IOException;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.ByteChannel;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -185,10 +187,17 @@ public class KvmDriverBootTest {
         StringBuilder got = new StringBuilder();
         TestZone.Report report;
         // The host end stays connected until the guest is done: a virtio port with nobody reading blocks its writer.
-        try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(sock))) {
+        // Non-blocking with a selector: a guest that stalls must fail this test at the deadline, not hang the build.
+        try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(sock));
+                Selector selector = Selector.open()) {
+            ch.configureBlocking(false);
+            ch.register(selector, SelectionKey.OP_READ);
             ByteBuffer buf = ByteBuffer.allocate(4096);
             long deadline = System.nanoTime() + 30_000_000_000L;
             while (!got.toString().contains("hello-from-guest-10\n") && System.nanoTime() < deadline) {
+                long leftMs = Math.max(1, (deadline - System.nanoTime()) / 1_000_000);
+                selector.select(leftMs);
+                selector.selectedKeys().clear();
                 buf.clear();
                 if (ch.read(buf) < 0) {
                     break;
