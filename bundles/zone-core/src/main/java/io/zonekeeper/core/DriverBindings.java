@@ -4,10 +4,12 @@ import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import java.util.stream.Collectors;
@@ -22,12 +24,22 @@ import io.zonekeeper.spi.HypervisorDriver;
 /**
  * The bound drivers by type, the active one of each type first (highest ranking, then oldest service), and the
  * choice of a driver for a spec by what each driver says it can do. A caller that needs a driver that is away
- * (being upgraded, say) waits for it up to the driver wait.
+ * (being upgraded, say) waits for it up to the driver wait. A type belongs to the bundle that first provided it;
+ * another bundle's driver of that type binds only with the operator's consent ({@link #TAKEOVER_PREFIX}), so that
+ * a bundle dropped into deploy/ cannot take zones over by registering a higher-ranked driver of the same type.
  */
 final class DriverBindings {
     private static final System.Logger LOG = System.getLogger("io.zonekeeper.core");
 
     private final Map<String, List<DriverBinding>> drivers = new TreeMap<>();
+    /** Bindings that arrived before {@link #settle}. */
+    private final List<DriverBinding> unsettled = new ArrayList<>();
+    /** By type, the bundles (symbolic names) whose drivers of that type may bind. */
+    private final Map<String, Set<String>> owners = new TreeMap<>();
+    /** Drivers not bound because their type belongs to another bundle, with the reason. */
+    private final Map<DriverBinding, String> refused = new LinkedHashMap<>();
+    private Map<String, Set<String>> consents = Map.of();
+    private boolean settled;
     private volatile Duration driverWait = Duration.ofSeconds(15);
 
     void driverWait(Duration wait) {
@@ -38,20 +50,97 @@ final class DriverBindings {
         return driverWait;
     }
 
-    void add(DriverBinding binding) {
+    /**
+     * The operator's consent that bundle {@code bundle} (symbolic name) may bind drivers of {@code type}, a type
+     * that another bundle provides already: the configuration key {@code driver.takeover.TYPE = BUNDLE[,BUNDLE]}.
+     */
+    static final String TAKEOVER_PREFIX = "driver.takeover.";
+
+    /** The consents of a configuration: its {@code driver.takeover.TYPE} keys, by type. */
+    static Map<String, Set<String>> takeoverConsents(Map<String, ?> config) {
+        Map<String, Set<String>> consents = new TreeMap<>();
+        config.forEach((key, value) -> {
+            if (key.startsWith(TAKEOVER_PREFIX) && key.length() > TAKEOVER_PREFIX.length()) {
+                Object[] values = value instanceof Object[] a ? a : new Object[] { value };
+                for (Object v : values) {
+                    for (String bundle : String.valueOf(v).split(",")) {
+                        if (!bundle.isBlank()) {
+                            consents.computeIfAbsent(key.substring(TAKEOVER_PREFIX.length()), t -> new TreeSet<>())
+                                    .add(bundle.trim());
+                        }
+                    }
+                }
+            }
+        });
+        return consents;
+    }
+
+    /**
+     * Settles the drivers bound so far, before the registry opens: the framework binds them in no set order, so
+     * the owner of each type is the bundle installed first (the lowest bundle id: the appliance's own features
+     * install before anything from deploy/), and bundles the operator consented to. Every other bundle's
+     * drivers of that type are refused.
+     */
+    void settle(Map<String, Set<String>> consents) {
+        List<DriverBinding> waiting;
         synchronized (drivers) {
-            List<DriverBinding> list = drivers.computeIfAbsent(binding.type, t -> new ArrayList<>());
-            list.add(binding);
-            list.sort(Comparator.comparingInt((DriverBinding b) -> -b.ranking).thenComparingLong(b -> b.serviceId));
-            drivers.notifyAll();
+            this.consents = Map.copyOf(consents);
+            settled = true;
+            waiting = new ArrayList<>(unsettled);
+            unsettled.clear();
+            waiting.sort(Comparator.comparingLong((DriverBinding b) -> b.bundleId).thenComparingLong(b -> b.serviceId));
         }
-        LOG.log(Level.INFO, "driver " + binding.type + " bound (" + binding.describe() + ")");
+        waiting.forEach(this::add);
+    }
+
+    /** Binds a driver, unless its type belongs to another bundle and the operator has not consented. */
+    void add(DriverBinding binding) {
+        String refusal;
+        synchronized (drivers) {
+            if (!settled) {
+                unsettled.add(binding);
+                return;
+            }
+            refusal = refusal(binding);
+            if (refusal == null) {
+                owners.computeIfAbsent(binding.type, t -> new TreeSet<>()).add(binding.bundle);
+                List<DriverBinding> list = drivers.computeIfAbsent(binding.type, t -> new ArrayList<>());
+                list.add(binding);
+                list.sort(Comparator.comparingInt((DriverBinding b) -> -b.ranking)
+                        .thenComparingLong(b -> b.serviceId));
+                drivers.notifyAll();
+            } else {
+                refused.put(binding, refusal);
+            }
+        }
+        if (refusal == null) {
+            LOG.log(Level.INFO, "driver " + binding.type + " bound (" + binding.describe() + ")");
+        } else {
+            LOG.log(Level.WARNING, "driver " + binding.type + " of " + binding.describe() + " refused: " + refusal);
+        }
+    }
+
+    /**
+     * Why the binding may not bind, or null. A type's owners are remembered after their drivers leave, so that
+     * while a driver is being upgraded (briefly unbound) no other bundle can step in.
+     */
+    private String refusal(DriverBinding binding) {
+        Set<String> owner = owners.get(binding.type);
+        if (owner == null || owner.contains(binding.bundle)
+                || consents.getOrDefault(binding.type, Set.of()).contains(binding.bundle)) {
+            return null;
+        }
+        return "driver type " + binding.type + " is already provided by " + String.join(", ", owner)
+                + "; to let " + binding.bundle + " take it over, set " + TAKEOVER_PREFIX + binding.type + " = "
+                + binding.bundle + " in the io.zonekeeper.core configuration (etc/io.zonekeeper.core.cfg)";
     }
 
     /** Unbinds the driver; returns its binding, or null when it was not bound. */
     DriverBinding remove(HypervisorDriver driver) {
         DriverBinding gone = null;
         synchronized (drivers) {
+            unsettled.removeIf(b -> b.driver == driver);
+            refused.keySet().removeIf(b -> b.driver == driver);
             for (List<DriverBinding> list : drivers.values()) {
                 for (DriverBinding b : list) {
                     if (b.driver == driver) {
@@ -78,23 +167,29 @@ final class DriverBindings {
         }
     }
 
-    /** Every bound driver, the active one of each type first. */
+    /** Every bound driver, the active one of each type first, then the refused ones with the reason. */
     List<DriverView> views() {
         List<DriverBinding> all;
+        Map<DriverBinding, String> notBound;
         synchronized (drivers) {
             all = drivers.values().stream().flatMap(List::stream).collect(Collectors.toList());
+            notBound = new LinkedHashMap<>(refused);
         }
         List<DriverView> views = new ArrayList<>();
         for (DriverBinding b : all) {
-            Capabilities caps;
-            try {
-                caps = b.driver.capabilities();
-            } catch (RuntimeException e) {
-                caps = new Capabilities(Set.of(), 0, 0, Map.of("error", e.toString()));
-            }
-            views.add(new DriverView(b.type, b.bundle, b.version, b == active(b.type), caps));
+            views.add(new DriverView(b.type, b.bundle, b.version, b == active(b.type), capabilities(b)));
         }
+        notBound.forEach((b, why) -> views.add(new DriverView(b.type, b.bundle, b.version, false, capabilities(b),
+                why)));
         return views;
+    }
+
+    private static Capabilities capabilities(DriverBinding b) {
+        try {
+            return b.driver.capabilities();
+        } catch (RuntimeException e) {
+            return new Capabilities(Set.of(), 0, 0, Map.of("error", e.toString()));
+        }
     }
 
     /** The active binding of {@code type}, waiting for one up to the driver wait; {@code why} starts the error. */

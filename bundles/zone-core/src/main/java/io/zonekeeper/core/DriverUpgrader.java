@@ -22,6 +22,7 @@ import org.osgi.framework.wiring.BundleCapability;
 import org.osgi.framework.wiring.BundleRevision;
 
 import io.zonekeeper.hostio.AtomicFiles;
+import io.zonekeeper.hostio.CodePolicy;
 import io.zonekeeper.api.ZoneException;
 
 /**
@@ -35,6 +36,8 @@ import io.zonekeeper.api.ZoneException;
  */
 public final class DriverUpgrader {
     static final List<String> API_PACKAGES = List.of("io.zonekeeper.api", "io.zonekeeper.spi");
+    /** The private copy of the jar being upgraded to, under the drivers folder. */
+    static final String INCOMING = "incoming.jar.tmp";
     private final BundleContext context;
     private final ZoneRegistry registry;
     private final Path driversDir;
@@ -75,15 +78,62 @@ public final class DriverUpgrader {
     private Outcome upgradeAlone(String type, String source, Consumer<String> progress) throws ZoneException {
         DriverBinding current = current(type);
         Bundle bundle = bundleOf(current);
-        Path jar = resolve(source);
-        Manifest mf = manifest(jar);
+        Path offered = resolve(source);
+        Path jar = driversDir.resolve(INCOMING);
+        try {
+            admit(offered, jar);
+            return upgradeFrom(type, current, bundle, offered, jar, progress);
+        } finally {
+            try {
+                Files.deleteIfExists(jar);
+            } catch (IOException ignored) {
+                // A stale private copy; the next upgrade replaces it.
+            }
+        }
+    }
+
+    /**
+     * Copies the offered jar where only the appliance writes and checks the code policy on that copy, the bytes
+     * that are then installed: a jar swapped after the check cannot slip in.
+     */
+    private void admit(Path offered, Path copy) throws ZoneException {
+        CodePolicy policy;
+        try {
+            policy = CodePolicy.of(context::getProperty);
+        } catch (IOException e) {
+            throw new ZoneException("cannot check the signature of " + offered + ": " + e.getMessage()
+                    + "; nothing was changed", e);
+        }
+        try {
+            Files.createDirectories(driversDir);
+            Files.copy(offered, copy, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new ZoneException("cannot copy " + offered + " into " + driversDir + ": " + e.getMessage()
+                    + "; nothing was changed", e);
+        }
+        try {
+            policy.check(copy);
+        } catch (CodePolicy.Refused e) {
+            throw new ZoneException(e.getMessage().replace(copy.toString(), offered.toString())
+                    + "; nothing was changed (" + policy.describe() + ")");
+        }
+    }
+
+    private Outcome upgradeFrom(String type, DriverBinding current, Bundle bundle, Path offered, Path jar,
+            Consumer<String> progress) throws ZoneException {
+        Manifest mf;
+        try {
+            mf = manifest(jar);
+        } catch (ZoneException e) {
+            throw new ZoneException(e.getMessage().replace(jar.toString(), offered.toString()), e);
+        }
         String bsn = symbolicName(mf);
         if (!bundle.getSymbolicName().equals(bsn)) {
-            throw new ZoneException(jar + " is bundle " + bsn + ", not " + bundle.getSymbolicName()
+            throw new ZoneException(offered + " is bundle " + bsn + ", not " + bundle.getSymbolicName()
                     + " which provides driver " + type + "; nothing was changed");
         }
         Version newVersion = Version.parseVersion(mf.getMainAttributes().getValue("Bundle-Version"));
-        checkImports(jar, mf);
+        checkImports(offered, mf);
         Path dir = driversDir.resolve(bsn);
         Path currentJar = dir.resolve("current.jar");
         Path previousJar = dir.resolve("previous.jar");

@@ -38,13 +38,14 @@ public class ZoneManagerComponent extends ZoneRegistry {
     private StateLocation stateLocation;
 
     @Activate
-    void activate(BundleContext context, CoreConfig config) throws IOException {
+    void activate(BundleContext context, CoreConfig config, Map<String, Object> properties) throws IOException {
         Path state = stateLocation.directory();
         Path declared = config.declaredZonesDir().isEmpty() ? etcDirectory(context).resolve("zones")
                 : Path.of(config.declaredZonesDir());
         if (!config.driverRepository().isEmpty()) {
             setDriverRepository(Path.of(config.driverRepository()));
         }
+        setTakeoverConsents(properties);
         open(state, declared, Duration.ofSeconds(config.driverWaitSeconds()),
                 Duration.ofSeconds(config.stopGraceSeconds()));
     }

@@ -46,6 +46,7 @@ public class ZoneRegistry implements ZoneManager {
     /** Held for a whole driver upgrade or rollback, so that two never overlap. */
     final Object upgrades = new Object();
     private Path stateDir;
+    private Map<String, java.util.Set<String>> takeoverConsents = Map.of();
     private Path driverRepository = Path.of(System.getProperty("user.home"), ".m2", "repository");
 
     public ZoneRegistry() {
@@ -67,6 +68,7 @@ public class ZoneRegistry implements ZoneManager {
         ZoneStore store = new ZoneStore(stateDir);
         ChannelBroker channelBroker = new ChannelBroker(stateDir.resolve("channels"));
         drivers.driverWait(driverWait);
+        drivers.settle(takeoverConsents);
         lifecycle.open(channelBroker, defaultGrace);
         consoles.open(channelBroker);
         reconciler.prepare();
@@ -127,6 +129,14 @@ public class ZoneRegistry implements ZoneManager {
     }
 
     // ---- what a driver upgrade needs (see DriverUpgrader) ----
+
+    /**
+     * The operator's consents that a bundle may provide a driver type that another bundle provides already: the
+     * {@code driver.takeover.TYPE = BUNDLE} keys of {@code config}. Takes effect at {@link #open}.
+     */
+    public void setTakeoverConsents(Map<String, ?> config) {
+        this.takeoverConsents = DriverBindings.takeoverConsents(config);
+    }
 
     /** Where driver:upgrade finds group:artifact:version coordinates (a Maven repository layout). */
     public void setDriverRepository(Path repository) {

@@ -25,6 +25,7 @@ import jakarta.json.Json;
 import jakarta.json.JsonArrayBuilder;
 import jakarta.json.JsonObject;
 import jakarta.json.JsonObjectBuilder;
+import jakarta.json.JsonValue;
 
 /** The {@code driver:} shell commands. */
 @Component(service = DriverCommands.class)
@@ -81,10 +82,15 @@ public class DriverCommands {
         }
         Table t = new Table("TYPE", "BUNDLE", "VERSION", "ACTIVE", "ZONES", "FEATURES");
         for (DriverView d : drivers) {
-            t.row(d.type(), d.bundle(), d.version(), d.active() ? "yes" : "standby", zonesOf(d.type()).size(),
+            t.row(d.type(), d.bundle(), d.version(), d.refused() ? "refused" : d.active() ? "yes" : "standby",
+                    d.refused() ? 0 : zonesOf(d.type()).size(),
                     d.capabilities().features().stream().map(Enum::name).sorted().collect(Collectors.joining(",")));
         }
-        return (t.toString() + problems).stripTrailing();
+        StringBuilder refusals = new StringBuilder();
+        drivers.stream().filter(DriverView::refused).forEach(d -> refusals.append("\ndriver ").append(d.type())
+                .append(" of ").append(d.bundle()).append(' ').append(d.version()).append(" is not bound: ")
+                .append(d.refusal()));
+        return (t.toString() + refusals + problems).stripTrailing();
     }
 
     /** Bundles (say, dropped into deploy/) that could not resolve, each with the requirements it lacks. */
@@ -111,6 +117,8 @@ public class DriverCommands {
             return toJson(d).toString();
         }
         StringBuilder sb = new StringBuilder();
+        zones.drivers().stream().filter(x -> x.type().equals(type) && x.refused()).forEach(x -> sb.append(
+                String.format("%-20s %s %s: %s%n", "refused", x.bundle(), x.version(), x.refusal())));
         Capabilities c = d.capabilities();
         sb.append(String.format("%-20s %s%n", "type", d.type()));
         sb.append(String.format("%-20s %s %s%n", "bundle", d.bundle(), d.version()));
@@ -140,6 +148,6 @@ public class DriverCommands {
         return Json.createObjectBuilder().add("type", d.type()).add("bundle", d.bundle()).add("version", d.version())
                 .add("active", d.active()).add("features", features).add("maxVcpus", d.capabilities().maxVcpus())
                 .add("maxMemoryMiB", d.capabilities().maxMemoryMiB()).add("details", details).add("zones", zs)
-                .build();
+                .add("refusal", d.refused() ? Json.createValue(d.refusal()) : JsonValue.NULL).build();
     }
 }
