@@ -12,6 +12,8 @@ import java.util.Map;
 import java.util.ServiceLoader;
 import java.util.stream.Stream;
 
+import io.zonekeeper.hostio.CodePolicy;
+
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.BundleException;
@@ -39,6 +41,7 @@ final class Appliance {
     private final Path cache;
     private ApplianceLock lock;
     private Framework framework;
+    private DeployGate deployGate;
     private Thread shutdownHook;
     private boolean stopped;
     private boolean heldElsewhere;
@@ -65,7 +68,8 @@ final class Appliance {
         config.put("ds.loglevel", "warn");
         // FileInstall: configurations from etc/ and bundles dropped into deploy/. subdir.mode=skip keeps
         // etc/zones (zone specs, read by zone-core) from being taken for an exploded bundle.
-        config.put("felix.fileinstall.dir", distribution.etc() + "," + distribution.deploy());
+        // deploy/ itself is the DeployGate's: FileInstall sees only the jars that passed the code policy.
+        config.put("felix.fileinstall.dir", distribution.etc() + "," + admittedDir());
         config.put("felix.fileinstall.filter", ".*\\.(cfg|config|jar)");
         config.put("felix.fileinstall.subdir.mode", "skip");
         config.put("felix.fileinstall.noInitialDelay", "true");
@@ -82,7 +86,21 @@ final class Appliance {
         config.put("gosh.args", interactive ? "" : "--nointeractive --noshutdown");
         // gogo.jline reads <gosh.home>/etc/gosh_profile: ours, which also works without a line reader.
         config.put("gosh.home", distribution.home().toString());
+        for (String dir : config.get("felix.fileinstall.dir").split(",")) {
+            if (!dir.isBlank() && Path.of(dir.trim()).toAbsolutePath().normalize().equals(
+                    distribution.deploy().toAbsolutePath().normalize())) {
+                throw new LaunchException("felix.fileinstall.dir in " + distribution.etc().resolve(
+                        Distribution.SETTINGS_FILE) + " names " + distribution.deploy() + ", which would install "
+                        + "bundles without the code policy's check; leave it out (the launcher watches deploy/ and "
+                        + "hands FileInstall the jars it admits)");
+            }
+        }
         return config;
+    }
+
+    /** Where the jars of deploy/ that passed the code policy lie, for FileInstall. */
+    Path admittedDir() {
+        return stateDir.resolve("deploy-admitted");
     }
 
     /**
@@ -91,6 +109,7 @@ final class Appliance {
      * take the management plane down with it.
      */
     void start() throws LaunchException {
+        WritableFolders.check(List.of(distribution.etc(), distribution.deploy()));
         try {
             Files.createDirectories(stateDir);
         } catch (IOException e) {
@@ -122,7 +141,15 @@ final class Appliance {
                 // the tty nor takes over SIGINT, which must stay the JVM's to stop the appliance.
                 System.setProperty("org.jline.terminal.provider", "dumb");
             }
-            Map<String, Object> config = new HashMap<>(frameworkProperties());
+            Map<String, String> properties = frameworkProperties();
+            deployGate = new DeployGate(distribution.deploy(), admittedDir(), () -> CodePolicy.of(properties::get),
+                    err);
+            try {
+                deployGate.open();
+            } catch (IOException e) {
+                throw new LaunchException("cannot check " + distribution.deploy() + ": " + e.getMessage(), e);
+            }
+            Map<String, Object> config = new HashMap<>(properties);
             FelixLog log = new FelixLog();
             config.put("felix.log.logger", log);
             @SuppressWarnings({"unchecked", "rawtypes"})
@@ -136,6 +163,7 @@ final class Appliance {
             List<Bundle> installed = install(plan);
             framework.start();
             startAll(plan, installed);
+            deployGate.watch();
             started = true;
         } catch (BundleException e) {
             throw new LaunchException("cannot start the OSGi framework: " + e.getMessage(), e);
@@ -222,6 +250,9 @@ final class Appliance {
             return;
         }
         stopped = true;
+        if (deployGate != null) {
+            deployGate.close();
+        }
         if (framework != null) {
             try {
                 framework.stop();
