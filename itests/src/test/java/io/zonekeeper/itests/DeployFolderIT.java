@@ -157,8 +157,25 @@ public class DeployFolderIT {
         return out;
     }
 
+    /**
+     * Signs a jar with the key the distribution trusts (the build's throwaway signer, whose certificate is the
+     * distribution's etc/trust.p12), then copies it into deploy/ as an operator should.
+     */
+    private Path drop(Path jar, String name) throws Exception {
+        Path signed = home.getParent().resolve("signed-" + name);
+        Path store = Path.of(System.getProperty("zk.repo.root", "..")).resolve(
+                "launcher/target/code-signing/build-signer.p12").toAbsolutePath();
+        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jarsigner").toString(),
+                "-keystore", store.toString(), "-storetype", "PKCS12", "-storepass", "changeit", "-signedjar",
+                signed.toString(), jar.toString(), "zonekeeper-build").redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue("jarsigner did not finish", p.waitFor(60, TimeUnit.SECONDS));
+        assertEquals("jarsigner failed: " + out, 0, p.exitValue());
+        return dropAsIs(signed, name);
+    }
+
     /** Copies a jar into deploy/ as an operator should: under another name first, then renamed in one step. */
-    private Path drop(Path jar, String name) throws IOException {
+    private Path dropAsIs(Path jar, String name) throws IOException {
         Path part = deploy.resolve(name + ".part");
         Files.copy(jar, part, StandardCopyOption.REPLACE_EXISTING);
         return Files.move(part, deploy.resolve(name), StandardCopyOption.ATOMIC_MOVE);
@@ -290,6 +307,28 @@ public class DeployFolderIT {
         }
         assertTrue(cli("zone:list").lines().noneMatch(l -> l.contains("zkc-")));
         sameAppliance();
+    }
+
+    @Test
+    public void anUnsignedBundleInDeployIsRefusedByNameAndNothingIsInstalled() throws Exception {
+        String before = cli("lb -s");
+        Path dropped = dropAsIs(acmeJar(), "acme-pc-driver.jar");
+        String refusal = dropped + " is refused: entry ";
+        long deadline = System.nanoTime() + DEPLOY_WAIT.toNanos();
+        while (!log().contains(refusal)) {
+            assertTrue("the unsigned jar was not reported; appliance log:\n" + log(), System.nanoTime() < deadline);
+            Thread.sleep(500);
+        }
+        assertTrue(log(), log().contains(" is not signed; nothing of it is installed"));
+        // The gate has decided: FileInstall never saw the jar, and nothing else changed.
+        assertFalse(Files.exists(state.resolve("deploy-admitted/acme-pc-driver.jar")));
+        assertEquals(before, cli("lb -s"));
+        assertFalse(cli("driver:list --json").contains("acme-pc"));
+        sameAppliance();
+        // The same jar, signed by the trusted key, goes in.
+        drop(acmeJar(), "acme-pc-driver.jar");
+        awaitOutput("driver:list --json", out -> out.contains("\"type\":\"acme-pc\""),
+                "the signed driver did not bind");
     }
 
     /** A copy of {@code jar} with its manifest changed by {@code change}. */
