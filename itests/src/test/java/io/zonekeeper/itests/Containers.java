@@ -52,14 +52,18 @@ final class Containers {
 
     /** Felix SCR, ConfigAdmin, Gogo, JSON, our API and core, with a fresh state directory. */
     static Option core(Path stateDir) {
+        // The driver:upgrade tests take unsigned builds of kvm-driver-next; CodePolicyIT and the launcher's tests
+        // are where signed code is required.
+        return composite(frameworkProperty("zonekeeper.code.signatures").value("off"), coreWithSignedCode(stateDir));
+    }
+
+    /** As {@link #core}, with the code policy as the properties given elsewhere say (required by default). */
+    static Option coreWithSignedCode(Path stateDir) {
         return composite(
                 cleanCaches(true),
                 systemProperty("org.ops4j.pax.logging.DefaultServiceLog.level").value("WARN"),
                 frameworkProperty("zonekeeper.state").value(stateDir.toString()),
                 frameworkProperty("zonekeeper.etc").value(stateDir.resolve("etc").toString()),
-                // The driver:upgrade tests take unsigned builds of kvm-driver-next; CodePolicyIT and the launcher's
-                // tests are where signed code is required.
-                frameworkProperty("zonekeeper.code.signatures").value("off"),
                 mavenBundle("org.osgi", "org.osgi.util.function", "1.2.0"),
                 mavenBundle("org.osgi", "org.osgi.util.promise", "1.3.0"),
                 mavenBundle("org.osgi", "org.osgi.service.component", "1.5.1"),

@@ -55,6 +55,53 @@ public final class AtomicFiles {
      * its folder if need be. When {@code content} throws, the target is left as it was.
      */
     public static void write(Path target, Set<PosixFilePermission> permissions, Content content) throws IOException {
+        try {
+            writeDurably(target, permissions, content);
+        } catch (IOException e) {
+            throw DiskFull.when(e, target);
+        }
+    }
+
+    /**
+     * Thrown instead of the file system's bare "No space left on device" when a write finds its disk full: it
+     * says which file was not written and that its previous version is intact (the write went to a temp file).
+     */
+    public static final class DiskFull extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        private DiskFull(String message, IOException cause) {
+            super(message, cause);
+        }
+
+        static IOException when(IOException e, Path target) {
+            if (e instanceof DiskFull || !isDiskFull(e)) {
+                return e;
+            }
+            Path dir = target.toAbsolutePath().getParent();
+            String free;
+            try {
+                free = Files.getFileStore(dir).getUsableSpace() + " bytes free";
+            } catch (IOException | RuntimeException unknown) {
+                free = "free space unknown";
+            }
+            return new DiskFull("no space left on the state disk (the file system of " + dir + ", " + free + "): "
+                    + target.getFileName() + " was not written and its previous version, if any, is kept; free "
+                    + "space on that disk and try again", e);
+        }
+
+        private static boolean isDiskFull(Throwable e) {
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                String m = t.getMessage();
+                if (m != null && (m.contains("No space left on device") || m.contains("Disk quota exceeded"))) {
+                    return true;
+                }
+            }
+            return false;
+        }
+    }
+
+    private static void writeDurably(Path target, Set<PosixFilePermission> permissions, Content content)
+            throws IOException {
         Path dir = target.toAbsolutePath().getParent();
         Files.createDirectories(dir);
         Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");

@@ -205,5 +205,7 @@ public final class ZoneStore {
                 Files.deleteIfExists(p);
             }
         }
+        // A destroyed zone must not come back after a power loss.
+        AtomicFiles.fsyncDirectory(dir.toAbsolutePath().getParent());
     }
 }
