@@ -5,7 +5,7 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
+import java.time.Duration;
 
 /**
  * A tiny tmpfs mounted on a test's folder, to be filled up: a real full disk, not a simulated one. Mounting needs
@@ -57,19 +57,6 @@ public final class FullStateDisk implements AutoCloseable {
     }
 
     private static void run(String... command) throws IOException {
-        Process p = new ProcessBuilder(List.of(command)).redirectErrorStream(true).start();
-        try {
-            if (!p.waitFor(30, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new IOException(String.join(" ", command) + " did not finish within 30 s");
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted: " + String.join(" ", command));
-        }
-        String out = new String(p.getInputStream().readAllBytes());
-        if (p.exitValue() != 0) {
-            throw new IOException(String.join(" ", command) + " failed: " + out);
-        }
+        new ProcessRunner(Duration.ofSeconds(30)).run(List.of(command)).requireSuccess();
     }
 }
