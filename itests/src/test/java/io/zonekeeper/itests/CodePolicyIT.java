@@ -81,12 +81,7 @@ public class CodePolicyIT {
     }
 
     private Bundle kvmDriverBundle() {
-        for (Bundle b : context.getBundles()) {
-            if ("kvm-driver".equals(b.getSymbolicName())) {
-                return b;
-            }
-        }
-        throw new AssertionError("kvm-driver bundle not installed");
+        return Containers.installed(context, "kvm-driver");
     }
 
     @Test

@@ -50,6 +50,16 @@ final class Containers {
         return bundle(p.resolve("target").resolve(jar).toAbsolutePath().toUri().toString());
     }
 
+    /** The installed bundle named {@code symbolicName}; fails the test when there is none. */
+    static org.osgi.framework.Bundle installed(org.osgi.framework.BundleContext context, String symbolicName) {
+        for (org.osgi.framework.Bundle b : context.getBundles()) {
+            if (symbolicName.equals(b.getSymbolicName())) {
+                return b;
+            }
+        }
+        throw new AssertionError(symbolicName + " bundle not installed");
+    }
+
     /** Felix SCR, ConfigAdmin, Gogo, JSON, our API and core, with a fresh state directory. */
     static Option core(Path stateDir) {
         // The driver:upgrade tests take unsigned builds of kvm-driver-next; CodePolicyIT and the launcher's tests

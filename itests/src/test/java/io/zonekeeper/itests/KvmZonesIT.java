@@ -93,12 +93,7 @@ public class KvmZonesIT {
     }
 
     private Bundle kvmDriverBundle() {
-        for (Bundle b : context.getBundles()) {
-            if ("kvm-driver".equals(b.getSymbolicName())) {
-                return b;
-            }
-        }
-        throw new AssertionError("kvm-driver bundle not installed");
+        return Containers.installed(context, "kvm-driver");
     }
 
     @Test
