@@ -27,6 +27,10 @@ import io.zonekeeper.api.metrics.ZoneMetric;
 final class PrometheusText {
     static final String CONTENT_TYPE = PrometheusTextFormatWriter.CONTENT_TYPE;
 
+    /** One figure with the zone it is about. */
+    private record Point(String zone, ZoneMetric metric) {
+    }
+
     private PrometheusText() {
     }
 
@@ -41,7 +45,7 @@ final class PrometheusText {
     }
 
     static void write(List<ZoneSample> samples, OutputStream out) throws IOException {
-        Map<String, List<Object[]>> byName = new LinkedHashMap<>();
+        Map<String, List<Point>> byName = new LinkedHashMap<>();
         Map<String, ZoneMetric> first = new LinkedHashMap<>();
         GaugeSnapshot.Builder up = GaugeSnapshot.builder().name("zonekeeper_zone_up")
                 .help("1 while the zone's guest is active (starting, running, paused, stopping), else 0");
@@ -57,27 +61,29 @@ final class PrometheusText {
                 if (seen != null && seen.type() != m.type()) {
                     continue; // two sources disagree on the kind of a name: the first one's stands
                 }
-                byName.computeIfAbsent(m.name(), k -> new ArrayList<>()).add(new Object[] { s.zone(), m });
+                List<Point> family = byName.computeIfAbsent(m.name(), k -> new ArrayList<>());
+                // Two sources that count the same series for one zone: the first one's stands (the text format
+                // allows a series once).
+                if (family.stream().noneMatch(p -> p.zone().equals(s.zone()) && p.metric().labels().equals(
+                        m.labels()))) {
+                    family.add(new Point(s.zone(), m));
+                }
             }
         }
         List<MetricSnapshot> families = new ArrayList<>();
         families.add(up.build());
-        for (Map.Entry<String, List<Object[]>> e : byName.entrySet()) {
+        for (Map.Entry<String, List<Point>> e : byName.entrySet()) {
             ZoneMetric proto = first.get(e.getKey());
             if (proto.type() == ZoneMetric.Type.COUNTER) {
                 CounterSnapshot.Builder b = CounterSnapshot.builder().name(e.getKey()).help(proto.help());
-                for (Object[] zm : e.getValue()) {
-                    ZoneMetric m = (ZoneMetric) zm[1];
-                    b.dataPoint(CounterDataPointSnapshot.builder().value(m.value()).labels(labels((String) zm[0], m))
-                            .build());
+                for (Point p : e.getValue()) {
+                    b.dataPoint(CounterDataPointSnapshot.builder().value(p.metric().value()).labels(labels(p)).build());
                 }
                 families.add(b.build());
             } else {
                 GaugeSnapshot.Builder b = GaugeSnapshot.builder().name(e.getKey()).help(proto.help());
-                for (Object[] zm : e.getValue()) {
-                    ZoneMetric m = (ZoneMetric) zm[1];
-                    b.dataPoint(GaugeDataPointSnapshot.builder().value(m.value()).labels(labels((String) zm[0], m))
-                            .build());
+                for (Point p : e.getValue()) {
+                    b.dataPoint(GaugeDataPointSnapshot.builder().value(p.metric().value()).labels(labels(p)).build());
                 }
                 families.add(b.build());
             }
@@ -85,9 +91,9 @@ final class PrometheusText {
         new PrometheusTextFormatWriter(false).write(out, new MetricSnapshots(families));
     }
 
-    private static Labels labels(String zone, ZoneMetric m) {
-        Labels l = Labels.of("zone", zone);
-        for (Map.Entry<String, String> e : m.labels().entrySet()) {
+    private static Labels labels(Point p) {
+        Labels l = Labels.of("zone", p.zone());
+        for (Map.Entry<String, String> e : p.metric().labels().entrySet()) {
             l = l.add(e.getKey(), e.getValue());
         }
         return l;
