@@ -81,6 +81,7 @@ public class LifecycleEventsTest {
         registry.start("db");
         registry.close();
         events.clear();
+        properties.clear();
 
         registry = open();
         registry.addDriver(new DriverBinding(new ScriptedDriver("kvm"), "kvm-driver", "1.0.1", 2));

@@ -82,7 +82,8 @@ public class StatsCommands {
         if (count < 0 || interval < 1) {
             throw new ZoneException("zone:top: -n takes 0 or more, --interval 1 or more seconds");
         }
-        boolean terminal = session != null && session.get(".jline.terminal") != null;
+        // A shell on a terminal has a JLine terminal and a console; a control-socket or scripted session has neither.
+        boolean terminal = session != null && session.get(".jline.terminal") != null && System.console() != null;
         int tables = count == 0 ? (terminal ? Integer.MAX_VALUE : 1) : count;
         PrintStream out = System.out;
         List<ZoneSample> before = collector.sampleAll();
