@@ -53,12 +53,18 @@ public class LifecycleEventsTest {
         return r;
     }
 
-    @Test
-    public void createStartCrashAndDestroyArePostedInOrderWithReasons() throws Exception {
+    /** A zone created and started on a scripted kvm driver, which is returned. */
+    private ScriptedDriver started(String zone) throws Exception {
         ScriptedDriver kvm = new ScriptedDriver("kvm");
         registry.addDriver(new DriverBinding(kvm, "kvm-driver", "1.0.0", 1));
-        registry.create(ZoneSpec.builder("web").hypervisor("kvm").build());
-        registry.start("web");
+        registry.create(ZoneSpec.builder(zone).hypervisor("kvm").build());
+        registry.start(zone);
+        return kvm;
+    }
+
+    @Test
+    public void createStartCrashAndDestroyArePostedInOrderWithReasons() throws Exception {
+        ScriptedDriver kvm = started("web");
         Path log = state.resolve("zones/web/console.log");
         Files.writeString(log, "boot\nzonekeeper: zone web ready\nKernel panic \u001b[2J not syncing\n");
         kvm.lastStarted.report(ZoneState.CRASHED, "QEMU exited with signal 9");
@@ -75,10 +81,7 @@ public class LifecycleEventsTest {
 
     @Test
     public void aZoneAdoptedAfterARestartIsPostedAsAdopted() throws Exception {
-        ScriptedDriver kvm = new ScriptedDriver("kvm");
-        registry.addDriver(new DriverBinding(kvm, "kvm-driver", "1.0.0", 1));
-        registry.create(ZoneSpec.builder("db").hypervisor("kvm").build());
-        registry.start("db");
+        started("db");
         registry.close();
         events.clear();
         properties.clear();
