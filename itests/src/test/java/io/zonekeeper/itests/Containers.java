@@ -101,6 +101,12 @@ final class Containers {
         return composite(ours("zone-network"), ours("zone-disk"));
     }
 
+    /** Apache Felix EventAdmin and zone-observe, as the zonekeeper-observe feature installs them. */
+    static Option observe() {
+        return composite(mavenBundle("org.apache.felix", "org.apache.felix.eventadmin", version("eventadmin")),
+                ours("zone-observe"));
+    }
+
     /** The driver conformance kit (its scenarios and the driver:conformance command). */
     static Option conformanceKit() {
         return ours("zone-conformance");

@@ -23,8 +23,11 @@ import org.osgi.service.component.annotations.Modified;
 import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.metatype.annotations.Designate;
 
+import io.zonekeeper.api.ZoneInfo;
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.api.ZoneState;
+import io.zonekeeper.api.metrics.ZoneMetric;
+import io.zonekeeper.api.metrics.ZoneMetricsSource;
 import io.zonekeeper.hostio.ProcessRunner;
 import io.zonekeeper.kvm.accel.AccelVerdict;
 import io.zonekeeper.kvm.image.BootFolders;
@@ -54,11 +57,11 @@ import io.zonekeeper.spi.ZoneContext;
  * outlives this driver and the JVM. The driver only starts, watches, stops and adopts them. Activation does nothing
  * expensive: the zone image, the accelerator probe and the QEMU version are worked out on first use.
  */
-@Component(service = HypervisorDriver.class, configurationPid = KvmDriver.PID,
+@Component(service = { HypervisorDriver.class, ZoneMetricsSource.class }, configurationPid = KvmDriver.PID,
         configurationPolicy = ConfigurationPolicy.OPTIONAL, property = HypervisorDriver.TYPE_PROPERTY + "="
                 + KvmDriver.TYPE)
 @Designate(ocd = KvmDriverConfig.class)
-public final class KvmDriver implements HypervisorDriver, PausableDriver, ConsoleAccess {
+public final class KvmDriver implements HypervisorDriver, PausableDriver, ConsoleAccess, ZoneMetricsSource {
     public static final String TYPE = "kvm";
     public static final String PID = "io.zonekeeper.kvm";
     /** What the probe image prints once the kernel reached init. */
@@ -598,5 +601,12 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
     public Optional<Long> watchedPid(UUID zone) {
         ZoneWatch w = watches.get(zone);
         return w == null ? Optional.empty() : Optional.of(w.process.pid());
+    }
+
+    /** Disk traffic of a zone this driver watches, from its QMP connection (zone-observe asks). */
+    @Override
+    public List<ZoneMetric> collect(ZoneInfo zone) {
+        ZoneWatch w = watches.get(zone.id());
+        return w == null ? List.of() : BlockStats.of(w.qmp());
     }
 }

@@ -23,8 +23,11 @@ import org.osgi.service.component.annotations.Modified;
 import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.metatype.annotations.Designate;
 
+import io.zonekeeper.api.ZoneInfo;
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.api.ZoneState;
+import io.zonekeeper.api.metrics.ZoneMetric;
+import io.zonekeeper.api.metrics.ZoneMetricsSource;
 import io.zonekeeper.hostio.AtomicFiles;
 import io.zonekeeper.hostio.FileTail;
 import io.zonekeeper.spi.Adoption;
@@ -45,6 +48,7 @@ import io.zonekeeper.xen.xl.DomainConfig;
 import io.zonekeeper.xen.xl.DomainConfig.BootFiles;
 import io.zonekeeper.xen.xl.HotplugScripts;
 import io.zonekeeper.xen.xl.Xl;
+import io.zonekeeper.xen.xl.XlStats;
 
 /**
  * Runs each zone as a Xen domain, from dom0. A domain lives in the hypervisor and outlives this driver and the
@@ -52,11 +56,11 @@ import io.zonekeeper.xen.xl.Xl;
  * the domain's xenstore path ({@value #TAG}) repeats it; adoption takes a domain only when both agree.
  * Activation does nothing expensive: xl is first run when a zone starts or capabilities are asked for.
  */
-@Component(service = HypervisorDriver.class, configurationPid = XenDriver.PID,
+@Component(service = { HypervisorDriver.class, ZoneMetricsSource.class }, configurationPid = XenDriver.PID,
         configurationPolicy = ConfigurationPolicy.OPTIONAL, property = HypervisorDriver.TYPE_PROPERTY + "="
                 + XenDriver.TYPE)
 @Designate(ocd = XenDriverConfig.class)
-public final class XenDriver implements HypervisorDriver, PausableDriver, ConsoleAccess {
+public final class XenDriver implements HypervisorDriver, PausableDriver, ConsoleAccess, ZoneMetricsSource {
     public static final String TYPE = "xen";
     public static final String PID = "io.zonekeeper.xen";
     /** The zone tag, relative to the domain's xenstore home: it holds the zone's id, and only dom0 may write it. */
@@ -568,5 +572,20 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
     public Optional<Integer> watchedDomid(UUID zone) {
         ZoneDomain d = domains.get(zone);
         return d == null ? Optional.empty() : Optional.of(d.domid);
+    }
+
+    /** CPU time and memory of a zone's domain, from plain {@code xl list} (zone-observe asks). */
+    @Override
+    public List<ZoneMetric> collect(ZoneInfo zone) {
+        String domid = zone.runtime().get(R_DOMID);
+        Xl x = xl;
+        if (x == null || domid == null || !XenDriver.TYPE.equals(zone.driver()) || !domid.matches("[0-9]{1,9}")) {
+            return List.of();
+        }
+        try {
+            return XlStats.of(x.table(), Integer.parseInt(domid));
+        } catch (IOException e) {
+            return List.of();
+        }
     }
 }

@@ -205,6 +205,7 @@ public final class DriverUpgrader {
     private Outcome swap(String type, Bundle bundle, Path jar, Version newVersion, String oldVersion, Path backup,
             Consumer<String> progress) throws ZoneException {
         registry.beginTrial(type);
+        registry.lifecycleEvents().upgrade("UPGRADE_BEGAN", type, oldVersion, newVersion.toString(), "");
         try {
             long t0 = System.nanoTime();
             String failure = null;
@@ -231,6 +232,7 @@ public final class DriverUpgrader {
                 List<String> zones = zonesOf(type);
                 progress.accept("driver " + type + " is now " + newVersion + "; adopted " + zones.size()
                         + " zone(s) " + zones + "; control plane unavailable for " + window + " ms");
+                registry.lifecycleEvents().upgrade("UPGRADE_FINISHED", type, oldVersion, newVersion.toString(), "adopted " + zones);
                 return new Outcome(type, oldVersion, newVersion.toString(), window, zones);
             }
             progress.accept("upgrade failed: " + failure + "; putting " + oldVersion + " back");
@@ -244,6 +246,7 @@ public final class DriverUpgrader {
             DriverBinding back = registry.awaitBinding(type, x -> x.version.equals(oldVersion), timeout);
             Map<String, String> lost = back == null ? Map.of("*", "the old driver did not come back")
                     : registry.adoptAllNow(type);
+            registry.lifecycleEvents().upgrade("UPGRADE_ROLLED_BACK", type, newVersion.toString(), oldVersion, failure);
             throw new ZoneException("upgrade of driver " + type + " to " + newVersion + " was rolled back: "
                     + failure + (lost.isEmpty() ? "; the zones are managed by " + oldVersion + " again"
                             : "; after the rollback these zones are not adopted: " + lost));

@@ -144,6 +144,7 @@ final class ZoneReconciler {
         if (a.adopted()) {
             z.attach(binding);
             z.setState(a.state(), "adopted by " + binding.describe());
+            table.lifecycleEvents.adopted(r.spec().name(), a.state(), binding.type, "adopted by " + binding.describe());
             LOG.log(Level.INFO, "zone " + r.spec().name() + " adopted by " + binding.describe());
             return binding;
         }

@@ -143,6 +143,10 @@ public class ZoneRegistry implements ZoneManager {
         this.driverRepository = repository;
     }
 
+    LifecycleEvents lifecycleEvents() {
+        return table.lifecycleEvents;
+    }
+
     Path driverRepository() {
         return driverRepository;
     }

@@ -107,6 +107,7 @@ final class ZoneResources {
                 doneDevices.add(backend);
                 all = all.plus(new PreparedResources(List.of(), List.of(), got, List.of()));
             }
+            table.lifecycleEvents.prepared(spec.name(), driver.type(), all);
             return all;
         } catch (ZoneException | RuntimeException e) {
             for (DeviceBackend b : doneDevices) {
@@ -124,6 +125,7 @@ final class ZoneResources {
 
     /** Gives back everything of the zone's, from every provider and backend bound now. */
     void release(Zone z) {
+        table.lifecycleEvents.released(z.name(), z.prepared());
         z.prepared(PreparedResources.NONE);
         ZoneRecord r = z.record();
         for (ZoneResourceProvider p : providers.all()) {

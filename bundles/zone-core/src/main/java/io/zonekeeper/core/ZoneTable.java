@@ -41,6 +41,7 @@ final class ZoneTable {
     private volatile Consumer<Zone> whenGuestEnds = z -> { };
     private volatile ZoneStore store;
     private ExecutorService events;
+    final LifecycleEvents lifecycleEvents = new LifecycleEvents(this);
 
     void whenGuestEnds(Consumer<Zone> action) {
         this.whenGuestEnds = action;
@@ -162,6 +163,7 @@ final class ZoneTable {
     }
 
     void publish(ZoneEvent event) {
+        lifecycleEvents.stateChanged(event);
         if (events == null || listeners.isEmpty()) {
             return;
         }

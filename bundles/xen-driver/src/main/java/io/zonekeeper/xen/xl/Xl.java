@@ -74,6 +74,13 @@ public final class Xl {
         return domains().stream().filter(d -> d.uuid().filter(id::equals).isPresent()).findFirst();
     }
 
+    /** Plain {@code xl list} as printed, for {@link XlStats}. */
+    public String table() throws IOException {
+        Result r = call(SHORT, "list");
+        check(r, "list");
+        return r.output();
+    }
+
     /** The state flags of each domain, from plain {@code xl list}: one fork, for watching. */
     public Map<Integer, String> flags() throws IOException {
         Result r = call(SHORT, "list");
