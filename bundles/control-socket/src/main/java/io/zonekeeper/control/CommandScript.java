@@ -27,7 +27,9 @@ final class CommandScript {
         List<Executable> tokens;
         try {
             tokens = new Parser(commandLine).program().tokens();
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | AssertionError e) {
+            // Gogo's tokenizer asserts where, without -ea, it throws its EOFError (an unclosed quote): either way
+            // the line goes to Gogo whole, which reports the syntax error.
             return List.of(commandLine);
         }
         List<String> statements = new ArrayList<>();

@@ -20,10 +20,14 @@ import org.apache.commons.compress.archivers.cpio.CpioConstants;
 public final class InitramfsWriter implements Closeable {
     private final CpioArchiveOutputStream cpio;
     private final Set<String> directories = new HashSet<>();
+    /** Every name in the archive: the kernel's unpacker would let a second entry of a name replace the first. */
+    private final Set<String> names = new HashSet<>();
     private long inode = 1;
 
     public InitramfsWriter(OutputStream out) throws IOException {
-        this.cpio = new CpioArchiveOutputStream(new GZIPOutputStream(out, 1 << 16), CpioConstants.FORMAT_NEW);
+        // UTF-8: the default (US-ASCII) would write any other character of a name as '?'.
+        this.cpio = new CpioArchiveOutputStream(new GZIPOutputStream(out, 1 << 16), CpioConstants.FORMAT_NEW,
+                CpioConstants.BLOCK_SIZE, StandardCharsets.UTF_8.name());
     }
 
     /** A folder, mode 0755; its parents first where they are not in the archive yet. */
@@ -72,8 +76,13 @@ public final class InitramfsWriter implements Closeable {
     }
 
     private CpioArchiveEntry entry(String name, int mode) {
-        if (name.isEmpty() || name.startsWith("/") || name.endsWith("/") || name.contains("//")) {
+        if (name.isEmpty() || name.startsWith("/") || name.endsWith("/") || name.contains("//")
+                || name.indexOf('\0') >= 0) {
+            // NUL too: the kernel reads a name as a C string and would unpack this entry under a shorter one.
             throw new IllegalArgumentException("initramfs entry '" + name + "' is not a relative path");
+        }
+        if (!names.add(name)) {
+            throw new IllegalArgumentException("initramfs entry '" + name + "' is in the archive already");
         }
         CpioArchiveEntry e = new CpioArchiveEntry(CpioConstants.FORMAT_NEW, name);
         e.setMode(mode);

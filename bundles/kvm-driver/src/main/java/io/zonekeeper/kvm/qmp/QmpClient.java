@@ -258,11 +258,15 @@ public final class QmpClient implements AutoCloseable {
         JsonObject msg;
         try (JsonReader r = Json.createReader(new StringReader(text))) {
             msg = r.readObject();
-        } catch (JsonException | IllegalStateException e) {
-            return; // not a QMP message; nothing waits for it
+        } catch (JsonException | IllegalStateException | StackOverflowError e) {
+            // Not a QMP message; nothing waits for it. The object reader recurses once per level, so a line nested
+            // thousands deep overflows the stack inside the parser alone; unwound, the reader goes on.
+            return;
         }
         if (msg.containsKey("QMP")) {
-            greeting.complete(msg.getJsonObject("QMP"));
+            if (msg.get("QMP") instanceof JsonObject g) {
+                greeting.complete(g);
+            }
         } else if (msg.containsKey("event")) {
             JsonObject data = msg.get("data") instanceof JsonObject d ? d : JsonValue.EMPTY_JSON_OBJECT;
             try {

@@ -36,6 +36,9 @@ public final class XlList {
             v = Json.createReader(new StringReader(text)).readValue();
         } catch (JsonException e) {
             throw new IllegalArgumentException("xl list -l did not print JSON: " + e.getMessage(), e);
+        } catch (StackOverflowError e) {
+            // The object reader recurses once per level; unwound, nothing of it is left. xl never nests this deep.
+            throw new IllegalArgumentException("xl list -l printed JSON nested too deep to read");
         }
         if (v.getValueType() != JsonValue.ValueType.ARRAY) {
             throw new IllegalArgumentException("xl list -l printed a JSON " + v.getValueType() + ", not an array");
@@ -78,7 +81,8 @@ public final class XlList {
             }
             String id = w[w.length - 5];
             String flags = w[w.length - 2];
-            if (!id.matches("\\d+") || !flags.matches("[-rbpscd]{6}")) {
+            // Xen's domain ids stay below 32768: more digits than an int holds is not a domain line either.
+            if (!id.matches("\\d{1,9}") || !flags.matches("[-rbpscd]{6}")) {
                 continue; // the header, or a line xl added that is not a domain
             }
             out.put(Integer.parseInt(id), flags);
