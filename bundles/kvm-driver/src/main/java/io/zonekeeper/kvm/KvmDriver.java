@@ -420,6 +420,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         }
         Optional<QemuProcess> process = QemuProcess.find(pid.get());
         if (process.isEmpty()) {
+            jails.close(zone.id());
             return Adoption.refused("QEMU pid " + pid.get() + " of zone " + zone.name() + " no longer runs");
         }
         Optional<String> notOurs = QemuProcess.whyNotQemuOf(QemuProcess.cmdline(pid.get()), zone.id());

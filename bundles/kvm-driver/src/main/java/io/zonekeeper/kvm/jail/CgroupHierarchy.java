@@ -153,11 +153,15 @@ public final class CgroupHierarchy {
     }
 
     /**
-     * Removes a zone's group. Only an empty group can go, so this waits briefly for the kernel to drop a QEMU that
-     * has just exited; a group that still holds a process stays (and says nothing: the zone's end is what counts).
+     * Removes a zone's group. Only an empty group can go, and a QEMU that has exited leaves it only once it is reaped,
+     * so this waits up to about 2 s; a group that still holds a process stays (and says nothing: the zone's end is
+     * what counts, and the zone's next start makes its group afresh).
      */
     public static void remove(Path group) {
-        for (int i = 0; i < 20; i++) {
+        if (!Files.isDirectory(group)) {
+            return;
+        }
+        for (int i = 0; i < 200; i++) {
             try {
                 Files.delete(group);
                 return;

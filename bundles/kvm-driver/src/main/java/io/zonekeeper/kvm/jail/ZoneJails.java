@@ -89,8 +89,9 @@ public final class ZoneJails {
         ids.release(zone);
         if (jail != null) {
             jail.cgroup().ifPresent(CgroupHierarchy::remove);
-        } else if (cgroups != null) {
-            cgroups.groupOf(zone).ifPresent(CgroupHierarchy::remove);
+        } else if (settings.enabled()) {
+            // A zone whose QEMU ended while no driver watched it (the appliance was down): its group is still there.
+            hierarchy().groupOf(zone).ifPresent(CgroupHierarchy::remove);
         }
     }
 
