@@ -33,6 +33,9 @@ import io.zonekeeper.kvm.accel.AccelVerdict;
 import io.zonekeeper.kvm.image.BootFolders;
 import io.zonekeeper.kvm.image.ZoneImages;
 import io.zonekeeper.kvm.image.ZoneImages.BootImage;
+import io.zonekeeper.kvm.jail.JailSettings;
+import io.zonekeeper.kvm.jail.ZoneJail;
+import io.zonekeeper.kvm.jail.ZoneJails;
 import io.zonekeeper.kvm.qemu.HostInfo;
 import io.zonekeeper.kvm.qemu.Machine;
 import io.zonekeeper.kvm.qemu.QemuDevices;
@@ -77,6 +80,8 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
     /** The machine the zone got ({@link Machine#id()}), and why it got that one. */
     public static final String R_MACHINE = "machine";
     public static final String R_MACHINE_REASON = "machine.reason";
+    /** Why a zone's QEMU runs unconfined; a jailed one records {@link ZoneJail#R_UID} and the rest instead. */
+    public static final String R_JAIL = "jail";
 
     private static final Duration LAUNCH_TIMEOUT = Duration.ofSeconds(10);
     private static final Duration QMP_TIMEOUT = Duration.ofSeconds(5);
@@ -94,9 +99,10 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
      * @param machine       the least machine every zone gets; devices that need more raise it per zone
      * @param bootFolders   folders besides the image cache and /boot that a spec's kernel and initramfs may come from
      * @param consoleLogCap the most bytes a zone's console.log holds before it is rotated to console.log.1
+     * @param jail          how each zone's QEMU is confined (its own uid, an empty chroot, a cgroup)
      */
     public record Settings(Path stateDir, String qemuBinary, String accel, String defaultKernel, Machine machine,
-            List<Path> bootFolders, long consoleLogCap) {
+            List<Path> bootFolders, long consoleLogCap, JailSettings jail) {
         /** 8 MiB: days of a chatty guest's boot and service messages, nothing to the state disk. */
         public static final long DEFAULT_CONSOLE_LOG_CAP = 8L << 20;
 
@@ -111,6 +117,13 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
             defaultKernel = defaultKernel == null || defaultKernel.isBlank() ? null : defaultKernel;
             machine = machine == null ? Machine.MICROVM_PVH : machine;
             bootFolders = bootFolders == null ? List.of() : List.copyOf(bootFolders);
+            jail = jail == null ? JailSettings.DEFAULT : jail;
+        }
+
+        /** Settings whose zones get the default jail. */
+        public Settings(Path stateDir, String qemuBinary, String accel, String defaultKernel, Machine machine,
+                List<Path> bootFolders, long consoleLogCap) {
+            this(stateDir, qemuBinary, accel, defaultKernel, machine, bootFolders, consoleLogCap, JailSettings.DEFAULT);
         }
 
         /** Settings whose zones' kernels and initramfs come from the image cache and /boot only, with the default cap. */
@@ -135,6 +148,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
     private final Map<UUID, ZoneState> ended = new ConcurrentHashMap<>();
     private volatile String qemuVersion;
     private ConsoleLogCapper logCapper;
+    private volatile ZoneJails jails;
 
     /** For Declarative Services; configured in {@link #activate}. */
     public KvmDriver() {
@@ -174,6 +188,9 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
             logCapper = new ConsoleLogCapper(watches::values, () -> settings.consoleLogCap(), LOG_CAP_PERIOD_S);
         }
         images = ZoneImages.forHost(s.stateDir().resolve("cache").resolve("kvm"));
+        if (jails == null || !jails.settings().equals(s.jail())) {
+            jails = new ZoneJails(s.jail(), s.stateDir().resolve("kvm-jail"));
+        }
         if (old == null || !old.equals(s)) {
             accel = new AccelChoice(s.accel(), s.qemuBinary(), images);
             qemuVersion = null;
@@ -187,7 +204,8 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
                 c.machine() == null || c.machine().isBlank() ? null : Machine.parse(c.machine()),
                 c.bootFolders() == null ? List.of() : java.util.Arrays.stream(c.bootFolders()).map(String::trim)
                         .filter(f -> !f.isEmpty()).map(Path::of).toList(),
-                c.consoleLogCapKiB() * 1024L);
+                c.consoleLogCapKiB() * 1024L, new JailSettings(c.jail(), c.jailIdBase(), c.jailIdCount(),
+                        c.cgroupMemoryOverheadMiB(), c.cgroupParent()));
     }
 
     public Settings settings() {
@@ -233,6 +251,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
                 + " tpm; boots the bzImage through SeaBIOS, slower)");
         d.put("machine.least", settings.machine().id());
         d.put("console.log.cap", settings.consoleLogCap() / 1024 + " KiB, then console.log.1");
+        d.putAll(jails.describe());
         return new Capabilities(EnumSet.of(Feature.PAUSE, Feature.CONSOLE, Feature.ADOPTION, Feature.CHANNELS,
                 Feature.NETWORK, Feature.DISK, Feature.PCI_PASSTHROUGH),
                 HostInfo.cores(), Math.max(0, HostInfo.memAvailableMiB()), d, QemuDevices.TYPES);
@@ -284,23 +303,34 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         ConsoleLogCapper.capNow(plan.files().consoleLog(), settings.consoleLogCap(), zone.name());
         StartAttempt attempt = new StartAttempt(plan.files(), plan.spec());
         QemuProcess process = null;
+        Optional<String> unjailed = jails.whyUnjailed(plan.spec(), plan.resources());
+        ZoneJail jail = null;
         try {
             attempt.prepare();
-            process = QemuProcess.launch(plan.argv(), plan.files(), LAUNCH_TIMEOUT);
+            List<String> argv = plan.argv();
+            if (unjailed.isEmpty()) {
+                jail = jails.open(zone.id(), plan.spec());
+                argv = jail.launchArgv(argv);
+            }
+            process = QemuProcess.launch(argv, plan.files(), LAUNCH_TIMEOUT);
             ZoneWatch watch = new ZoneWatch(zone, plan.files(), process, plan.accel(), this::gone);
             QmpClient qmp = QmpClient.connect(plan.files().qmpSocket(), QMP_TIMEOUT, watch::onEvent,
                     watch::onQmpClosed);
             if (qemuVersion == null) {
                 qemuVersion = versionFromGreeting(qmp);
             }
-            RuntimeRecord record = record(zone, plan, process.pid());
+            RuntimeRecord record = record(zone, plan, process.pid(), jail, unjailed);
             zone.saveRuntime(record);
             ended.remove(zone.id());
             watches.put(zone.id(), watch);
             watch.attach(qmp, ZoneState.RUNNING);
             return record;
         } catch (DriverException | QmpException | RuntimeException e) {
-            throw attempt.failed(zone.name(), process, e);
+            DriverException failure = attempt.failed(zone.name(), process, e);
+            if (jail != null) {
+                jails.close(zone.id());
+            }
+            throw failure;
         }
     }
 
@@ -313,7 +343,8 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         }
     }
 
-    private static RuntimeRecord record(ZoneContext zone, StartPlan plan, long pid) {
+    private static RuntimeRecord record(ZoneContext zone, StartPlan plan, long pid, ZoneJail jail,
+            Optional<String> unjailed) {
         ZoneFiles files = plan.files();
         BootImage image = plan.image();
         PreparedResources resources = plan.resources();
@@ -329,6 +360,11 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         p.put(R_INITRAMFS, image.initramfs().toString());
         p.put(R_MACHINE, plan.machine().id());
         p.put(R_MACHINE_REASON, plan.machineReason());
+        if (jail != null) {
+            jail.putInto(p);
+        } else {
+            p.put(R_JAIL, "none: " + unjailed.orElse("?"));
+        }
         List<String> devices = QemuDevices.describe(resources.devices());
         for (int i = 0; i < devices.size(); i++) {
             p.put("device." + i, devices.get(i));
@@ -350,7 +386,9 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
     }
 
     private void gone(ZoneWatch w) {
-        watches.remove(w.id, w);
+        if (watches.remove(w.id, w)) {
+            jails.close(w.id);
+        }
         ended.put(w.id, w.state());
     }
 
@@ -385,6 +423,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         }
         Optional<QemuProcess> process = QemuProcess.find(pid.get());
         if (process.isEmpty()) {
+            jails.close(zone.id());
             return Adoption.refused("QEMU pid " + pid.get() + " of zone " + zone.name() + " no longer runs");
         }
         Optional<String> notOurs = QemuProcess.whyNotQemuOf(QemuProcess.cmdline(pid.get()), zone.id());
@@ -418,6 +457,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
             }
             ended.remove(zone.id());
             watches.put(zone.id(), watch);
+            jails.adopt(zone.id(), rec.get().properties());
             watch.attach(qmp, state);
             return Adoption.adopted(state);
         } catch (QmpException e) {
@@ -517,6 +557,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
                 }
             }
             ended.put(zone.id(), ZoneState.STOPPED);
+            jails.close(zone.id());
         }
         removeRuntimeFiles(files, zone.spec());
         ZoneWatch.deleteQuietly(files.qemuLog());
@@ -530,6 +571,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         }
         removeRuntimeFiles(w.files, w.zone.spec());
         watches.remove(w.id, w);
+        jails.close(w.id);
         ended.put(w.id, end);
     }
 
@@ -595,6 +637,11 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
             throw new DriverException("cannot attach to the console of zone " + zone.name() + " at "
                     + w.files.consoleSocket() + ": " + e.getMessage(), e);
         }
+    }
+
+    /** The QMP connection this instance holds to the zone's QEMU, if any (for tests that act as a hostile QEMU user). */
+    Optional<QmpClient> qmpOf(UUID zone) {
+        return Optional.ofNullable(watches.get(zone)).map(ZoneWatch::qmp);
     }
 
     /** The QEMU pid this instance watches for the zone, if any (for tools and tests). */

@@ -36,4 +36,24 @@ public @interface KvmDriverConfig {
             + " its newest part moves to console.log.1 (checked every 2 s while the driver watches the zone); a"
             + " guest that floods its console keeps at most about twice this on disk.")
     int consoleLogCapKiB() default 8192;
+
+    @AttributeDefinition(name = "Jail", description = "Run each zone's QEMU as a uid and gid of its own, chrooted into"
+            + " an empty folder, in a cgroup v2 group of its own. false runs QEMU as root (unconfined but for seccomp).")
+    boolean jail() default true;
+
+    @AttributeDefinition(name = "Jail id base", description = "The first uid/gid a zone's QEMU may get; ids in /etc/passwd"
+            + " or /etc/group or used by any running process are skipped.")
+    int jailIdBase() default 64000;
+
+    @AttributeDefinition(name = "Jail id count", description = "How many ids, from the base on, zones may get: the most"
+            + " zones that run at once.")
+    int jailIdCount() default 1000;
+
+    @AttributeDefinition(name = "cgroup memory overhead (MiB)", description = "What a zone's cgroup allows above its"
+            + " guest memory: QEMU itself, its TCG translation cache and the page cache of its disks.")
+    long cgroupMemoryOverheadMiB() default 256;
+
+    @AttributeDefinition(name = "cgroup parent", description = "The folder below the cgroup2 mount that holds one group"
+            + " per zone (named by the zone's uuid). On a systemd host, a folder delegated to the appliance.")
+    String cgroupParent() default "zonekeeper";
 }

@@ -1,0 +1,164 @@
+package io.zonekeeper.kvm.jail;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Stream;
+
+import io.zonekeeper.api.ChannelSpec;
+import io.zonekeeper.api.ZoneSpec;
+import io.zonekeeper.spi.DriverException;
+import io.zonekeeper.spi.PreparedChannel;
+import io.zonekeeper.spi.PreparedResources;
+
+/**
+ * The jails of one driver's zones: gives a starting zone its id, its cgroup and the empty chroot, takes them back
+ * when the zone ends, and takes them up again when a running zone is adopted. The cgroup hierarchy is looked up on
+ * first use, not at activation.
+ */
+public final class ZoneJails {
+    private final JailSettings settings;
+    private final Path root;
+    private final JailIds ids;
+    private final Map<UUID, ZoneJail> jails = new ConcurrentHashMap<>();
+    private volatile CgroupHierarchy cgroups;
+
+    /** @param root the empty folder every jailed QEMU is chrooted into */
+    public ZoneJails(JailSettings settings, Path root) {
+        this.settings = settings;
+        this.root = root.toAbsolutePath();
+        this.ids = JailIds.forHost(settings.idBase(), settings.idCount());
+    }
+
+    public JailSettings settings() {
+        return settings;
+    }
+
+    /**
+     * Why a zone runs unconfined, or empty when it gets a jail. The connecting side of a zone-to-zone channel
+     * reconnects by path whenever the listening zone restarts, and a chrooted QEMU cannot reach that path.
+     */
+    public Optional<String> whyUnjailed(ZoneSpec spec, PreparedResources res) {
+        if (!settings.enabled()) {
+            return Optional.of("jail=false in the configuration");
+        }
+        if (!runsAsRoot()) {
+            return Optional.of("the appliance does not run as root, so QEMU cannot switch to a uid of its own");
+        }
+        for (ChannelSpec c : spec.channels()) {
+            PreparedChannel p = c.peer() == null ? null : res.channel(c.name());
+            if (p != null && !p.listens()) {
+                return Optional.of("channel " + c.name() + " connects to zone " + p.peer() + " and reconnects by"
+                        + " path, which a chrooted QEMU cannot reach");
+            }
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * The zone's jail: its id, the empty root (checked) and its cgroup with the spec's limits. On failure nothing
+     * stays held.
+     */
+    public ZoneJail open(UUID zone, ZoneSpec spec) throws DriverException {
+        int id = ids.take(zone);
+        try {
+            emptyRoot();
+            CgroupHierarchy h = hierarchy();
+            Optional<Path> group = Optional.empty();
+            if (h.available()) {
+                group = Optional.of(h.create(zone, CgroupLimits.of(spec.memoryMiB(), spec.vcpus(),
+                        settings.memoryOverheadMiB())));
+            }
+            ZoneJail jail = new ZoneJail(id, id, root, group);
+            jails.put(zone, jail);
+            return jail;
+        } catch (DriverException | RuntimeException e) {
+            ids.release(zone);
+            throw e;
+        }
+    }
+
+    /** Takes back the zone's id and removes its cgroup; call once its QEMU is gone. */
+    public void close(UUID zone) {
+        ZoneJail jail = jails.remove(zone);
+        ids.release(zone);
+        if (jail != null) {
+            jail.cgroup().ifPresent(CgroupHierarchy::remove);
+        } else if (settings.enabled()) {
+            // A zone whose QEMU ended while no driver watched it (the appliance was down): its group is still there.
+            hierarchy().groupOf(zone).ifPresent(CgroupHierarchy::remove);
+        }
+    }
+
+    /** Holds the jail a running zone's record names again, so that no other zone gets its id. */
+    public Optional<ZoneJail> adopt(UUID zone, Map<String, String> record) {
+        Optional<ZoneJail> jail = ZoneJail.fromRecord(record);
+        jail.ifPresent(j -> {
+            ids.hold(zone, j.uid());
+            jails.put(zone, j);
+        });
+        return jail;
+    }
+
+    public Optional<ZoneJail> of(UUID zone) {
+        return Optional.ofNullable(jails.get(zone));
+    }
+
+    /** For {@code driver:info}. */
+    public Map<String, String> describe() {
+        String jail = settings.enabled() && runsAsRoot()
+                ? "on: each zone's QEMU runs as its own uid and gid (" + settings.idBase() + "-"
+                        + (settings.idBase() + settings.idCount() - 1) + ", -runas), chrooted into the empty " + root
+                        + ", in the seccomp sandbox; zones with a connecting zone-to-zone channel run unconfined"
+                : "off: " + (settings.enabled() ? "the appliance does not run as root" : "jail=false");
+        return Map.of("jail", jail, "cgroup", hierarchy().describe() + " (memory: guest + "
+                + settings.memoryOverheadMiB() + " MiB)");
+    }
+
+    private CgroupHierarchy hierarchy() {
+        CgroupHierarchy h = cgroups;
+        if (h == null) {
+            h = settings.enabled() && runsAsRoot()
+                    ? CgroupHierarchy.find(Path.of("/proc/self/mountinfo"), settings.cgroupParent())
+                    : CgroupHierarchy.none("the jail is off");
+            cgroups = h;
+        }
+        return h;
+    }
+
+    /** Makes the chroot folder if need be, and refuses one that holds anything or that others may write to. */
+    private void emptyRoot() throws DriverException {
+        try {
+            if (!Files.isDirectory(root)) {
+                Files.createDirectories(root.getParent());
+                Files.createDirectory(root, PosixFilePermissions.asFileAttribute(
+                        PosixFilePermissions.fromString("r-xr-xr-x")));
+            }
+            try (Stream<Path> s = Files.list(root)) {
+                Optional<Path> any = s.findFirst();
+                if (any.isPresent()) {
+                    throw new DriverException("the jail root " + root + " must be empty, but holds "
+                            + any.get().getFileName() + "; remove what is in it");
+                }
+            }
+            if (!PosixFilePermissions.toString(Files.getPosixFilePermissions(root)).equals("r-xr-xr-x")) {
+                Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("r-xr-xr-x"));
+            }
+        } catch (IOException e) {
+            throw new DriverException("cannot prepare the jail root " + root + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static boolean runsAsRoot() {
+        try {
+            return "0".equals(String.valueOf(Files.getAttribute(Path.of("/proc/self"), "unix:uid")));
+        } catch (IOException | UnsupportedOperationException e) {
+            return false;
+        }
+    }
+}
