@@ -10,4 +10,8 @@ public @interface ImageStoreConfig {
 
     @AttributeDefinition(description = "squashfs compressor: zstd (measured best here, see README), gzip, xz or lz4")
     String compressor() default "zstd";
+
+    @AttributeDefinition(description = "tar2sqfs --comp-extra for the compressor; empty: level=3 for zstd (README), "
+            + "tar2sqfs's defaults for the others")
+    String compressorOptions() default "";
 }

@@ -44,7 +44,7 @@ public class ImageStoreService implements ImageStore {
     @Modified
     void configure(ImageStoreConfig config) {
         Path dir = state.folder("images");
-        Images i = new Images(dir, config.tar2sqfsCommand(), config.compressor());
+        Images i = new Images(dir, config.tar2sqfsCommand(), config.compressor(), config.compressorOptions());
         i.sweep();
         images = i;
     }

@@ -47,9 +47,9 @@ public final class Images {
     private final Path dir;
     private final SquashfsPacker packer;
 
-    public Images(Path dir, String tar2sqfs, String compressor) {
+    public Images(Path dir, String tar2sqfs, String compressor, String compressorOptions) {
         this.dir = dir;
-        this.packer = new SquashfsPacker(tar2sqfs, compressor, PACK_TIMEOUT);
+        this.packer = new SquashfsPacker(tar2sqfs, compressor, compressorOptions, PACK_TIMEOUT);
     }
 
     public Path dir() {

@@ -6,6 +6,7 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -21,19 +22,32 @@ final class SquashfsPacker {
     static final String FORMAT = "squashfs";
     private static final int ERROR_TAIL = 2000;
 
+    /**
+     * zstd at level 3, by measurement (README): a thirteenth of the time of tar2sqfs's default zstd level for 16 %
+     * more bytes, 5 % larger than gzip at a sixteenth of its time, 29 % smaller than lz4.
+     */
+    static final String ZSTD_DEFAULT_OPTIONS = "level=3";
+
     private final String tar2sqfs;
     private final String compressor;
+    private final String options;
     private final Duration timeout;
 
-    SquashfsPacker(String tar2sqfs, String compressor, Duration timeout) {
+    /** @param options tar2sqfs's {@code --comp-extra} for {@code compressor}; empty for its defaults */
+    SquashfsPacker(String tar2sqfs, String compressor, String options, Duration timeout) {
         this.tar2sqfs = tar2sqfs;
         this.compressor = compressor;
+        this.options = options.isEmpty() && compressor.equals("zstd") ? ZSTD_DEFAULT_OPTIONS : options;
         this.timeout = timeout;
     }
 
     void pack(LayerMerge merge, Path out) throws ImageException {
-        List<String> cmd = List.of(tar2sqfs, "--quiet", "--no-skip", "--force", "--compressor", compressor,
-                "--defaults", "uid=0,gid=0,mode=0755", out.toString());
+        List<String> cmd = new ArrayList<>(List.of(tar2sqfs, "--quiet", "--no-skip", "--force", "--compressor",
+                compressor, "--defaults", "uid=0,gid=0,mode=0755"));
+        if (!options.isEmpty()) {
+            cmd.addAll(List.of("--comp-extra", options));
+        }
+        cmd.add(out.toString());
         Process p;
         try {
             p = new ProcessBuilder(cmd).redirectErrorStream(true).start();

@@ -27,7 +27,7 @@ public class BadInputTest {
     }
 
     private void assertRefused(Path source, String reason) throws IOException {
-        Images store = new Images(storeDir(), "tar2sqfs", "zstd");
+        Images store = new Images(storeDir(), "tar2sqfs", "zstd", "");
         ImageException e = assertThrows(ImageException.class, () -> store.importImage(source, null));
         assertTrue("'" + e.getMessage() + "' should say: " + reason, e.getMessage().contains(reason));
         assertEquals(List.of(), store.list());

@@ -24,7 +24,7 @@ public class ImagesTest {
     public TemporaryFolder tmp = new TemporaryFolder();
 
     private Images store() throws IOException {
-        return new Images(tmp.getRoot().toPath().resolve("state/images"), "tar2sqfs", "zstd");
+        return new Images(tmp.getRoot().toPath().resolve("state/images"), "tar2sqfs", "zstd", "");
     }
 
     /**
