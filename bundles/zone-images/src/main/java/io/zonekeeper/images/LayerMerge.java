@@ -30,6 +30,7 @@ import io.zonekeeper.api.image.ImageException;
  * uncompressed stream is checked against its diff id in both passes.
  */
 final class LayerMerge {
+    private static final System.Logger LOG = System.getLogger("io.zonekeeper.images");
     private static final String WHITEOUT = ".wh.";
     private static final String OPAQUE = ".wh..wh..opq";
     private static final int MAX_LINK_HOPS = 40;
@@ -354,8 +355,13 @@ final class LayerMerge {
             o.setDevMinor(e.getDevMinor());
         }
         for (Map.Entry<String, String> x : e.getExtraPaxHeaders().entrySet()) {
-            if (x.getKey().startsWith("SCHILY.xattr.") || x.getKey().startsWith("LIBARCHIVE.xattr.")) {
+            // Commons Compress hands PAX values over as UTF-8 text: a binary value (security.capability) arrives with
+            // replacement characters and would be written wrong, so such an xattr is dropped rather than corrupted.
+            boolean xattr = x.getKey().startsWith("SCHILY.xattr.") || x.getKey().startsWith("LIBARCHIVE.xattr.");
+            if (xattr && x.getValue().indexOf('\uFFFD') < 0) {
                 o.addPaxHeader(x.getKey(), x.getValue());
+            } else if (xattr) {
+                LOG.log(System.Logger.Level.WARNING, "dropped the binary xattr " + x.getKey() + " of " + path);
             }
         }
         boolean withData = kind == Kind.FILE;

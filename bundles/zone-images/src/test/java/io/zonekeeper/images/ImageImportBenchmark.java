@@ -55,8 +55,13 @@ public final class ImageImportBenchmark {
 
             Path direct = work.resolve("direct.sqfs");
             long t0 = System.nanoTime();
-            Process p = new ProcessBuilder("tar2sqfs", "--quiet", "--force", "--compressor", compressor,
-                    direct.toString()).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+            List<String> direct2sqfs = new ArrayList<>(List.of("tar2sqfs", "--quiet", "--force", "--compressor",
+                    compressor));
+            if (compressor.equals("zstd")) {
+                direct2sqfs.addAll(List.of("--comp-extra", SquashfsPacker.ZSTD_DEFAULT_OPTIONS));
+            }
+            direct2sqfs.add(direct.toString());
+            Process p = new ProcessBuilder(direct2sqfs).redirectError(ProcessBuilder.Redirect.DISCARD).start();
             try (OutputStream in = p.getOutputStream()) {
                 for (byte[] l : image.layers) {
                     // Each layer without its end-of-archive blocks, so tar2sqfs reads on into the next one.
@@ -66,7 +71,7 @@ public final class ImageImportBenchmark {
             }
             p.waitFor();
             long directMs = (System.nanoTime() - t0) / 1_000_000;
-            System.out.printf(Locale.ROOT, "baseline tar2sqfs fed the layer tars directly: %d ms, %.1f MiB%n",
+            System.out.printf(Locale.ROOT, "baseline tar2sqfs fed the layer tars directly (same compressor and level): %d ms, %.1f MiB%n",
                     directMs, Files.size(direct) / MIB);
 
             Path root = Files.createDirectories(work.resolve("rootfs"));
@@ -81,11 +86,15 @@ public final class ImageImportBenchmark {
             }
             long unpackMs = (System.nanoTime() - t0) / 1_000_000;
             Path mksq = work.resolve("mksquashfs.sqfs");
-            long mksqMs = time("mksquashfs", root.toString(), mksq.toString(), "-comp", compressor, "-quiet",
-                    "-no-progress", "-noappend");
+            List<String> mksquashfs = new ArrayList<>(List.of("mksquashfs", root.toString(), mksq.toString(), "-comp",
+                    compressor, "-quiet", "-no-progress", "-noappend"));
+            if (compressor.equals("zstd")) {
+                mksquashfs.addAll(List.of("-Xcompression-level", "3"));
+            }
+            long mksqMs = time(mksquashfs.toArray(String[]::new));
             Path erofs = work.resolve("rootfs.erofs");
             long erofsMs = time("mkfs.erofs", "-zlz4hc", "--quiet", erofs.toString(), root.toString());
-            System.out.printf(Locale.ROOT, "baseline unpack (tar -x, %d ms) + mksquashfs -comp %s: %d ms, %.1f MiB; "
+            System.out.printf(Locale.ROOT, "baseline unpack (tar -x, %d ms) + mksquashfs -comp %s (same level): %d ms, %.1f MiB; "
                     + "+ mkfs.erofs -zlz4hc: %d ms, %.1f MiB%n", unpackMs, compressor, unpackMs + mksqMs,
                     Files.size(mksq) / MIB, unpackMs + erofsMs, Files.size(erofs) / MIB);
         } finally {
