@@ -89,6 +89,7 @@ final class Containers {
         return composite(
                 mavenBundle("org.tukaani", "xz", version("xz")),
                 mavenBundle("commons-io", "commons-io", version("commons.io")),
+                mavenBundle("org.apache.commons", "commons-lang3", version("commons.lang3")),
                 mavenBundle("org.apache.commons", "commons-compress", version("commons.compress")),
                 ours("zone-images"));
     }

@@ -24,7 +24,13 @@ public class ImageCommands {
     public String _import(
             @Descriptor("the image to take from a source that holds several; also its name") @Parameter(names = "--tag", absentValue = "") String tag,
             @Descriptor("the OCI layout folder or tar, or the docker save tar") String source) throws ImageException {
-        ImageInfo i = store.importImage(Path.of(source), tag.isEmpty() ? null : tag);
+        Path path = Path.of(source);
+        if (!path.isAbsolute()) {
+            // bin/zonekeeper -c hands the command to the running appliance, whose folder is not the caller's.
+            throw new ImageException("give the image's absolute path ('" + source + "' is relative, and the appliance "
+                    + "does not run in your folder)");
+        }
+        ImageInfo i = store.importImage(path, tag.isEmpty() ? null : tag);
         return "image " + i.shortId() + " " + String.join(",", i.names()) + " (" + i.id() + ", " + i.layers().size()
                 + " layers, " + i.layerBytes() + " bytes of layers, " + i.format() + " " + i.rootfsBytes()
                 + " bytes)";
