@@ -16,6 +16,8 @@ import jakarta.json.JsonValue;
  */
 final class OciLayoutReader {
     static final String REF_NAME = "org.opencontainers.image.ref.name";
+    /** Docker 25 and containerd write the full name here, and only the tag into {@link #REF_NAME}. */
+    static final String CONTAINERD_NAME = "io.containerd.image.name";
     static final String OCI_INDEX = "application/vnd.oci.image.index.v1+json";
     static final String DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json";
     static final String OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
@@ -39,7 +41,7 @@ final class OciLayoutReader {
         }
         JsonObject index = JsonFiles.read(source.file("index.json"), JsonObject.class, "index.json");
         JsonObject chosen = choose(manifests(index, "index.json"), tag);
-        String name = tag != null ? tag : ImageParts.string(annotations(chosen), REF_NAME);
+        String name = tag != null ? tag : nameOf(chosen);
         JsonObject manifest = followToManifest(chosen, 0);
         return readManifest(manifest, name.isEmpty() ? List.of() : List.of(name));
     }
@@ -47,9 +49,9 @@ final class OciLayoutReader {
     private JsonObject choose(List<JsonObject> manifests, String tag) throws ImageException {
         List<String> names = new ArrayList<>();
         for (JsonObject d : manifests) {
-            String n = ImageParts.string(annotations(d), REF_NAME);
+            String n = nameOf(d);
             names.add(n.isEmpty() ? ImageParts.string(d, "digest") : n);
-            if (tag != null && n.equals(tag)) {
+            if (tag != null && (n.equals(tag) || ImageParts.string(annotations(d), REF_NAME).equals(tag))) {
                 return d;
             }
         }
@@ -163,6 +165,11 @@ final class OciLayoutReader {
             out.add(o);
         }
         return out;
+    }
+
+    private static String nameOf(JsonObject descriptor) {
+        String full = ImageParts.string(annotations(descriptor), CONTAINERD_NAME);
+        return full.isEmpty() ? ImageParts.string(annotations(descriptor), REF_NAME) : full;
     }
 
     private static JsonObject annotations(JsonObject descriptor) {

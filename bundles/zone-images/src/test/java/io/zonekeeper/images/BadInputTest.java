@@ -142,6 +142,20 @@ public class BadInputTest {
     }
 
     @Test
+    public void refusesALayerWithAnUnknownMediaType() throws Exception {
+        TestImage image = good();
+        image.layerMediaType = "application/vnd.example.layer.v1.tar+lzip";
+        assertRefused(layout(image), "has the unknown media type 'application/vnd.example.layer.v1.tar+lzip'");
+    }
+
+    @Test
+    public void refusesAZstdLayerNamingTheWayOut() throws Exception {
+        TestImage image = good();
+        image.layerMediaType = "application/vnd.oci.image.layer.v1.tar+zstd";
+        assertRefused(layout(image), "skopeo copy --dest-compress-format gzip");
+    }
+
+    @Test
     public void refusesAHardLinkToNothing() throws Exception {
         assertRefused(layout(new TestImage().layer(new LayerBuilder().hardlink("bin/x", "bin/missing"))),
                 "hard link 'bin/x' names 'bin/missing'");

@@ -26,6 +26,7 @@ final class TestImage {
     static final String LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip";
     final List<byte[]> layers = new ArrayList<>();
     String configMediaType = ImageParts.OCI_CONFIG;
+    String layerMediaType = LAYER_GZIP;
     List<String> entrypoint = List.of("/bin/app");
     List<String> cmd = List.of("--serve");
     List<String> env = List.of("PATH=/usr/bin:/bin", "MODE=test");
@@ -67,7 +68,7 @@ final class TestImage {
             byte[] gz = LayerBuilder.gzip(l);
             String d = blob(blobs, gz);
             layerFiles.add(blobs.resolve(d.substring(7)));
-            layerDescs.add(descriptor(LAYER_GZIP, d, gz.length));
+            layerDescs.add(descriptor(layerMediaType, d, gz.length));
         }
         byte[] manifest = Json.createObjectBuilder().add("schemaVersion", 2)
                 .add("mediaType", OciLayoutReader.OCI_MANIFEST)
