@@ -11,6 +11,7 @@ import org.osgi.service.component.annotations.Reference;
 import io.zonekeeper.api.image.ImageException;
 import io.zonekeeper.api.image.ImageInfo;
 import io.zonekeeper.api.image.ImageStore;
+import io.zonekeeper.images.ImageRecord;
 
 /** The {@code image:} shell commands. Each failure says what was wrong and changes nothing. */
 @Component(service = ImageCommands.class)
@@ -39,7 +40,7 @@ public class ImageCommands {
     @Descriptor("List the stored images")
     public String list(@Descriptor("print JSON") @Parameter(names = "--json", presentValue = "true", absentValue = "false") boolean json) {
         if (json) {
-            return ImageJson.list(store.list());
+            return ImageRecord.toJson(store.list());
         }
         StringBuilder sb = new StringBuilder(String.format("%-12s %-30s %7s %12s %12s%n", "ID", "NAMES", "LAYERS",
                 "LAYER BYTES", "ROOTFS BYTES"));
@@ -56,7 +57,7 @@ public class ImageCommands {
             @Descriptor("name, id or id prefix (12+ hex digits)") String ref) throws ImageException {
         ImageInfo i = store.resolve(ref);
         if (json) {
-            return ImageJson.of(i).toString();
+            return ImageRecord.toJson(i).toString();
         }
         return "id:          " + i.id() + "\n"
                 + "names:       " + String.join(", ", i.names()) + "\n"
