@@ -107,6 +107,16 @@ final class Containers {
                 ours("zone-observe"));
     }
 
+    /** The image store and the libraries it needs, as the zonekeeper-images feature installs them. */
+    static Option images() {
+        return composite(
+                mavenBundle("org.tukaani", "xz", version("xz")),
+                mavenBundle("commons-io", "commons-io", version("commons.io")),
+                mavenBundle("org.apache.commons", "commons-lang3", version("commons.lang3")),
+                mavenBundle("org.apache.commons", "commons-compress", version("commons.compress")),
+                ours("zone-images"));
+    }
+
     /** The driver conformance kit (its scenarios and the driver:conformance command). */
     static Option conformanceKit() {
         return ours("zone-conformance");

@@ -1,0 +1,2 @@
+/** The {@code image:} Gogo commands. */
+package io.zonekeeper.images.shell;
