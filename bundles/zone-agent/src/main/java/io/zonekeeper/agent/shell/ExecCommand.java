@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.BlockingQueue;
 
 import org.apache.felix.service.command.CommandSession;
 import org.apache.felix.service.command.Descriptor;
@@ -28,8 +29,8 @@ import io.zonekeeper.guest.AgentEndpoint;
 /**
  * {@code zone:exec}: runs a command in a running zone through its guest agent, streaming stdin, stdout and stderr.
  * Its exit status goes into the session variable {@link #EXIT_STATUS}, which the control socket makes the exit code
- * of {@code bin/zonekeeper -c}. An interrupt of the command's thread (Ctrl-C, or the control socket's
- * {@code signal} message) sends the signal in {@link #SIGNAL} (default SIGINT) to the command; the terminal size in
+ * of {@code bin/zonekeeper -c}. An interrupt of the command's thread (Ctrl-C in the shell) sends SIGINT to the
+ * command, and so does each signal number the control socket queues in {@link #SIGNALS}; the terminal size in
  * {@link #WINSIZE} ({@code ROWSxCOLS}) is followed while it runs. No idle timeout: an exec waits as long as its
  * command runs.
  */
@@ -38,8 +39,8 @@ import io.zonekeeper.guest.AgentEndpoint;
 public class ExecCommand {
     /** Session variable: the last exec's exit status (an Integer). */
     public static final String EXIT_STATUS = "zonekeeper.exit.status";
-    /** Session variable: the signal number an interrupt stands for. */
-    public static final String SIGNAL = "zonekeeper.signal";
+    /** Session variable: a {@code BlockingQueue<Integer>} of signals for the command (the control socket's). */
+    public static final String SIGNALS = "zonekeeper.signals";
     /** Session variable: the terminal size, {@code ROWSxCOLS}. */
     public static final String WINSIZE = "zonekeeper.winsize";
     private static final int SIGINT = 2;
@@ -103,9 +104,15 @@ public class ExecCommand {
                 try {
                     status = exec.pump(out, err, 200);
                 } catch (InterruptedException e) {
-                    Object sig = session.get(SIGNAL);
-                    exec.signal(sig instanceof Number n ? n.intValue() : SIGINT);
+                    exec.signal(SIGINT);
                     continue;
+                }
+                if (session.get(SIGNALS) instanceof BlockingQueue<?> q) {
+                    for (Object sig = q.poll(); sig != null; sig = q.poll()) {
+                        if (sig instanceof Integer n) {
+                            exec.signal(n);
+                        }
+                    }
                 }
                 if (status != null) {
                     return status;
