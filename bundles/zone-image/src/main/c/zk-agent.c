@@ -399,9 +399,10 @@ static void parse(void) {
         if (rlen - at < HEADER) break;
         uint32_t len = get32(rbuf + at);
         if (len < 5 || len > 5 + MAX_PAYLOAD) {
+            /* Most likely a new host whose SYNC arrived where the rest of the old one's frame was awaited (its
+             * hang-up went unseen): look for SYNC from here, this very byte included. */
             logf_("bad frame length from the host: %s", "resynchronising");
             host_here = 0;
-            at += 1;
             continue;
         }
         if (rlen - at < 4 + len) break;
@@ -551,16 +552,18 @@ int main(int argc, char **argv) {
             reap();
         }
         short pr = fds[1].revents;
+        /* Hung up: POLLHUP with nothing left to read, or a read of 0 (the port reads 0 only with the host away). */
+        int hup = (pr & POLLHUP) && !(pr & POLLIN);
         if (pr & POLLIN) {
             ssize_t n = read(port, rbuf + rlen, sizeof rbuf - rlen);
             if (n > 0) { rlen += n; parse(); }
-            else if (n == 0) pr |= POLLHUP;
+            else if (n == 0) hup = 1;
         }
-        if ((pr & POLLOUT) && wlen) {
+        if (!hup && (pr & POLLOUT) && wlen) {
             ssize_t n = write(port, wbuf, wlen);
             if (n > 0) { memmove(wbuf, wbuf + n, wlen - n); wlen -= n; }
         }
-        if (pr & POLLHUP && !(pr & POLLIN)) {
+        if (hup) {
             /* The host went away: what it had not read is lost, and REATTACH will ask for it again. */
             if (host_here) logf_("host %s", "disconnected; sessions kept");
             host_here = 0; rlen = 0; wlen = 0;

@@ -181,6 +181,25 @@ public class AgentBootTest {
     }
 
     @Test
+    public void aNewHostConnectionIsServedAfterTheOldOneWentAwayMidStream() throws Exception {
+        Path socket = Path.of(AgentEndpoint.of(zone.runtime().orElseThrow().properties()).orElseThrow().address());
+        for (int round = 0; round < 3; round++) {
+            // The old host vanishes while its command is still streaming stdin and output.
+            AgentLink old = AgentLink.connect(socket, Duration.ofSeconds(30));
+            link.close();
+            ExecSession busy = old.exec(command("cat"), Duration.ofSeconds(30));
+            byte[] chunk = new byte[60000];
+            busy.write(chunk, 0, chunk.length);
+            busy.pump(OutputStream.nullOutputStream(), OutputStream.nullOutputStream(), 200);
+            old.close();
+            link = AgentLink.connect(socket, Duration.ofSeconds(30));
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            assertEquals(0, drain(link.exec(command("echo", "round" + round), Duration.ofSeconds(30)), out, out));
+            assertEquals("round" + round + "\n", out.toString(StandardCharsets.UTF_8));
+        }
+    }
+
+    @Test
     public void theEnvironmentWorkdirAndATerminalReachTheCommand() throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ExecSession s = link.exec(new ExecRequest(List.of("sh", "-c", "echo $ZK_TEST:$(pwd); stty size; [ -t 0 ]"),

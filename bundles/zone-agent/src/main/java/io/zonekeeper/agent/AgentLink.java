@@ -289,7 +289,12 @@ public final class AgentLink implements Closeable {
     private void fail(String why) {
         if (broken == null) {
             broken = why;
+            if (!closed) {
+                LOG.log(Level.WARNING, "Agent link on " + socket + " closed: " + why);
+            }
         }
+        // QEMU serves one client: a link that gives up must let go of the socket for the next one.
+        closeQuietly(channel);
         AgentException e = new AgentException("lost the agent on " + socket + ": " + broken);
         for (ExecSession s : sessions.values()) {
             s.failed(e);
