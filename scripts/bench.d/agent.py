@@ -62,11 +62,15 @@ def must(command, **kw):
 
 # The echo zone: its one channel echoes what it gets (the raw baseline on the same kind of port).
 t0 = time.monotonic()
-must("zone:create --hypervisor kvm --channels echo --cmdline 'zk.run=\"cat /dev/virtio-ports/echo >/dev/virtio-ports/echo\"' --start ab")
+must("zone:create --hypervisor kvm --channels echo --cmdline 'zk.run=\"cat 0<>/dev/virtio-ports/echo 1>&0\"' --start ab")
 must("zone:wait --timeout 300 --console 'zonekeeper: zone ab ready' ab")
 ready = time.monotonic() - t0
-while control("zone:exec ab -- true", timeout=300)[0] != 0:
+for _ in range(600):
+    if control("zone:exec ab -- true", timeout=300)[0] == 0:
+        break
     time.sleep(0.05)
+else:
+    raise SystemExit("agent bench: zone ab never answered zone:exec")
 first_exec = time.monotonic() - t0
 print("agent: create+start to the ready line %.2f s, to the first zone:exec answer %.2f s" % (ready, first_exec))
 
