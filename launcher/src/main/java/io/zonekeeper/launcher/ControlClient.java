@@ -54,7 +54,14 @@ final class ControlClient {
     int run(Path socket, String commands, PrintStream out, PrintStream err) throws LaunchException {
         try (SocketChannel channel = SocketChannel.open(StandardProtocolFamily.UNIX)) {
             channel.connect(UnixDomainSocketAddress.of(socket));
-            String request = json.createObjectBuilder().add("command", commands).build().toString() + "\n";
+            // zone:exec runs a program in a zone: its stdin goes along and its output comes back byte for byte
+            // (protocol 2). Other commands keep protocol 1, so they never take the caller's stdin.
+            boolean exec = streamsStdin(commands);
+            var req = json.createObjectBuilder().add("command", commands);
+            if (exec) {
+                req.add("stdin", true).add("binary", true);
+            }
+            String request = req.build().toString() + "\n";
             ByteBuffer bytes = ByteBuffer.wrap(request.getBytes(StandardCharsets.UTF_8));
             try {
                 while (bytes.hasRemaining()) {
@@ -66,6 +73,9 @@ final class ControlClient {
                 if (!channel.isOpen()) {
                     throw e;
                 }
+            }
+            if (exec) {
+                forwardStdin(channel);
             }
             BufferedReader answer = new BufferedReader(
                     new InputStreamReader(Channels.newInputStream(channel), StandardCharsets.UTF_8));
@@ -83,6 +93,60 @@ final class ControlClient {
         } finally {
             out.flush();
             err.flush();
+        }
+    }
+
+    /** Whether a command line runs zone:exec, whose program reads the caller's stdin. */
+    static boolean streamsStdin(String commands) {
+        return commands.matches("(?s).*(^|[\\s;])zone:exec\\s.*");
+    }
+
+    /**
+     * Sends System.in as {@code {"in":BASE64}} lines, then {@code {"eof":true}}, from a daemon thread; SIGINT and
+     * SIGTERM of this client go to the appliance as {@code {"signal":N}} for the running program instead of ending
+     * the client (the program's exit ends it).
+     */
+    private void forwardStdin(SocketChannel channel) {
+        Object lock = new Object();
+        for (var sig : new String[] {"INT", "TERM"}) {
+            int number = sig.equals("INT") ? 2 : 15;
+            try {
+                sun.misc.Signal.handle(new sun.misc.Signal(sig), s -> send(channel, lock,
+                        json.createObjectBuilder().add("signal", number).build().toString()));
+            } catch (IllegalArgumentException e) {
+                // this JVM does not let us handle it: the default stays
+            }
+        }
+        Thread t = new Thread(() -> {
+            byte[] buf = new byte[32768];
+            try {
+                int n;
+                while ((n = System.in.read(buf)) >= 0) {
+                    if (n > 0) {
+                        send(channel, lock, json.createObjectBuilder().add("in",
+                                java.util.Base64.getEncoder().encodeToString(java.util.Arrays.copyOf(buf, n)))
+                                .build().toString());
+                    }
+                }
+                send(channel, lock, "{\"eof\":true}");
+            } catch (IOException e) {
+                // stdin or the appliance went away: the answer loop says which
+            }
+        }, "zonekeeper-stdin");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    private static void send(SocketChannel channel, Object lock, String line) {
+        ByteBuffer b = ByteBuffer.wrap((line + "\n").getBytes(StandardCharsets.UTF_8));
+        synchronized (lock) {
+            try {
+                while (b.hasRemaining()) {
+                    channel.write(b);
+                }
+            } catch (IOException e) {
+                // the command ended and the appliance closed the connection
+            }
         }
     }
 
@@ -106,6 +170,20 @@ final class ControlClient {
         if (frame.get("err") instanceof JsonString) {
             err.print(frame.getString("err"));
             err.flush();
+        }
+        try {
+            if (frame.get("outb") instanceof JsonString) {
+                byte[] b = java.util.Base64.getDecoder().decode(frame.getString("outb"));
+                out.write(b, 0, b.length);
+                out.flush();
+            }
+            if (frame.get("errb") instanceof JsonString) {
+                byte[] b = java.util.Base64.getDecoder().decode(frame.getString("errb"));
+                err.write(b, 0, b.length);
+                err.flush();
+            }
+        } catch (IllegalArgumentException e) {
+            throw new LaunchException("the appliance sent output that is not base64: " + line);
         }
         return null;
     }

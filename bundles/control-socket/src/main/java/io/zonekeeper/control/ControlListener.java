@@ -267,7 +267,9 @@ final class ControlListener {
         for (int i = 0; i < n; i++) {
             byte b = buffer.get(i);
             if (b == '\n') {
-                dispatch(key, client, pending.line.toString(StandardCharsets.UTF_8));
+                byte[] after = new byte[n - i - 1];
+                buffer.get(i + 1, after);
+                dispatch(key, client, pending.line.toString(StandardCharsets.UTF_8), after);
                 return;
             }
             if (pending.line.size() == MAX_REQUEST_BYTES) {
@@ -297,10 +299,10 @@ final class ControlListener {
     }
 
     /** Parses the request here, so that a malformed one is answered without taking a thread. */
-    private void dispatch(SelectionKey key, SocketChannel client, String line) {
-        String command;
+    private void dispatch(SelectionKey key, SocketChannel client, String line, byte[] after) {
+        ControlConnection.Request command;
         try {
-            command = ControlConnection.parseCommand(line, json);
+            command = ControlConnection.parseRequest(line, json);
         } catch (IllegalArgumentException e) {
             answerAndClose(client, key, "bad request: " + e.getMessage());
             return;
@@ -311,17 +313,19 @@ final class ControlListener {
             refuse(client, key, "too many commands running (" + MAX_RUNNING + "); try again later");
             return;
         }
-        // The command's thread writes to the connection from now on; it reads nothing more.
+        // The command's thread writes to the connection from now on; it reads nothing more, except the client's
+        // stdin when the request asked to send it (protocol 2), which its ControlInput reads.
         key.cancel();
-        Thread t = new Thread(() -> serve(client, command), "zonekeeper-control-"
+        ControlInput input = command.stdin() ? new ControlInput(client, json, after) : null;
+        Thread t = new Thread(() -> serve(client, command, input), "zonekeeper-control-"
                 + connectionCount.incrementAndGet());
         t.setDaemon(true);
         t.start();
     }
 
-    private void serve(SocketChannel client, String command) {
+    private void serve(SocketChannel client, ControlConnection.Request command, ControlInput input) {
         try (client; StallLimitedChannel out = new StallLimitedChannel(client, writeStall)) {
-            new ControlConnection(out, processor, json).run(command);
+            new ControlConnection(out, processor, json).run(command, input);
         } catch (IOException e) {
             if (!closing) {
                 LOG.log(Level.DEBUG, "Control connection ended: " + e.getMessage());

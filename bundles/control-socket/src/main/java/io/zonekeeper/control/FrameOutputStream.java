@@ -3,6 +3,7 @@ package io.zonekeeper.control;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.Base64;
 
 /**
  * A session's stdout or stderr: sends each completed line as soon as it is written, so a long command's progress
@@ -18,9 +19,17 @@ final class FrameOutputStream extends OutputStream {
     private byte[] pending = new byte[256];
     private int count;
 
+    private final boolean binary;
+
     FrameOutputStream(FrameWriter frames, String stream) {
+        this(frames, stream, false);
+    }
+
+    /** {@code binary}: every write goes out at once, as base64 in {@code outb}/{@code errb}, byte for byte. */
+    FrameOutputStream(FrameWriter frames, String stream, boolean binary) {
         this.frames = frames;
         this.stream = stream;
+        this.binary = binary;
     }
 
     @Override
@@ -39,6 +48,10 @@ final class FrameOutputStream extends OutputStream {
         }
         System.arraycopy(b, off, pending, count, len);
         count += len;
+        if (binary) {
+            emit(count);
+            return;
+        }
         int lineEnd = lastLineEnd();
         if (lineEnd > 0) {
             emit(lineEnd);
@@ -49,7 +62,7 @@ final class FrameOutputStream extends OutputStream {
 
     @Override
     public synchronized void flush() {
-        emit(utf8Boundary(pending, count));
+        emit(binary ? count : utf8Boundary(pending, count));
     }
 
     @Override
@@ -70,6 +83,16 @@ final class FrameOutputStream extends OutputStream {
 
     private void emit(int length) {
         if (length <= 0) {
+            return;
+        }
+        if (binary) {
+            // At most MAX_PENDING bytes a frame, so a frame stays well under the client's line limit.
+            for (int at = 0; at < length; at += MAX_PENDING) {
+                frames.write(stream + "b", Base64.getEncoder().encodeToString(
+                        Arrays.copyOfRange(pending, at, Math.min(length, at + MAX_PENDING))));
+            }
+            System.arraycopy(pending, length, pending, 0, count - length);
+            count -= length;
             return;
         }
         String text = new String(pending, 0, length, StandardCharsets.UTF_8);

@@ -51,6 +51,7 @@ import io.zonekeeper.spi.Feature;
 import io.zonekeeper.spi.HypervisorDriver;
 import io.zonekeeper.spi.PausableDriver;
 import io.zonekeeper.spi.PreparedResources;
+import io.zonekeeper.guest.AgentEndpoint;
 import io.zonekeeper.spi.RuntimeRecord;
 import io.zonekeeper.spi.StateLocation;
 import io.zonekeeper.spi.ZoneContext;
@@ -355,6 +356,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         p.put(R_QMP, files.qmpSocket().toString());
         p.put(R_CONSOLE, files.consoleSocket().toString());
         p.put(RuntimeRecord.CONSOLE_LOG, files.consoleLog().toString());
+        p.put(AgentEndpoint.RUNTIME_KEY, AgentEndpoint.unix(files.agentSocket()).toString());
         p.put(R_ACCEL, accel);
         p.put(R_KERNEL, image.kernel().toString());
         p.put(R_INITRAMFS, image.initramfs().toString());

@@ -32,6 +32,13 @@ public final class ImageKey {
         return this;
     }
 
+    /** Bytes by their content (the guest agent, which comes from this library rather than from the host). */
+    public ImageKey addBytes(byte[] bytes) {
+        digest.update(bytes);
+        digest.update((byte) 0);
+        return this;
+    }
+
     /** A host file by path, size and modification time; a missing one says so (and differs from every present one). */
     public ImageKey addFile(Path file) throws IOException {
         if (!Files.exists(file)) {

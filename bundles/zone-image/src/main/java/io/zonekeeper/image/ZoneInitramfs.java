@@ -19,7 +19,8 @@ import java.util.zip.GZIPInputStream;
 import org.tukaani.xz.XZInputStream;
 
 /**
- * Writes a zone's initramfs: a static busybox, the zone init for its hypervisor, the kernel modules of the features
+ * Writes a zone's initramfs: a static busybox, the guest agent ({@code /bin/zk-agent}), the zone init for its
+ * hypervisor, the kernel modules of the features
  * a zone may need, each group's load order in {@code /etc/zonekeeper/modules.FEATURE}, and whatever else the driver
  * adds. Which features a zone loads is chosen per boot ({@code zk.features=}), so one image serves every zone of a
  * kernel.
@@ -54,6 +55,7 @@ public final class ZoneInitramfs {
         ImageFiles.writeAtomically(target, out -> {
             try (InitramfsWriter w = new InitramfsWriter(out)) {
                 skeleton(w, busybox, init);
+                w.file(AGENT_PATH, 0755, agentBinary());
                 Set<String> packed = new HashSet<>();
                 for (Map.Entry<String, List<KernelModules.Module>> g : groups.entrySet()) {
                     StringBuilder order = new StringBuilder();
@@ -91,6 +93,25 @@ public final class ZoneInitramfs {
         w.file("bin/busybox", 0755, Files.readAllBytes(busybox));
         w.symlink("bin/sh", "busybox");
         w.file("init", 0755, init.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** The guest agent's path in a zone image; the zone init starts it. */
+    public static final String AGENT_PATH = "bin/zk-agent";
+
+    /**
+     * The guest agent (src/main/c/zk-agent.c, built by this module's Maven build with musl-gcc), as packed into the
+     * zone images. Its bytes go into the image key too, so a new agent gives a new image.
+     */
+    public static byte[] agentBinary() {
+        try (InputStream in = ZoneInitramfs.class.getResourceAsStream("zk-agent")) {
+            if (in == null) {
+                throw new IllegalStateException("zk-agent is missing from the zone-image library: it is built by"
+                        + " the zone-image module's Maven build with musl-gcc (Debian's musl-tools)");
+            }
+            return in.readAllBytes();
+        } catch (IOException e) {
+            throw new IllegalStateException("zk-agent unreadable in the zone-image library: " + e.getMessage(), e);
+        }
     }
 
     /** busybox's insmod takes plain .ko files only, so compressed modules are unpacked here. */

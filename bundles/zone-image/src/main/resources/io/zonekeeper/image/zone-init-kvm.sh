@@ -77,6 +77,13 @@ zk_channels_setup() {
     done
 }
 
+# The agent finds its virtio-serial port (io.zonekeeper.agent) by itself, waiting for it if virtio_console is still
+# probing, so the init does not wait here. Its own session: nothing typed on the console signals it.
+zk_agent_start() {
+    [ -x /bin/zk-agent ] || return 0
+    setsid /bin/zk-agent </dev/null >$zk_console 2>&1 &
+}
+
 zk_channels_watch() {
     (while :; do zk_channels_report; sleep 2; done) &
 }

@@ -23,7 +23,8 @@
 # define zk_disk_dev N (prints the N-th disk's device, waiting for it; fails when it did not appear, printing the
 # device it waited for where it knows one), zk_power_setup (before the ready marker: how the host's graceful
 # power-off reaches the zone), zk_channels_setup (before the ready marker, with channels), zk_channels_watch (after
-# it, with channels) and zk_channels_report (before each power-off).
+# it, with channels), zk_channels_report (before each power-off) and zk_agent_start (before the ready marker:
+# starts the guest agent /bin/zk-agent on the hypervisor's agent transport, docs/AGENT-PROTOCOL.md).
 #@zonekeeper-hypervisor-hooks@
 PATH=/bin:/sbin
 export PATH
@@ -155,6 +156,8 @@ zk_power_setup
 if [ -n "$channels" ]; then
     zk_channels_setup
 fi
+
+zk_agent_start
 
 echo "zonekeeper: zone $name ready"
 

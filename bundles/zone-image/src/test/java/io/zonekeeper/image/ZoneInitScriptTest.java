@@ -17,7 +17,7 @@ import org.junit.rules.TemporaryFolder;
 
 public class ZoneInitScriptTest {
     private static final List<String> HOOK_FUNCTIONS = List.of("zk_disk_dev", "zk_power_setup", "zk_channels_setup",
-            "zk_channels_watch", "zk_channels_report");
+            "zk_channels_watch", "zk_channels_report", "zk_agent_start");
     private static final List<String> HOOK_VARIABLES = List.of("zk_console", "zk_wait_tries", "zk_wait_step");
 
     @Rule

@@ -86,6 +86,13 @@ public class ZoneInitramfsTest {
         assertTrue(script.contains("zonekeeper: zone $name ready"));
         assertTrue(script.contains("poweroff -f"));
         assertEquals(Files.size(bb), ((byte[]) entries.get("bin/busybox")[1]).length);
+        // The guest agent: executable, a static 64-bit ELF (no loader in the image), the bytes the build made.
+        CpioArchiveEntry agent = (CpioArchiveEntry) entries.get(ZoneInitramfs.AGENT_PATH)[0];
+        assertEquals(CpioConstants.C_ISREG | 0755, agent.getMode());
+        byte[] agentBytes = (byte[]) entries.get(ZoneInitramfs.AGENT_PATH)[1];
+        assertArrayEquals(ZoneInitramfs.agentBinary(), agentBytes);
+        Path agentFile = Files.write(dir.resolve("zk-agent"), agentBytes);
+        ZoneInitramfs.checkStaticBusybox(agentFile);
         CpioArchiveEntry sh = (CpioArchiveEntry) entries.get("bin/sh")[0];
         assertTrue(sh.isSymbolicLink());
         assertEquals("busybox", new String((byte[]) entries.get("bin/sh")[1], StandardCharsets.US_ASCII));

@@ -64,6 +64,8 @@ public final class ZoneImages {
         Map<String, List<String>> f = new LinkedHashMap<>();
         f.put("power", List.of("evdev", "button"));
         f.put("channels", List.of("virtio_mmio", "virtio_console"));
+        // The guest agent's port (io.zonekeeper.agent) is a virtio-serial port like a channel's.
+        f.put("agent", List.of("virtio_mmio", "virtio_console"));
         // virtio_net needs failover and net_failover (modules.dep); ext4 needs crc32c first (modules.softdep).
         f.put("net", List.of("virtio_mmio", "virtio_net"));
         f.put("disk", List.of("virtio_mmio", "virtio_blk", "ext4"));
@@ -109,7 +111,7 @@ public final class ZoneImages {
         String release = modules.release();
         String init = ZoneInitScript.render(Hypervisor.KVM);
         String key = new ImageKey().add("format " + FORMAT).add(init).addFile(busybox)
-                .addGroups(modules.groups()).hex();
+                .addBytes(ZoneInitramfs.agentBinary()).addGroups(modules.groups()).hex();
         Path cached = initramfsByKey.get(key);
         if (cached == null || !Files.isRegularFile(cached)) {
             cached = cacheDir.resolve("initramfs-" + (release.isEmpty() ? "nomodules" : release) + "-" + key

@@ -10,6 +10,7 @@ import java.util.stream.Collectors;
 
 import io.zonekeeper.api.ChannelSpec;
 import io.zonekeeper.api.ZoneSpec;
+import io.zonekeeper.guest.AgentEndpoint;
 import io.zonekeeper.kvm.image.ZoneImages.BootImage;
 import io.zonekeeper.spi.PreparedChannel;
 import io.zonekeeper.spi.PreparedDisk;
@@ -21,7 +22,7 @@ import jakarta.json.JsonObjectBuilder;
 /**
  * Renders a zone into QEMU arguments: the microvm machine booting the kernel through its PVH entry, tuned as
  * measured on this kind of host (docs: shared/labs/KVM.md), in the full seccomp sandbox, with QMP, a pidfile, a
- * serial console that is both a log file and a socket, one virtio-serial port per channel, one virtio-net device
+ * serial console that is both a log file and a socket, the guest agent's virtio-serial port, one per channel, one virtio-net device
  * per prepared tap and one virtio-blk device per prepared disk (two {@code -blockdev} nodes, format explicit). A zone whose prepared devices need more gets the
  * {@link Machine} its start plan chose (q35, booting through firmware where ACPI tables must come from it), with
  * the same virtio devices on PCI, and its devices rendered by {@link QemuDevices}. Pure: it reads nothing, starts
@@ -65,8 +66,12 @@ public final class QemuCommandLine {
         a.addAll(List.of("-pidfile", files.pidFile().toString()));
         a.addAll(List.of("-chardev", "socket,id=console,path=" + files.consoleSocket() + ",server=on,wait=off,logfile="
                 + files.consoleLog() + ",logappend=on", "-serial", "chardev:console"));
+        // One virtio-serial bus for the guest agent's port and the channels. QEMU holds the agent's socket, so an
+        // exec outlives the JVM and driver upgrades; the agent in the guest finds its port by name.
+        a.addAll(List.of("-device", machine.virtio("serial")));
+        a.addAll(List.of("-chardev", "socket,id=agent,path=" + files.agentSocket() + ",server=on,wait=off",
+                "-device", "virtserialport,chardev=agent,name=" + AgentEndpoint.KVM_PORT_NAME));
         if (!spec.channels().isEmpty()) {
-            a.addAll(List.of("-device", machine.virtio("serial")));
             for (ChannelSpec c : spec.channels()) {
                 a.addAll(List.of("-chardev", channelBackend(c, files, res), "-device", "virtserialport,chardev=ch-"
                         + c.name() + ",name=" + c.name()));
@@ -145,8 +150,13 @@ public final class QemuCommandLine {
             if (image.features().contains("power")) {
                 features.add("power");
             }
-            if (machine.pci() && StartChecks.usesVirtio(spec, res)) {
+            boolean agent = image.features().contains("agent");
+            // The agent's port is virtio too: on PCI the zone needs virtio_pci for it alone.
+            if (machine.pci() && (agent || StartChecks.usesVirtio(spec, res))) {
                 features.add(machine.transportFeature());
+            }
+            if (agent) {
+                features.add("agent");
             }
             if (!spec.channels().isEmpty()) {
                 features.add("channels");

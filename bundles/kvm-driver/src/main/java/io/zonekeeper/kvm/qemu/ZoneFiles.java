@@ -36,6 +36,11 @@ public record ZoneFiles(Path dir) {
         return dir.resolve("qemu.log");
     }
 
+    /** The host end of the guest agent's virtio-serial port: a socket QEMU listens on (docs/AGENT-PROTOCOL.md). */
+    public Path agentSocket() {
+        return dir.resolve("agent.sock");
+    }
+
     public Path channelsDir() {
         return dir.resolve("channels");
     }

@@ -52,14 +52,17 @@ public class QemuCommandLineTest {
         assertEquals("unix:/var/lib/zk/zones/web/qmp.sock,server=on,wait=off", after(a, "-qmp"));
         assertEquals("/var/lib/zk/zones/web/qemu.pid", after(a, "-pidfile"));
         assertEquals(List.of("socket,id=console,path=/var/lib/zk/zones/web/console.sock,server=on,wait=off,"
-                + "logfile=/var/lib/zk/zones/web/console.log,logappend=on"), all(a, "-chardev"));
+                + "logfile=/var/lib/zk/zones/web/console.log,logappend=on",
+                "socket,id=agent,path=/var/lib/zk/zones/web/agent.sock,server=on,wait=off"), all(a, "-chardev"));
         assertEquals("chardev:console", after(a, "-serial"));
         assertEquals("/var/lib/zk/cache/kvm/vmlinux-x", after(a, "-kernel"));
         assertEquals("/var/lib/zk/cache/kvm/initramfs-x.cpio.gz", after(a, "-initrd"));
         assertEquals("console=ttyS0 quiet panic=-1 tsc_early_khz=2096013 tsc=reliable no_timer_check"
                 + " mitigations=off cryptomgr.notests rdinit=/init zk.name=web zk.features=power zk.heartbeat=1",
                 after(a, "-append"));
-        assertTrue("no channel, no virtio-serial", all(a, "-device").isEmpty());
+        // Every zone gets the guest agent's port, held by QEMU on a socket in the zone's folder.
+        assertEquals(List.of("virtio-serial-device", "virtserialport,chardev=agent,name=io.zonekeeper.agent"),
+                all(a, "-device"));
     }
 
     @Test
@@ -77,7 +80,8 @@ public class QemuCommandLineTest {
         ZoneSpec spec = ZoneSpec.builder("web").channel(ChannelSpec.toHost("data")).channel(ChannelSpec.toHost("log.1"))
                 .build();
         List<String> a = render(spec, FILES, IMAGE);
-        assertEquals(List.of("virtio-serial-device", "virtserialport,chardev=ch-data,name=data",
+        assertEquals(List.of("virtio-serial-device", "virtserialport,chardev=agent,name=io.zonekeeper.agent",
+                "virtserialport,chardev=ch-data,name=data",
                 "virtserialport,chardev=ch-log.1,name=log.1"), all(a, "-device"));
         assertTrue(all(a, "-chardev").contains(
                 "socket,id=ch-data,path=/var/lib/zk/zones/web/channels/data.sock,server=on,wait=off"));

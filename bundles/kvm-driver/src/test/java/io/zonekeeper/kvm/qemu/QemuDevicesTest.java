@@ -71,7 +71,7 @@ public class QemuDevicesTest {
         assertEquals("the bzImage, through SeaBIOS", "/boot/vmlinuz-6.1.0-56-amd64", after(a, "-kernel"));
         assertTrue(all(a, "-chardev").contains("socket,id=chr-tpm0,path=" + SOCKET));
         assertEquals(List.of("emulator,id=tpmdev-tpm0,chardev=chr-tpm0"), all(a, "-tpmdev"));
-        assertEquals(List.of("tpm-tis,tpmdev=tpmdev-tpm0,id=tpm0"), all(a, "-device"));
+        assertEquals(List.of("tpm-tis,tpmdev=tpmdev-tpm0,id=tpm0"), deviceArgs(a));
         String append = after(a, "-append");
         assertTrue(append, append.contains("zk.features=power,tpm"));
         assertEquals("tpm0 (tpm) needs FIRMWARE_ACPI", QemuDevices.why(res, Machine.MICROVM_PVH, Machine.Q35_FIRMWARE));
@@ -84,7 +84,7 @@ public class QemuDevicesTest {
         List<String> a = render(ZoneSpec.builder("web").device(DeviceSpec.of("tpm")).build(), FILES,
                 IMAGE, res);
         assertEquals(Machine.Q35_FIRMWARE, machineFor(res));
-        assertEquals(List.of("tpm-crb,tpmdev=tpmdev-tpm0,id=tpm0"), all(a, "-device"));
+        assertEquals(List.of("tpm-crb,tpmdev=tpmdev-tpm0,id=tpm0"), deviceArgs(a));
     }
 
     @Test
@@ -129,7 +129,7 @@ public class QemuDevicesTest {
                 "vfio-pci,host=0000:01:00.0,id=gpu0,bus=rp0,addr=0.0,multifunction=on",
                 "vfio-pci,host=0000:01:00.1,id=gpu1,bus=rp0,addr=0.1",
                 "pcie-root-port,id=rp1,bus=pcie.0,chassis=2",
-                "vfio-pci,host=0000:03:00.0,id=nic0,bus=rp1,addr=0.0"), all(a, "-device"));
+                "vfio-pci,host=0000:03:00.0,id=nic0,bus=rp1,addr=0.0"), deviceArgs(a));
         assertEquals("gpu0 (pci) needs PCIE; gpu1 (pci) needs PCIE; nic0 (pci) needs PCIE",
                 QemuDevices.why(res, Machine.MICROVM_PVH, Machine.Q35_PVH));
     }
@@ -175,5 +175,13 @@ public class QemuDevicesTest {
         } catch (IllegalArgumentException e) {
             assertTrue(e.getMessage(), e.getMessage().contains("microvm-pvh, q35-pvh, q35-firmware"));
         }
+    }
+
+    /** The -device arguments after the guest agent's port, which every zone has (QemuCommandLineTest checks it). */
+    private static List<String> deviceArgs(List<String> a) {
+        List<String> d = all(a, "-device");
+        assertEquals(List.of("virtio-serial-pci", "virtserialport,chardev=agent,name=io.zonekeeper.agent"),
+                d.subList(0, 2));
+        return d.subList(2, d.size());
     }
 }

@@ -1,0 +1,2 @@
+/** The {@code zone:exec} Gogo command. */
+package io.zonekeeper.agent.shell;
