@@ -398,6 +398,8 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
     static void removeRuntimeFiles(ZoneFiles files, ZoneSpec spec) {
         ZoneWatch.deleteQuietly(files.qmpSocket());
         ZoneWatch.deleteQuietly(files.consoleSocket());
+        // A chrooted QEMU cannot unlink its own sockets on exit; the agent's is one of them.
+        ZoneWatch.deleteQuietly(files.agentSocket());
         ZoneWatch.deleteQuietly(files.pidFile());
         for (var c : spec.channels()) {
             ZoneWatch.deleteQuietly(files.channelSocket(c.name()));

@@ -145,7 +145,7 @@ public final class StartChecks {
 
     /** Each socket QEMU makes in the zone's folder fits in a Unix socket path. */
     private static void socketPaths(ZoneSpec spec, ZoneFiles files, List<FieldError> errors) {
-        List<Path> sockets = new ArrayList<>(List.of(files.qmpSocket(), files.consoleSocket()));
+        List<Path> sockets = new ArrayList<>(List.of(files.qmpSocket(), files.consoleSocket(), files.agentSocket()));
         spec.channels().stream().filter(c -> c.peer() == null).forEach(c -> sockets.add(files.channelSocket(c.name())));
         for (Path p : sockets) {
             int len = p.toString().getBytes(StandardCharsets.UTF_8).length;
