@@ -25,9 +25,10 @@ import org.osgi.service.metatype.annotations.Designate;
 
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.api.ZoneState;
+import io.zonekeeper.hostio.LogCapper;
 import io.zonekeeper.hostio.ProcessRunner;
+import io.zonekeeper.image.BootFolders;
 import io.zonekeeper.kvm.accel.AccelVerdict;
-import io.zonekeeper.kvm.image.BootFolders;
 import io.zonekeeper.kvm.image.ZoneImages;
 import io.zonekeeper.kvm.image.ZoneImages.BootImage;
 import io.zonekeeper.kvm.qemu.HostInfo;
@@ -131,7 +132,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
     private final Map<UUID, ZoneWatch> watches = new ConcurrentHashMap<>();
     private final Map<UUID, ZoneState> ended = new ConcurrentHashMap<>();
     private volatile String qemuVersion;
-    private ConsoleLogCapper logCapper;
+    private LogCapper logCapper;
 
     /** For Declarative Services; configured in {@link #activate}. */
     public KvmDriver() {
@@ -168,7 +169,9 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         Settings old = settings;
         settings = s;
         if (logCapper == null) {
-            logCapper = new ConsoleLogCapper(watches::values, () -> settings.consoleLogCap(), LOG_CAP_PERIOD_S);
+            logCapper = new LogCapper("kvm-console-log-cap", () -> watches.values().stream()
+                    .map(w -> new LogCapper.ZoneLog(w.zone.name(), w.files.consoleLog())).toList(),
+                    () -> settings.consoleLogCap(), LOG_CAP_PERIOD_S);
         }
         images = ZoneImages.forHost(s.stateDir().resolve("cache").resolve("kvm"));
         if (old == null || !old.equals(s)) {
@@ -176,7 +179,8 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
             qemuVersion = null;
         }
         planner = new StartPlanner(s.qemuBinary(), s.machine(), StartPlanner.from(images, s.defaultKernel(),
-                new BootFolders(images.cacheDir(), Path.of("/boot"), s.bootFolders())), accel::forImage, HostInfo::facts);
+                new BootFolders(images.cacheDir(), Path.of("/boot"), s.bootFolders(), PID)), accel::forImage,
+                HostInfo::facts);
     }
 
     private static Settings settingsOf(Path state, KvmDriverConfig c) {
@@ -278,7 +282,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
     /** Launches the plan's QEMU, connects to its QMP, records and watches it; decides nothing of its own. */
     private RuntimeRecord run(ZoneContext zone, StartPlan plan) throws DriverException {
         // The log may have grown while no driver watched the zone.
-        ConsoleLogCapper.capNow(plan.files().consoleLog(), settings.consoleLogCap(), zone.name());
+        LogCapper.capNow(plan.files().consoleLog(), settings.consoleLogCap(), zone.name());
         StartAttempt attempt = new StartAttempt(plan.files(), plan.spec());
         QemuProcess process = null;
         try {
