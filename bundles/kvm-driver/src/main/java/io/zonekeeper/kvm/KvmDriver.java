@@ -28,9 +28,10 @@ import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.api.ZoneState;
 import io.zonekeeper.api.metrics.ZoneMetric;
 import io.zonekeeper.api.metrics.ZoneMetricsSource;
+import io.zonekeeper.hostio.LogCapper;
 import io.zonekeeper.hostio.ProcessRunner;
+import io.zonekeeper.image.BootFolders;
 import io.zonekeeper.kvm.accel.AccelVerdict;
-import io.zonekeeper.kvm.image.BootFolders;
 import io.zonekeeper.kvm.image.ZoneImages;
 import io.zonekeeper.kvm.image.ZoneImages.BootImage;
 import io.zonekeeper.kvm.jail.JailSettings;
@@ -148,7 +149,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
     private final Map<UUID, ZoneWatch> watches = new ConcurrentHashMap<>();
     private final Map<UUID, ZoneState> ended = new ConcurrentHashMap<>();
     private volatile String qemuVersion;
-    private ConsoleLogCapper logCapper;
+    private LogCapper logCapper;
     private volatile ZoneJails jails;
 
     /** For Declarative Services; configured in {@link #activate}. */
@@ -186,7 +187,9 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         Settings old = settings;
         settings = s;
         if (logCapper == null) {
-            logCapper = new ConsoleLogCapper(watches::values, () -> settings.consoleLogCap(), LOG_CAP_PERIOD_S);
+            logCapper = new LogCapper("kvm-console-log-cap", () -> watches.values().stream()
+                    .map(w -> new LogCapper.ZoneLog(w.zone.name(), w.files.consoleLog())).toList(),
+                    () -> settings.consoleLogCap(), LOG_CAP_PERIOD_S);
         }
         images = ZoneImages.forHost(s.stateDir().resolve("cache").resolve("kvm"));
         if (jails == null || !jails.settings().equals(s.jail())) {
@@ -197,7 +200,8 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
             qemuVersion = null;
         }
         planner = new StartPlanner(s.qemuBinary(), s.machine(), StartPlanner.from(images, s.defaultKernel(),
-                new BootFolders(images.cacheDir(), Path.of("/boot"), s.bootFolders())), accel::forImage, HostInfo::facts);
+                new BootFolders(images.cacheDir(), Path.of("/boot"), s.bootFolders(), PID)), accel::forImage,
+                HostInfo::facts);
     }
 
     private static Settings settingsOf(Path state, KvmDriverConfig c) {
@@ -301,7 +305,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
     /** Launches the plan's QEMU, connects to its QMP, records and watches it; decides nothing of its own. */
     private RuntimeRecord run(ZoneContext zone, StartPlan plan) throws DriverException {
         // The log may have grown while no driver watched the zone.
-        ConsoleLogCapper.capNow(plan.files().consoleLog(), settings.consoleLogCap(), zone.name());
+        LogCapper.capNow(plan.files().consoleLog(), settings.consoleLogCap(), zone.name());
         StartAttempt attempt = new StartAttempt(plan.files(), plan.spec());
         QemuProcess process = null;
         Optional<String> unjailed = jails.whyUnjailed(plan.spec(), plan.resources());

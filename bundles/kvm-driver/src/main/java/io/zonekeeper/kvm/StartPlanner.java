@@ -7,8 +7,8 @@ import java.util.UUID;
 import java.util.function.Supplier;
 
 import io.zonekeeper.api.ZoneSpec;
+import io.zonekeeper.image.BootFolders;
 import io.zonekeeper.kvm.accel.AccelVerdict;
-import io.zonekeeper.kvm.image.BootFolders;
 import io.zonekeeper.kvm.image.ZoneImages;
 import io.zonekeeper.kvm.image.ZoneImages.BootImage;
 import io.zonekeeper.kvm.qemu.HostInfo;

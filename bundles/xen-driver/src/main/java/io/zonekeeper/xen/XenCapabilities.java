@@ -52,6 +52,10 @@ final class XenCapabilities {
         }
         d.put("defaultKernel", kernel);
         d.put("console", "xenconsoled log " + settings.consoleLogDir() + "/guest-NAME.log; attach runs xl console");
+        d.put("console.log.cap", settings.consoleLogCap() / 1024 + " KiB, then guest-NAME.log.1");
+        d.put("bootFolders", "a spec's kernel and initramfs only from the image cache, /boot"
+                + settings.bootFolders().stream().map(f -> ", " + f).collect(java.util.stream.Collectors.joining())
+                + " (real paths)");
         d.put("differsFromKvm", "zones are Xen domains, not host processes (no pid; the domid is in the runtime"
                 + " record); adoption proves the domain uuid and the xenstore tag; the console log is"
                 + " xenconsoled's; networks are netback vifs on the network's bridge (named like the appliance's"

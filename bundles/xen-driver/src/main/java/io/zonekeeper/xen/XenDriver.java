@@ -30,6 +30,8 @@ import io.zonekeeper.api.metrics.ZoneMetric;
 import io.zonekeeper.api.metrics.ZoneMetricsSource;
 import io.zonekeeper.hostio.AtomicFiles;
 import io.zonekeeper.hostio.FileTail;
+import io.zonekeeper.hostio.LogCapper;
+import io.zonekeeper.image.BootFolders;
 import io.zonekeeper.spi.Adoption;
 import io.zonekeeper.spi.Capabilities;
 import io.zonekeeper.spi.ConsoleAccess;
@@ -80,6 +82,8 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
     public static final String R_KEEPER_NOTE = "channelKeeperNote";
 
     private static final Duration CAPS_TTL = Duration.ofSeconds(10);
+    /** How often the console logs of the watched zones are held to their cap (seconds), as in the kvm driver. */
+    static final long LOG_CAP_PERIOD_S = 2;
 
     /** zone-core's state directory; images are cached in its cache folder. */
     @Reference
@@ -87,6 +91,10 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
     private volatile XenDriverSettings settings;
     private volatile Xl xl;
     private volatile ZoneImage image;
+    /** Where a spec's own kernel and initramfs may come from. */
+    private volatile BootFolders bootFolders;
+    /** Started with the watcher, on first need. */
+    private LogCapper logCapper;
     private volatile HotplugScripts hotplug;
     private volatile ChannelKeepers keepers;
     private volatile Domains lookup;
@@ -137,6 +145,12 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
         if (w != null) {
             w.stop();
         }
+        synchronized (this) {
+            if (logCapper != null) {
+                logCapper.close();
+                logCapper = null;
+            }
+        }
         domains.clear();
     }
 
@@ -145,6 +159,7 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
         xl = new Xl(s.xlBinary(), runner);
         Path cache = s.stateDir().resolve("cache").resolve("xen");
         image = new ZoneImage(cache, Path.of("/boot"), s.modulesRoot(), s.busybox(), s.vchanProxy());
+        bootFolders = new BootFolders(cache, Path.of("/boot"), s.bootFolders(), PID);
         hotplug = new HotplugScripts(cache.resolve("hotplug"));
         keepers = new ChannelKeepers(() -> keeperClasspath.apply(cache), s.xenstoreSocket(),
                 s.stateDir().resolve("xen-keeper"));
@@ -177,6 +192,12 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
             });
             w.start();
             watcher = w;
+        }
+        if (logCapper == null) {
+            // xenconsoled appends to guest-NAME.log (O_APPEND) for as long as the domain lives.
+            logCapper = new LogCapper("xen-console-log-cap", () -> domains.values().stream()
+                    .map(d -> new LogCapper.ZoneLog(d.zone.name(), consoleLog(d.zone))).toList(),
+                    () -> settings.consoleLogCap(), LOG_CAP_PERIOD_S);
         }
         return w;
     }
@@ -235,6 +256,8 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
                     + "; stop it first");
         }
         Path cfg = configFile(zone);
+        // A log an earlier run left over its cap (flooded while no driver watched) is cut before this run adds to it.
+        LogCapper.capNow(consoleLog(zone), settings.consoleLogCap(), zone.name());
         try {
             Files.createDirectories(zone.directory());
             AtomicFiles.writeString(cfg, config);
@@ -306,21 +329,20 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
         }
     }
 
+    /**
+     * The spec's own kernel and initramfs, each confined to the boot folders by its real path (libxl runs as root and
+     * reads what the config names, as QEMU does on KVM), else the operator's default kernel or the newest in /boot.
+     */
     private BootFiles bootFiles(ZoneSpec spec) throws DriverException {
         try {
-            String k = spec.kernel() != null ? spec.kernel() : settings.defaultKernel();
-            Path kernel = k != null ? Path.of(k) : image.newestKernel();
+            Path kernel = spec.kernel() != null ? bootFolders.confine("kernel", spec.kernel())
+                    : settings.defaultKernel() != null ? Path.of(settings.defaultKernel()) : image.newestKernel();
             if (!Files.isRegularFile(kernel)) {
                 throw new DriverException("zone " + spec.name() + ": kernel " + kernel + " does not exist or is not a"
                         + " file");
             }
             if (spec.initramfs() != null) {
-                Path r = Path.of(spec.initramfs());
-                if (!Files.isRegularFile(r)) {
-                    throw new DriverException("zone " + spec.name() + ": initramfs " + r + " does not exist or is"
-                            + " not a file");
-                }
-                return new BootFiles(kernel, r, false);
+                return new BootFiles(kernel, bootFolders.confine("initramfs", spec.initramfs()), false);
             }
             ZoneImage.Initramfs ir = image.initramfs(kernel);
             return new BootFiles(kernel, ir.path(), true, ir.features(), ir.missing());

@@ -20,12 +20,22 @@ public @interface XenDriverConfig {
             + " names none; empty means the newest /boot/vmlinuz-*.")
     String defaultKernel() default "";
 
+    @AttributeDefinition(name = "Boot folders", required = false, description = "Folders besides the driver's image"
+            + " cache and /boot that a zone's own kernel and initramfs may come from, judged by real path (a symlink"
+            + " out of them is refused).")
+    String[] bootFolders() default {};
+
     @AttributeDefinition(name = "xenstored socket", description = "The Unix socket of xenstored in this domain.")
     String xenstoreSocket() default "/run/xenstored/socket";
 
     @AttributeDefinition(name = "Console log folder", description = "Where xenconsoled writes guest-NAME.log"
             + " (xenconsoled --log=guest --log-dir=...).")
     String consoleLogDir() default "/var/log/xen/console";
+
+    @AttributeDefinition(name = "Console log cap (KiB)", description = "The most a zone's guest-NAME.log holds before"
+            + " its newest part moves to guest-NAME.log.1 (checked every 2 s while the driver watches the zone, and"
+            + " before each start); a guest that floods its console keeps at most about twice this on disk.")
+    int consoleLogCapKiB() default 8192;
 
     @AttributeDefinition(name = "busybox", description = "The static busybox put into the default zone initramfs.")
     String busybox() default "/bin/busybox";

@@ -1,6 +1,8 @@
 package io.zonekeeper.xen;
 
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
 
 import io.zonekeeper.xen.image.ZoneImage;
 import io.zonekeeper.xen.xenstore.XenstoreClient;
@@ -19,14 +21,32 @@ import io.zonekeeper.xen.xl.DomainConfig;
  * @param busybox        the static busybox of the default initramfs
  * @param modulesRoot    where the kernels' modules are ({@code /lib/modules}), for the initramfs's groups
  * @param vchanProxy     Xen's vchan-socket-proxy, which the initramfs carries for the zone's end of channels
+ * @param bootFolders    folders besides the image cache and /boot that a spec's kernel and initramfs may come from
+ * @param consoleLogCap  the most bytes a zone's guest-NAME.log holds before it is rotated to guest-NAME.log.1
  */
 public record XenDriverSettings(Path stateDir, String xlBinary, String defaultType, String defaultKernel,
-        Path xenstoreSocket, Path consoleLogDir, Path busybox, Path modulesRoot, Path vchanProxy) {
+        Path xenstoreSocket, Path consoleLogDir, Path busybox, Path modulesRoot, Path vchanProxy,
+        List<Path> bootFolders, long consoleLogCap) {
+    /** The cap of a configuration that sets none (KiB): the same as the kvm driver's. */
+    public static final int DEFAULT_CONSOLE_LOG_CAP_KIB = 8192;
+
     public XenDriverSettings {
         if (!DomainConfig.PV.equals(defaultType) && !DomainConfig.PVH.equals(defaultType)) {
             throw new IllegalArgumentException("defaultType must be pv or pvh, not '" + defaultType + "'");
         }
+        if (consoleLogCap < 1024) {
+            throw new IllegalArgumentException("the console log cap must be at least 1 KiB, not " + consoleLogCap
+                    + " bytes (consoleLogCapKiB)");
+        }
         defaultKernel = defaultKernel == null || defaultKernel.isBlank() ? null : defaultKernel;
+        bootFolders = bootFolders == null ? List.of() : List.copyOf(bootFolders);
+    }
+
+    /** Settings with no extra boot folders and the default console log cap. */
+    public XenDriverSettings(Path stateDir, String xlBinary, String defaultType, String defaultKernel,
+            Path xenstoreSocket, Path consoleLogDir, Path busybox, Path modulesRoot, Path vchanProxy) {
+        this(stateDir, xlBinary, defaultType, defaultKernel, xenstoreSocket, consoleLogDir, busybox, modulesRoot,
+                vchanProxy, List.of(), DEFAULT_CONSOLE_LOG_CAP_KIB * 1024L);
     }
 
     public static XenDriverSettings defaults(Path stateDir) {
@@ -39,6 +59,8 @@ public record XenDriverSettings(Path stateDir, String xlBinary, String defaultTy
     public static XenDriverSettings of(Path state, XenDriverConfig c) {
         return new XenDriverSettings(state, c.xlBinary(), c.defaultType(), c.defaultKernel(),
                 Path.of(c.xenstoreSocket()), Path.of(c.consoleLogDir()), Path.of(c.busybox()), Path.of(c.modulesRoot()),
-                Path.of(c.vchanProxy()));
+                Path.of(c.vchanProxy()), c.bootFolders() == null ? List.of() : Arrays.stream(c.bootFolders())
+                        .map(String::trim).filter(f -> !f.isEmpty()).map(Path::of).toList(),
+                c.consoleLogCapKiB() * 1024L);
     }
 }

@@ -40,18 +40,26 @@ public class XenDriverTest {
     @Before
     public void setUp() throws IOException {
         dir = Files.createTempDirectory("xen-driver-test");
-        kernel = Files.writeString(dir.resolve("vmlinuz"), "kernel");
-        ramdisk = Files.writeString(dir.resolve("initrd"), "ramdisk");
+        Path kernels = Files.createDirectories(dir.resolve("kernels")); // a configured boot folder
+        kernel = Files.writeString(kernels.resolve("vmlinuz"), "kernel");
+        ramdisk = Files.writeString(kernels.resolve("initrd"), "ramdisk");
         xl = new FakeXl();
         driver = new XenDriver(settings(), xl);
     }
 
     private XenDriverSettings settings() {
         // No xenstored here: the socket path does not exist, so the driver works from xl alone.
-        return new XenDriverSettings(dir.resolve("state"), "xl", DomainConfig.PV, kernel.toString(),
-                dir.resolve("no-xenstored"), dir.resolve("console"), Path.of("/bin/busybox"), dir.resolve("modules"),
-                dir.resolve("no-vchan-proxy"));
+        return settings(dir.resolve("no-xenstored"));
     }
+
+    private XenDriverSettings settings(Path xenstoreSocket) {
+        return new XenDriverSettings(dir.resolve("state"), "xl", DomainConfig.PV, kernel.toString(), xenstoreSocket,
+                dir.resolve("console"), Path.of("/bin/busybox"), dir.resolve("modules"), dir.resolve("no-vchan-proxy"),
+                List.of(dir.resolve("kernels")), LOG_CAP);
+    }
+
+    /** The console log cap of the test's driver: small, so that a test fills it with a few writes. */
+    private static final long LOG_CAP = 4096;
 
     @After
     public void tearDown() throws IOException {
@@ -77,6 +85,53 @@ public class XenDriverTest {
         assertTrue(e.getMessage(), e.getMessage().contains("disks[0].format"));
         assertEquals("xl must not have been run", List.of(), xl.calls);
         assertTrue(zone.saved.isEmpty());
+    }
+
+    @Test
+    public void aSpecsKernelOrInitramfsOutsideTheBootFoldersIsRefusedBeforeXlRunsEvenThroughASymlink()
+            throws Exception {
+        Path secret = Files.writeString(Files.createDirectories(dir.resolve("etc")).resolve("shadow"), "root:x");
+        Path link = Files.createSymbolicLink(dir.resolve("kernels/vmlinuz-evil"), secret);
+        ZoneSpec base = SpecFiles.read(SpecFiles.HELLO);
+        for (ZoneSpec spec : List.of(base.toBuilder().kernel(secret.toString()).build(),
+                base.toBuilder().kernel(kernel.toString()).initramfs(link.toString()).build(),
+                base.toBuilder().initramfs(dir + "/kernels/../etc/shadow").build())) {
+            TestZone zone = new TestZone(spec, dir.resolve("state/zones/hello"));
+            DriverException e = assertThrows(DriverException.class, () -> driver.start(zone));
+            assertTrue(e.getMessage(), e.getMessage().contains("is outside the folders a zone's kernel and"
+                    + " initramfs may come from"));
+            assertTrue(e.getMessage(), e.getMessage().contains("io.zonekeeper.xen, bootFolders"));
+            assertTrue(zone.saved.isEmpty());
+        }
+        assertEquals("xl must not have been run", List.of(), xl.calls);
+        driver.start(new TestZone(base.toBuilder().kernel(kernel.toString()).initramfs(ramdisk.toString()).build(),
+                dir.resolve("state/zones/hello")));
+        assertEquals("a kernel in a boot folder starts", 1, xl.count("create"));
+    }
+
+    @Test
+    public void aConsoleLogOverItsCapIsRotatedBeforeTheStartAndWhileTheDriverWatchesTheZone() throws Exception {
+        TestZone zone = hello();
+        Path log = driver.consoleLog(zone);
+        Path older = log.resolveSibling("guest-hello.log.1");
+        Files.createDirectories(log.getParent());
+        Files.writeString(log, "x".repeat(10_000) + "last words of the run before\n");
+        driver.start(zone);
+        assertEquals("cut before xenconsoled appends this run's output", 0, Files.size(log));
+        assertEquals(LOG_CAP, Files.size(older));
+        assertTrue(Files.readString(older).endsWith("last words of the run before\n"));
+        // A flood while the zone runs: xenconsoled appends; the driver's periodic check cuts it.
+        try (var out = Files.newOutputStream(log, java.nio.file.StandardOpenOption.APPEND)) {
+            out.write(("y".repeat(20_000) + "flood\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        }
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (Files.size(log) > LOG_CAP && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+        }
+        assertEquals("rotated while watched", 0, Files.size(log));
+        assertEquals(LOG_CAP, Files.size(older));
+        assertTrue(Files.readString(older).endsWith("flood\n"));
+        assertTrue(driver.capabilities().details().get("console.log.cap").startsWith("4 KiB"));
     }
 
     @Test
@@ -279,9 +334,7 @@ public class XenDriverTest {
     public void anUpgradeFindsTheDomainThroughXenstoreWithoutXlListLong() throws Exception {
         try (io.zonekeeper.xen.xenstore.FakeXenstored xs = new io.zonekeeper.xen.xenstore.FakeXenstored(
                 dir.resolve("xs.sock"))) {
-            XenDriverSettings s = new XenDriverSettings(dir.resolve("state"), "xl", DomainConfig.PV,
-                    kernel.toString(), xs.socket(), dir.resolve("console"), Path.of("/bin/busybox"),
-                    dir.resolve("modules"), dir.resolve("no-vchan-proxy"));
+            XenDriverSettings s = settings(xs.socket());
             driver.deactivate();
             driver = new XenDriver(s, xl);
             TestZone zone = hello();

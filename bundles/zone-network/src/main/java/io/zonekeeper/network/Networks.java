@@ -421,8 +421,9 @@ public final class Networks {
      *                                 ({@link io.zonekeeper.spi.Feature#OWN_HOST_INTERFACE}, such as Xen's netback
      *                                 vif, named after the lease's tap name and put on the bridge): then a tap
      *                                 made here would only sit unused on the bridge, so the address, MAC and
-     *                                 interface name are leased and no device is made; release and the orphan
-     *                                 checks stay the same
+     *                                 interface name are leased and no device is made; the name is pinned all the
+     *                                 same (the pin matches the interface by name, so it is in place before the
+     *                                 hypervisor makes the interface); release and the orphan checks stay the same
      */
     public synchronized PreparedResources prepare(UUID id, ZoneSpec spec, boolean hypervisorMakesInterface)
             throws NetworkException {
@@ -462,6 +463,7 @@ public final class Networks {
             throw new NetworkException("zone " + spec.name() + ": " + String.join("; ", errors));
         }
         List<String> made = new ArrayList<>();
+        List<String> pinned = new ArrayList<>();
         List<NetworkRecord> written = new ArrayList<>();
         try {
             Set<String> links = host.links();
@@ -470,13 +472,13 @@ public final class Networks {
                 if (links.contains(l.tap())) {
                     host.deleteTap(l.tap()); // left by a crash: this zone's own name, so nobody else's
                 }
-                if (hypervisorMakesInterface) {
-                    continue;
+                if (!hypervisorMakesInterface) {
+                    host.createTap(l.tap(), on.get(i).bridge());
+                    made.add(l.tap());
                 }
-                host.createTap(l.tap(), on.get(i).bridge());
-                made.add(l.tap());
                 try {
                     host.pinTap(on.get(i).bridge(), l.tap(), l.mac(), l.ip(), l.ip6());
+                    pinned.add(l.tap());
                 } catch (IOException e) {
                     throw new IOException("tap " + l.tap() + " could not be pinned to its lease (MAC " + l.mac()
                             + ", " + l.ip() + (l.ip6() == null ? "" : ", " + l.ip6()) + "): " + e.getMessage(), e);
@@ -496,11 +498,14 @@ public final class Networks {
                     LOG.log(Level.WARNING, "undoing a lease on " + before.name() + ": " + again.getMessage());
                 }
             }
-            for (int i = 0; i < made.size(); i++) {
-                String tap = made.get(i);
+            // Up to the one that failed: each was made, pinned or both (unpinning what has no pin is no error).
+            for (int i = 0; i < Math.max(made.size(), pinned.size()); i++) {
+                String tap = planned.get(i).tap();
                 try {
                     host.unpinTap(on.get(i).bridge(), tap);
-                    host.deleteTap(tap);
+                    if (made.contains(tap)) {
+                        host.deleteTap(tap);
+                    }
                 } catch (IOException again) {
                     LOG.log(Level.WARNING, "undoing tap " + tap + ": " + again.getMessage());
                 }

@@ -89,6 +89,8 @@ public class NetworksTest {
         assertEquals("10.99.1.9/24", r.nics().get(1).address());
         assertTrue(host.links().contains(a.tapDevice()));
         assertTrue("the lease is durable", Files.readString(dir.resolve("a.json")).contains(a.tapDevice()));
+        assertEquals("the name is pinned to the lease before netback makes the vif",
+                "zkb-a " + a.mac() + " " + a.address().replace("/24", "") + " null", host.pins.get(a.tapDevice()));
         assertEquals(List.of(), nets.orphans(Set.of(id)));
         assertEquals(2, nets.orphans(Set.of()).size());
 
@@ -277,12 +279,23 @@ public class NetworksTest {
         assertTrue(a.tapDevice(), a.tapDevice().startsWith("zkt"));
         assertEquals("no device is made: netback makes the vif, named " + a.tapDevice(), before, host.links());
         assertTrue("the lease is durable", Files.readString(dir.resolve("a.json")).contains(a.tapDevice()));
+        assertEquals("the name is pinned to the lease before netback makes the vif",
+                "zkb-a " + a.mac() + " " + a.address().replace("/24", "") + " null", host.pins.get(a.tapDevice()));
         host.links.add(a.tapDevice()); // netback's vif while the domain runs: leased, so no orphan
         assertEquals(List.of(), nets.orphans(Set.of(id)));
         host.links.remove(a.tapDevice()); // gone with the domain
         nets.release(id);
         assertTrue(nets.get("a").orElseThrow().leases().isEmpty());
         assertEquals(List.of(), nets.orphans(Set.of()));
+        assertEquals(Map.of(), host.pins);
+    }
+
+    @Test
+    public void anInterfaceNameThatCannotBePinnedRefusesTheStartOfAZoneWhoseDriverMakesTheInterface() throws Exception {
+        host.failPin = true;
+        UUID id = UUID.randomUUID();
+        refused(() -> assertEquals(Map.of(), host.pins), "could not be pinned to its lease", () -> new NetworkProvider(nets).prepare(id, zone("web", "a", null),
+                driver("xen", Feature.OWN_HOST_INTERFACE)));
     }
 
     @Test

@@ -224,11 +224,17 @@ public final class DomainConfig {
                 StringJoiner v = new StringJoiner(",");
                 v.add("bridge=" + n.bridge()).add("mac=" + n.mac());
                 // The host interface takes the name the appliance leased for it, so that it is known to be this
-                // zone's; netback makes it. When a device of that name exists already (the appliance made a tap
-                // for a zone that named no hypervisor), netback's default vifDOMID.N is used instead.
-                if (!backends.linkExists().test(n.tapDevice())) {
-                    v.add("vifname=" + n.tapDevice());
+                // zone's; netback makes it. zone-network pins that name to the lease (an nft chain matching the
+                // interface name, made when the lease is taken, before the vif exists), so a vif under any other
+                // name, such as netback's default vifDOMID.N when a device of that name is there already, would
+                // reach the bridge unpinned: refused.
+                if (backends.linkExists().test(n.tapDevice())) {
+                    throw new DriverException("zone " + spec.name() + ": network " + n.network() + ": a host"
+                            + " interface named " + n.tapDevice() + " exists already, so netback's vif could not take"
+                            + " that name, and only that name is pinned to the zone's lease (MAC " + n.mac() + "); "
+                            + "remove the interface (net:orphans --release) and start the zone again");
                 }
+                v.add("vifname=" + n.tapDevice());
                 v.add("script=" + backends.vifScript());
                 vifs.add(single(v.toString()));
             }

@@ -151,9 +151,17 @@ public class DomainConfigTest {
         assertEquals("[ 'format=raw,vdev=xvda,access=rw,backendtype=phy,script=/c/zk-block,target=/s/disks/data.img',"
                 + " 'format=raw,vdev=xvdb,access=ro,backendtype=phy,script=/c/zk-block,target=/s/disks/ro.img' ]",
                 k.get("disk"));
-        assertEquals("a tap the appliance made keeps its name: netback picks vifDOMID.N",
-                "[ 'bridge=zkb-lan,mac=0a:00:00:00:00:05,script=/c/zk-vif' ]", keys(DomainConfig.render(ID, spec,
-                        FULL, DomainConfig.PV, lanAndTwoDisks("zktexisting0000"), BACKENDS)).get("vif"));
+    }
+
+    @Test
+    public void aHostInterfaceWithTheLeasedNameIsRefusedBecauseNetbacksOtherNameWouldNotBePinned() {
+        ZoneSpec spec = ZoneSpec.builder("web").network(new NetworkAttachment("lan", null))
+                .disk(new DiskSpec("/s/disks/data.img", "raw", false)).disk(new DiskSpec("/s/disks/ro.img", "raw", true))
+                .build();
+        DriverException e = assertThrows(DriverException.class, () -> DomainConfig.render(ID, spec, FULL,
+                DomainConfig.PV, lanAndTwoDisks("zktexisting0000"), BACKENDS));
+        assertTrue(e.getMessage(), e.getMessage().contains("a host interface named zktexisting0000 exists already"));
+        assertTrue(e.getMessage(), e.getMessage().contains("pinned to the zone's lease (MAC 0a:00:00:00:00:05)"));
     }
 
     @Test

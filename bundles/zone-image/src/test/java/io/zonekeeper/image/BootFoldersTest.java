@@ -1,4 +1,4 @@
-package io.zonekeeper.kvm.image;
+package io.zonekeeper.image;
 
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertTrue;
@@ -29,7 +29,8 @@ public class BootFoldersTest {
         boot = tmp.newFolder("boot").toPath();
         extra = tmp.newFolder("kernels").toPath();
         outside = tmp.newFolder("etc").toPath();
-        folders = new BootFolders(cache, boot, List.of(extra, tmp.getRoot().toPath().resolve("missing")));
+        folders = new BootFolders(cache, boot, List.of(extra, tmp.getRoot().toPath().resolve("missing")),
+                "io.zonekeeper.kvm");
     }
 
     private void refused(String expected, String what, String path) {

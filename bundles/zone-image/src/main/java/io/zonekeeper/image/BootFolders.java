@@ -1,4 +1,4 @@
-package io.zonekeeper.kvm.image;
+package io.zonekeeper.image;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -11,16 +11,23 @@ import java.util.stream.Collectors;
 
 /**
  * The folders a zone's own kernel and initramfs may come from: the driver's image cache, the host's {@code /boot}
- * and the folders the configuration adds. QEMU runs as root and opens what it is told, so a spec must not be able to
- * name any host file; a path is judged by its real path, so a symlink cannot lead out.
+ * and the folders the configuration adds. The hypervisor (QEMU, or libxl building a Xen domain) runs as root and opens
+ * what it is told, so a spec must not be able to name any host file; a path is judged by its real path, so a symlink
+ * cannot lead out. Both drivers confine by this one rule.
  */
 public final class BootFolders {
     private final List<Path> folders;
+    private final String configurationPid;
 
-    public BootFolders(Path cacheDir, Path bootDir, Collection<Path> configured) {
+    /**
+     * @param configurationPid the driver's configuration, whose {@code bootFolders} property adds folders (named in
+     *                         the refusal, so that an operator knows where to allow one)
+     */
+    public BootFolders(Path cacheDir, Path bootDir, Collection<Path> configured, String configurationPid) {
         List<Path> f = new ArrayList<>(List.of(cacheDir, bootDir));
         f.addAll(configured);
         this.folders = List.copyOf(f);
+        this.configurationPid = configurationPid;
     }
 
     public List<Path> folders() {
@@ -55,6 +62,6 @@ public final class BootFolders {
         throw new IOException(what + " " + path + (real.toString().equals(Path.of(path).normalize().toString()) ? ""
                 : " (really " + real + ")") + " is outside the folders a zone's kernel and initramfs may come from ("
                 + folders.stream().map(Path::toString).collect(Collectors.joining(", ")) + "); copy it there or allow"
-                + " its folder in the configuration io.zonekeeper.kvm, bootFolders");
+                + " its folder in the configuration " + configurationPid + ", bootFolders");
     }
 }
