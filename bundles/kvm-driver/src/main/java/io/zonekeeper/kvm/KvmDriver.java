@@ -25,6 +25,8 @@ import org.osgi.service.metatype.annotations.Designate;
 
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.api.ZoneState;
+import io.zonekeeper.hostio.CrashPoint;
+import io.zonekeeper.hostio.GuestProcessScan;
 import io.zonekeeper.hostio.ProcessRunner;
 import io.zonekeeper.kvm.accel.AccelVerdict;
 import io.zonekeeper.kvm.image.BootFolders;
@@ -273,6 +275,13 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
             throw new DriverException("zone " + zone.name() + " already runs as QEMU pid " + recorded.get()
                     + ", which this driver has not adopted yet; adopt or stop it first");
         }
+        // A QEMU whose record was lost still holds the zone's disks and taps: never start a second one beside it.
+        for (long pid : GuestProcessScan.host().pidsOf(zone.id())) {
+            if (QemuProcess.isQemuOf(pid, zone.id())) {
+                throw new DriverException("zone " + zone.name() + " already runs as QEMU pid " + pid + " (found by"
+                        + " its uuid, with no runtime record naming it); stop that process first");
+            }
+        }
     }
 
     /** Launches the plan's QEMU, connects to its QMP, records and watches it; decides nothing of its own. */
@@ -283,7 +292,11 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         QemuProcess process = null;
         try {
             attempt.prepare();
+            // Durable before the launch: a kill -9 from here on leaves the next appliance the pidfile to look at.
+            zone.saveRuntime(StartingRecord.of(zone, plan.files()));
+            CrashPoint.reach("kvm.before-launch");
             process = QemuProcess.launch(plan.argv(), plan.files(), LAUNCH_TIMEOUT);
+            CrashPoint.reach("kvm.launched");
             ZoneWatch watch = new ZoneWatch(zone, plan.files(), process, plan.accel(), this::gone);
             QmpClient qmp = QmpClient.connect(plan.files().qmpSocket(), QMP_TIMEOUT, watch::onEvent,
                     watch::onQmpClosed);
@@ -376,9 +389,12 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         if (!TYPE.equals(rec.get().driver())) {
             return Adoption.refused("the runtime record was written by the " + rec.get().driver() + " driver");
         }
-        Optional<Long> pid = recordedPid(zone);
+        boolean starting = StartingRecord.isStarting(rec.get());
+        Optional<Long> pid = starting ? StartingRecord.guestPid(zone, rec.get(), GuestProcessScan.host())
+                : recordedPid(zone);
         if (pid.isEmpty()) {
-            return Adoption.refused("the runtime record has no valid pid");
+            return Adoption.refused(starting ? "zone " + zone.name() + " was starting, and no QEMU with its uuid runs"
+                    + " (its pidfile names none)" : "the runtime record has no valid pid");
         }
         Optional<QemuProcess> process = QemuProcess.find(pid.get());
         if (process.isEmpty()) {
@@ -413,6 +429,10 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
             if (qemuVersion == null) {
                 qemuVersion = versionFromGreeting(qmp);
             }
+            if (starting) {
+                // The appliance that launched it never wrote the full record; this one names the pid it proved.
+                zone.saveRuntime(StartingRecord.adopted(rec.get(), pid.get(), watch.accel));
+            }
             ended.remove(zone.id());
             watches.put(zone.id(), watch);
             watch.attach(qmp, state);
@@ -432,8 +452,15 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         }
     }
 
+    /** The recorded pid, or for a record written just before a launch the pid in the pidfile it names. */
     private static Optional<Long> recordedPid(ZoneContext zone) {
-        return zone.runtime().flatMap(r -> r.get(RuntimeRecord.PID)).flatMap(s -> {
+        Optional<RuntimeRecord> rec = zone.runtime();
+        if (rec.isPresent() && StartingRecord.isStarting(rec.get())) {
+            var fromFile = QemuProcess.readPid(rec.get().get(StartingRecord.R_PIDFILE).map(Path::of)
+                    .orElse(new ZoneFiles(zone.directory()).pidFile()));
+            return fromFile.isPresent() ? Optional.of((long) fromFile.getAsInt()) : Optional.empty();
+        }
+        return rec.flatMap(r -> r.get(RuntimeRecord.PID)).flatMap(s -> {
             try {
                 return Optional.of(Long.parseLong(s.trim()));
             } catch (NumberFormatException e) {

@@ -198,7 +198,7 @@ public final class QemuProcess {
         return whyNotQemuOf(cmdline(pid), id).isEmpty();
     }
 
-    static OptionalInt readPid(Path pidFile) {
+    public static OptionalInt readPid(Path pidFile) {
         try {
             String s = Files.readString(pidFile).trim();
             return s.isEmpty() ? OptionalInt.empty() : OptionalInt.of(Integer.parseInt(s));
