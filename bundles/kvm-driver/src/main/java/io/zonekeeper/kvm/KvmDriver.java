@@ -293,7 +293,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         try {
             attempt.prepare();
             // Durable before the launch: a kill -9 from here on leaves the next appliance the pidfile to look at.
-            zone.saveRuntime(StartingRecord.of(zone, plan.files()));
+            zone.saveRuntime(StartingRecord.of(record(zone, plan, 0), plan.files()));
             CrashPoint.reach("kvm.before-launch");
             process = QemuProcess.launch(plan.argv(), plan.files(), LAUNCH_TIMEOUT);
             CrashPoint.reach("kvm.launched");
@@ -323,13 +323,16 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         }
     }
 
+    /** The zone's runtime record; without a pid while {@code pid} is 0 (before the launch). */
     private static RuntimeRecord record(ZoneContext zone, StartPlan plan, long pid) {
         ZoneFiles files = plan.files();
         BootImage image = plan.image();
         PreparedResources resources = plan.resources();
         String accel = plan.accel();
         Map<String, String> p = new LinkedHashMap<>();
-        p.put(RuntimeRecord.PID, String.valueOf(pid));
+        if (pid > 0) {
+            p.put(RuntimeRecord.PID, String.valueOf(pid));
+        }
         p.put(R_UUID, zone.id().toString());
         p.put(R_QMP, files.qmpSocket().toString());
         p.put(R_CONSOLE, files.consoleSocket().toString());
@@ -431,7 +434,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
             }
             if (starting) {
                 // The appliance that launched it never wrote the full record; this one names the pid it proved.
-                zone.saveRuntime(StartingRecord.adopted(rec.get(), pid.get(), watch.accel));
+                zone.saveRuntime(StartingRecord.adopted(rec.get(), pid.get()));
             }
             ended.remove(zone.id());
             watches.put(zone.id(), watch);

@@ -27,15 +27,31 @@ final class StartingRecord {
     private StartingRecord() {
     }
 
-    static RuntimeRecord of(ZoneContext zone, ZoneFiles files) {
+    /**
+     * The starting record of a start whose full record, but for the pid, is {@code planned}: it must name the
+     * zone's uuid and QMP socket; the pidfile is added. The nics, disks and channels it names are what an
+     * adopting driver reports for the guest, as the full record would.
+     */
+    static RuntimeRecord of(RuntimeRecord planned, ZoneFiles files) {
+        if (planned.get(KvmDriver.R_UUID).isEmpty() || planned.get(KvmDriver.R_QMP).isEmpty()) {
+            throw new IllegalArgumentException("a starting record names the zone's uuid and QMP socket");
+        }
         Map<String, String> p = new LinkedHashMap<>();
         p.put(R_PHASE, STARTING);
-        p.put(KvmDriver.R_UUID, zone.id().toString());
         p.put(R_PIDFILE, files.pidFile().toString());
-        p.put(KvmDriver.R_QMP, files.qmpSocket().toString());
-        p.put(KvmDriver.R_CONSOLE, files.consoleSocket().toString());
-        p.put(RuntimeRecord.CONSOLE_LOG, files.consoleLog().toString());
+        planned.properties().forEach((k, v) -> {
+            if (!k.equals(RuntimeRecord.PID)) {
+                p.put(k, v);
+            }
+        });
         return new RuntimeRecord(KvmDriver.TYPE, p);
+    }
+
+    /** The least starting record, for a zone whose start plan is not at hand (tests). */
+    static RuntimeRecord of(ZoneContext zone, ZoneFiles files) {
+        return of(new RuntimeRecord(KvmDriver.TYPE, Map.of(KvmDriver.R_UUID, zone.id().toString(), KvmDriver.R_QMP,
+                files.qmpSocket().toString(), KvmDriver.R_CONSOLE, files.consoleSocket().toString(),
+                RuntimeRecord.CONSOLE_LOG, files.consoleLog().toString())), files);
     }
 
     static boolean isStarting(RuntimeRecord r) {
@@ -60,15 +76,14 @@ final class StartingRecord {
     }
 
     /** The record once the guest is found: what the starting record said, with its pid and without the phase. */
-    static RuntimeRecord adopted(RuntimeRecord starting, long pid, String accel) {
+    static RuntimeRecord adopted(RuntimeRecord starting, long pid) {
         Map<String, String> p = new LinkedHashMap<>();
         p.put(RuntimeRecord.PID, String.valueOf(pid));
         starting.properties().forEach((k, v) -> {
-            if (!k.equals(R_PHASE)) {
+            if (!k.equals(R_PHASE) && !k.equals(R_PIDFILE)) {
                 p.put(k, v);
             }
         });
-        p.put(KvmDriver.R_ACCEL, accel);
         return new RuntimeRecord(KvmDriver.TYPE, p);
     }
 }
