@@ -29,6 +29,8 @@ import io.zonekeeper.api.ZoneState;
 import io.zonekeeper.api.metrics.ZoneMetric;
 import io.zonekeeper.api.metrics.ZoneMetricsSource;
 import io.zonekeeper.hostio.LogCapper;
+import io.zonekeeper.hostio.CrashPoint;
+import io.zonekeeper.hostio.GuestProcessScan;
 import io.zonekeeper.hostio.ProcessRunner;
 import io.zonekeeper.image.BootFolders;
 import io.zonekeeper.kvm.accel.AccelVerdict;
@@ -300,6 +302,13 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
             throw new DriverException("zone " + zone.name() + " already runs as QEMU pid " + recorded.get()
                     + ", which this driver has not adopted yet; adopt or stop it first");
         }
+        // A QEMU whose record was lost still holds the zone's disks and taps: never start a second one beside it.
+        for (long pid : GuestProcessScan.host().pidsOf(zone.id())) {
+            if (QemuProcess.isQemuOf(pid, zone.id())) {
+                throw new DriverException("zone " + zone.name() + " already runs as QEMU pid " + pid + " (found by"
+                        + " its uuid, with no runtime record naming it); stop that process first");
+            }
+        }
     }
 
     /** Launches the plan's QEMU, connects to its QMP, records and watches it; decides nothing of its own. */
@@ -317,7 +326,11 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
                 jail = jails.open(zone.id(), plan.spec());
                 argv = jail.launchArgv(argv);
             }
+            // Durable before the launch: a kill -9 from here on leaves the next appliance the pidfile to look at.
+            zone.saveRuntime(StartingRecord.of(record(zone, plan, 0, jail, unjailed), plan.files()));
+            CrashPoint.reach("kvm.before-launch");
             process = QemuProcess.launch(argv, plan.files(), LAUNCH_TIMEOUT);
+            CrashPoint.reach("kvm.launched");
             ZoneWatch watch = new ZoneWatch(zone, plan.files(), process, plan.accel(), this::gone);
             QmpClient qmp = QmpClient.connect(plan.files().qmpSocket(), QMP_TIMEOUT, watch::onEvent,
                     watch::onQmpClosed);
@@ -348,6 +361,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         }
     }
 
+    /** The zone's runtime record; without a pid while {@code pid} is 0 (before the launch). */
     private static RuntimeRecord record(ZoneContext zone, StartPlan plan, long pid, ZoneJail jail,
             Optional<String> unjailed) {
         ZoneFiles files = plan.files();
@@ -355,7 +369,9 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         PreparedResources resources = plan.resources();
         String accel = plan.accel();
         Map<String, String> p = new LinkedHashMap<>();
-        p.put(RuntimeRecord.PID, String.valueOf(pid));
+        if (pid > 0) {
+            p.put(RuntimeRecord.PID, String.valueOf(pid));
+        }
         p.put(R_UUID, zone.id().toString());
         p.put(R_QMP, files.qmpSocket().toString());
         p.put(R_CONSOLE, files.consoleSocket().toString());
@@ -425,9 +441,12 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         if (!TYPE.equals(rec.get().driver())) {
             return Adoption.refused("the runtime record was written by the " + rec.get().driver() + " driver");
         }
-        Optional<Long> pid = recordedPid(zone);
+        boolean starting = StartingRecord.isStarting(rec.get());
+        Optional<Long> pid = starting ? StartingRecord.guestPid(zone, rec.get(), GuestProcessScan.host())
+                : recordedPid(zone);
         if (pid.isEmpty()) {
-            return Adoption.refused("the runtime record has no valid pid");
+            return Adoption.refused(starting ? "zone " + zone.name() + " was starting, and no QEMU with its uuid runs"
+                    + " (its pidfile names none)" : "the runtime record has no valid pid");
         }
         Optional<QemuProcess> process = QemuProcess.find(pid.get());
         if (process.isEmpty()) {
@@ -463,6 +482,10 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
             if (qemuVersion == null) {
                 qemuVersion = versionFromGreeting(qmp);
             }
+            if (starting) {
+                // The appliance that launched it never wrote the full record; this one names the pid it proved.
+                zone.saveRuntime(StartingRecord.adopted(rec.get(), pid.get()));
+            }
             ended.remove(zone.id());
             watches.put(zone.id(), watch);
             jails.adopt(zone.id(), rec.get().properties());
@@ -483,8 +506,15 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         }
     }
 
+    /** The recorded pid, or for a record written just before a launch the pid in the pidfile it names. */
     private static Optional<Long> recordedPid(ZoneContext zone) {
-        return zone.runtime().flatMap(r -> r.get(RuntimeRecord.PID)).flatMap(s -> {
+        Optional<RuntimeRecord> rec = zone.runtime();
+        if (rec.isPresent() && StartingRecord.isStarting(rec.get())) {
+            var fromFile = QemuProcess.readPid(rec.get().get(StartingRecord.R_PIDFILE).map(Path::of)
+                    .orElse(new ZoneFiles(zone.directory()).pidFile()));
+            return fromFile.isPresent() ? Optional.of((long) fromFile.getAsInt()) : Optional.empty();
+        }
+        return rec.flatMap(r -> r.get(RuntimeRecord.PID)).flatMap(s -> {
             try {
                 return Optional.of(Long.parseLong(s.trim()));
             } catch (NumberFormatException e) {

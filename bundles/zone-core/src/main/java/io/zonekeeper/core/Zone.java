@@ -8,6 +8,7 @@ import java.time.Instant;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.UnaryOperator;
@@ -42,6 +43,12 @@ final class Zone {
     private DriverBinding attachedTo;
     /** What the resource providers prepared for the current start. */
     private volatile PreparedResources prepared = PreparedResources.NONE;
+    /**
+     * Open while the end of a guest gives its resources back. The record says STOPPED or CRASHED before that is
+     * done, so a start (or a waiter) that saw the end waits for this first: otherwise a release running late on
+     * the watcher's thread could take back what the next start had just prepared.
+     */
+    private volatile CountDownLatch ending = new CountDownLatch(0);
 
     Zone(ZoneTable table, ZoneRecord record) {
         this.table = table;
@@ -83,6 +90,7 @@ final class Zone {
     void change(UnaryOperator<ZoneRecord> how) {
         ZoneRecord before;
         ZoneRecord after;
+        CountDownLatch ends = null;
         synchronized (this) {
             before = record;
             after = how.apply(before);
@@ -94,12 +102,20 @@ final class Zone {
             } catch (IOException e) {
                 LOG.log(Level.ERROR, "could not store zone " + after.spec().name() + ": " + e.getMessage());
             }
+            if (before.state().isActive() && !after.state().isActive()) {
+                ends = new CountDownLatch(1);
+                ending = ends;
+            }
             record = after;
             notifyAll();
         }
-        if (before.state().isActive() && !after.state().isActive()) {
+        if (ends != null) {
             // Stopped, crashed, or a start undone: whatever ends a guest gives back its taps, leases and locks.
-            table.guestEnded(this);
+            try {
+                table.guestEnded(this);
+            } finally {
+                ends.countDown();
+            }
         }
         if (before.state() != after.state()) {
             table.publish(new ZoneEvent(after.spec().name(), before.state(), after.state(), after.reason(),
@@ -111,7 +127,19 @@ final class Zone {
         change(r -> r.withState(state, reason));
     }
 
-    /** Waits until the zone is in one of {@code states}; fails when it is destroyed or the time is up. */
+    /** Waits until the resources of a guest that ended have been given back (or their release deferred). */
+    void awaitEnded() {
+        try {
+            ending.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * Waits until the zone is in one of {@code states}; fails when it is destroyed or the time is up. A state
+     * that ends the guest is seen only once its resources are back.
+     */
     void awaitState(Set<ZoneState> states, Duration timeout) throws ZoneException {
         String name = name();
         long deadline = System.nanoTime() + timeout.toNanos();
@@ -133,6 +161,7 @@ final class Zone {
                 }
             }
         }
+        awaitEnded();
     }
 
     /** What {@code binding}'s driver sees of this zone; null for a look without a driver. */

@@ -65,6 +65,8 @@ final class ZoneLifecycle {
                 throw new ZoneException("zone " + name + " is " + r.state() + "; only a DEFINED, STOPPED or "
                         + "CRASHED zone can be started");
             }
+            // A guest that ended just now may still be giving its resources back on the watcher's thread.
+            z.awaitEnded();
             DriverBinding binding = drivers.choose(r.spec());
             DriverBindings.checkFits(r.spec(), binding);
             ZoneState before = r.state();

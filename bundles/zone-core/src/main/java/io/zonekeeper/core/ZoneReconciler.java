@@ -1,6 +1,9 @@
 package io.zonekeeper.core;
 
 import java.lang.System.Logger.Level;
+import java.util.List;
+import java.util.UUID;
+import java.util.function.Function;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -34,16 +37,19 @@ final class ZoneReconciler {
     private final ZoneTable table;
     private final DriverBindings drivers;
     private final Starter starter;
+    /** The live processes that carry a zone's uuid: proof that its guest runs whatever the records say. */
+    private final Function<UUID, List<Long>> liveGuests;
     private ExecutorService executor;
     private volatile boolean open;
     /** Driver types under a trial (an upgrade): a refused adoption leaves the zone as it is, for a rollback. */
     private final Set<String> trials = ConcurrentHashMap.newKeySet();
     private final Map<String, String> trialRefusals = new ConcurrentHashMap<>();
 
-    ZoneReconciler(ZoneTable table, DriverBindings drivers, Starter starter) {
+    ZoneReconciler(ZoneTable table, DriverBindings drivers, Starter starter, Function<UUID, List<Long>> liveGuests) {
         this.table = table;
         this.drivers = drivers;
         this.starter = starter;
+        this.liveGuests = liveGuests;
     }
 
     /** Makes the worker thread; nothing is scheduled until {@link #open}. */
@@ -155,8 +161,13 @@ final class ZoneReconciler {
                     + a.reason() + " (left as it is: the driver is on trial)");
             return null;
         }
-        z.setState(ZoneState.CRASHED, "not adopted: " + a.reason());
-        LOG.log(Level.WARNING, "zone " + r.spec().name() + " was not adopted: " + a.reason());
+        // A process with the zone's uuid that the driver could not prove is named, so that the operator can act;
+        // the zone's resources stay with it until it is gone (ZoneResources).
+        List<Long> alive = liveGuests.apply(r.id());
+        String why = "not adopted: " + a.reason() + (alive.isEmpty() ? "" : "; process " + alive + " with the zone's"
+                + " uuid still runs, so its taps, leases and disk locks are kept until it ends");
+        z.setState(ZoneState.CRASHED, why);
+        LOG.log(Level.WARNING, "zone " + r.spec().name() + " was " + why);
         return null;
     }
 

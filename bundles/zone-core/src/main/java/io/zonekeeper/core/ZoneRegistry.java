@@ -20,6 +20,7 @@ import io.zonekeeper.api.ZoneManager;
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.api.ZoneState;
 import io.zonekeeper.core.store.ZoneStore;
+import io.zonekeeper.hostio.GuestProcessScan;
 import io.zonekeeper.spi.DeviceBackend;
 import io.zonekeeper.spi.HypervisorDriver;
 import io.zonekeeper.spi.ZoneResourceProvider;
@@ -50,11 +51,16 @@ public class ZoneRegistry implements ZoneManager {
     private Path driverRepository = Path.of(System.getProperty("user.home"), ".m2", "repository");
 
     public ZoneRegistry() {
+        this(GuestProcessScan.host());
+    }
+
+    /** A registry that reads the process table through {@code scan} (tests hand it a /proc of their own). */
+    ZoneRegistry(GuestProcessScan scan) {
         table = new ZoneTable();
-        resources = new ZoneResources(table, drivers);
+        resources = new ZoneResources(table, drivers, scan);
         // Whatever ends a guest (a stop, a crash, a start undone) gives back its taps, leases and locks.
         table.whenGuestEnds(resources::release);
-        reconciler = new ZoneReconciler(table, drivers, name -> start(name));
+        reconciler = new ZoneReconciler(table, drivers, name -> start(name), scan::pidsOf);
         lifecycle = new ZoneLifecycle(table, drivers, resources, reconciler);
         consoles = new ZoneConsoles(table, drivers, reconciler, lifecycle);
     }
@@ -86,6 +92,7 @@ public class ZoneRegistry implements ZoneManager {
     /** Stops reconciling. Guests keep running: nothing is stopped here. */
     public void close() {
         reconciler.close();
+        resources.close();
         table.close();
         reconciler.awaitClosed();
     }

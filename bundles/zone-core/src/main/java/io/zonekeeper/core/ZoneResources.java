@@ -1,6 +1,7 @@
 package io.zonekeeper.core;
 
 import java.lang.System.Logger.Level;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -14,6 +15,7 @@ import io.zonekeeper.api.InvalidSpecException;
 import io.zonekeeper.api.ZoneException;
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.core.store.ZoneRecord;
+import io.zonekeeper.hostio.GuestProcessScan;
 import io.zonekeeper.spi.ChosenDriver;
 import io.zonekeeper.spi.DeviceBackend;
 import io.zonekeeper.spi.PreparedDevice;
@@ -33,11 +35,22 @@ final class ZoneResources {
     private final KeyedServices<String, DeviceBackend> backends = new KeyedServices<>();
     private final ZoneTable table;
     private final DriverBindings drivers;
+    private final DeferredReleases deferred;
 
     /** {@code drivers} lends its driver wait: a missing provider is waited for as long as a missing driver. */
     ZoneResources(ZoneTable table, DriverBindings drivers) {
+        this(table, drivers, GuestProcessScan.host());
+    }
+
+    /** With the process table {@code scan} reads: nothing is given back while a process with the zone's uuid lives. */
+    ZoneResources(ZoneTable table, DriverBindings drivers, GuestProcessScan scan) {
         this.table = table;
         this.drivers = drivers;
+        this.deferred = new DeferredReleases(scan, Duration.ofSeconds(1));
+    }
+
+    void close() {
+        deferred.close();
     }
 
     void addProvider(ZoneResourceProvider provider) {
@@ -123,16 +136,24 @@ final class ZoneResources {
         }
     }
 
-    /** Gives back everything of the zone's, from every provider and backend bound now. */
+    /**
+     * Gives back everything of the zone's, from every provider and backend bound then: now, or once no process
+     * with the zone's uuid lives any more (a guest the records lost still holds its disks and taps).
+     */
     void release(Zone z) {
         table.lifecycleEvents.released(z.name(), z.prepared());
         z.prepared(PreparedResources.NONE);
         ZoneRecord r = z.record();
+        deferred.releaseWhenGone(r.id(), r.spec().name(), () -> !table.holds(z) || !z.record().state().isActive(),
+                () -> releaseAll(r.id(), r.spec().name()));
+    }
+
+    private void releaseAll(UUID id, String name) {
         for (ZoneResourceProvider p : providers.all()) {
-            release(p, r.id(), r.spec().name());
+            release(p, id, name);
         }
         for (DeviceBackend b : backends.all()) {
-            release(b, r.id(), r.spec().name());
+            release(b, id, name);
         }
     }
 
@@ -187,7 +208,9 @@ final class ZoneResources {
             try {
                 ZoneRecord r = z.record();
                 if (!r.state().isActive()) {
-                    release(provider, r.id(), r.spec().name());
+                    // A process with the zone's uuid may still run (its record lost): then only once it is gone.
+                    deferred.releaseWhenGone(r.id(), r.spec().name(), () -> !z.record().state().isActive(),
+                            () -> release(provider, r.id(), r.spec().name()));
                 }
             } finally {
                 z.operation.unlock();
@@ -207,7 +230,7 @@ final class ZoneResources {
     /** What the provider holds for zones that do not run, or nothing when it fails to say. */
     private List<String> orphansOf(ZoneResourceProvider provider) {
         try {
-            return provider.orphans(table.activeIds());
+            return provider.orphans(activeOrHeld());
         } catch (RuntimeException e) {
             LOG.log(Level.WARNING, "the " + provider.kind() + " provider failed to list orphans: " + e);
             return List.of();
@@ -217,12 +240,19 @@ final class ZoneResources {
     /** Logs what a backend that comes holds for zones that do not run; devices are never taken back unasked. */
     void reportOrphans(DeviceBackend backend) {
         try {
-            for (String orphan : backend.orphans(table.activeIds())) {
+            for (String orphan : backend.orphans(activeOrHeld())) {
                 LOG.log(Level.WARNING, "orphan " + backend.type() + " device: " + orphan);
             }
         } catch (RuntimeException e) {
             LOG.log(Level.WARNING, "the " + backend.type() + " device backend failed to list orphans: " + e);
         }
+    }
+
+    /** Zones whose resources are in use: active ones, and any whose uuid a live process carries. */
+    private java.util.Set<UUID> activeOrHeld() {
+        java.util.Set<UUID> ids = new java.util.HashSet<>(table.activeIds());
+        ids.addAll(deferred.holding());
+        return ids;
     }
 
     private static void release(ZoneResourceProvider p, UUID id, String name) {

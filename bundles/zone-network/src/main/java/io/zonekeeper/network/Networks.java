@@ -466,6 +466,13 @@ public final class Networks {
         List<String> pinned = new ArrayList<>();
         List<NetworkRecord> written = new ArrayList<>();
         try {
+            // Leases first, durably: a kill -9 while the taps are made then leaves leases of a zone that does not
+            // run, which the next appliance gives back with their taps, never a tap that no lease explains.
+            for (int i = 0; i < planned.size(); i++) {
+                NetworkRecord after = networks.get(on.get(i).name()).withLease(planned.get(i));
+                store.write(after);
+                written.add(networks.put(after.name(), after));
+            }
             Set<String> links = host.links();
             for (int i = 0; i < planned.size(); i++) {
                 Lease l = planned.get(i);
@@ -483,11 +490,6 @@ public final class Networks {
                     throw new IOException("tap " + l.tap() + " could not be pinned to its lease (MAC " + l.mac()
                             + ", " + l.ip() + (l.ip6() == null ? "" : ", " + l.ip6()) + "): " + e.getMessage(), e);
                 }
-            }
-            for (int i = 0; i < planned.size(); i++) {
-                NetworkRecord after = networks.get(on.get(i).name()).withLease(planned.get(i));
-                store.write(after);
-                written.add(networks.put(after.name(), after));
             }
         } catch (IOException e) {
             for (NetworkRecord before : written) {

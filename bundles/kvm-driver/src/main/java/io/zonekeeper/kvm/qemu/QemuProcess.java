@@ -2,7 +2,6 @@ package io.zonekeeper.kvm.qemu;
 
 import java.io.File;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -15,6 +14,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 import io.zonekeeper.hostio.FileTail;
+import io.zonekeeper.hostio.GuestProcessScan;
 import io.zonekeeper.hostio.GuestText;
 import io.zonekeeper.spi.DriverException;
 
@@ -150,23 +150,7 @@ public final class QemuProcess {
 
     /** The process's arguments from /proc, empty when it is gone or unreadable. */
     public static List<String> cmdline(long pid) {
-        try {
-            byte[] raw = Files.readAllBytes(Path.of("/proc", String.valueOf(pid), "cmdline"));
-            List<String> args = new ArrayList<>();
-            int start = 0;
-            for (int i = 0; i < raw.length; i++) {
-                if (raw[i] == 0) {
-                    args.add(new String(raw, start, i - start, StandardCharsets.UTF_8));
-                    start = i + 1;
-                }
-            }
-            if (start < raw.length) {
-                args.add(new String(raw, start, raw.length - start, StandardCharsets.UTF_8));
-            }
-            return args;
-        } catch (IOException e) {
-            return List.of();
-        }
+        return GuestProcessScan.cmdline(Path.of("/proc", String.valueOf(pid), "cmdline"));
     }
 
     static boolean isQemu(List<String> argv) {
@@ -198,7 +182,7 @@ public final class QemuProcess {
         return whyNotQemuOf(cmdline(pid), id).isEmpty();
     }
 
-    static OptionalInt readPid(Path pidFile) {
+    public static OptionalInt readPid(Path pidFile) {
         try {
             String s = Files.readString(pidFile).trim();
             return s.isEmpty() ? OptionalInt.empty() : OptionalInt.of(Integer.parseInt(s));

@@ -64,8 +64,12 @@ public class NetCommands {
         return sb.toString();
     }
 
+    /** Zones that run, and any whose uuid a live process (a QEMU its record lost) carries: both hold resources. */
     private Set<UUID> activeZones() {
-        return zones.list().stream().filter(z -> z.state().isActive()).map(ZoneInfo::id).collect(Collectors.toSet());
+        Set<UUID> ids = zones.list().stream().filter(z -> z.state().isActive()).map(ZoneInfo::id)
+                .collect(Collectors.toCollection(java.util.HashSet::new));
+        ids.addAll(io.zonekeeper.hostio.GuestProcessScan.host().all().values());
+        return ids;
     }
 
     @Descriptor("List leases and taps that no running zone explains (left by a crash); --release gives back those "
