@@ -162,15 +162,7 @@ public class DeployFolderIT {
      * distribution's etc/trust.p12), then copies it into deploy/ as an operator should.
      */
     private Path drop(Path jar, String name) throws Exception {
-        Path signed = home.getParent().resolve("signed-" + name);
-        Path store = Path.of(System.getProperty("zk.repo.root", "..")).resolve(
-                "launcher/target/code-signing/build-signer.p12").toAbsolutePath();
-        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jarsigner").toString(),
-                "-keystore", store.toString(), "-storetype", "PKCS12", "-storepass", "changeit", "-signedjar",
-                signed.toString(), jar.toString(), "zonekeeper-build").redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue("jarsigner did not finish", p.waitFor(60, TimeUnit.SECONDS));
-        assertEquals("jarsigner failed: " + out, 0, p.exitValue());
+        Path signed = DistributionSigner.sign(jar, home.getParent().resolve("signed-" + name));
         return dropAsIs(signed, name);
     }
 

@@ -35,6 +35,12 @@ final class JsonFiles {
             }
         } catch (JsonException e) {
             throw new ImageException(what + " is not valid JSON: " + e.getMessage(), e);
+        } catch (NumberFormatException | ArithmeticException e) {
+            // An image's JSON is anyone's: BigDecimal refuses an exponent beyond an int.
+            throw new ImageException(what + " holds a number out of range: " + e.getMessage(), e);
+        } catch (StackOverflowError e) {
+            // The object reader recurses once per level; unwound, nothing of it is left.
+            throw new ImageException(what + " is JSON nested too deep to read");
         } catch (IOException e) {
             throw new ImageException(what + " cannot be read: " + e.getMessage(), e);
         }

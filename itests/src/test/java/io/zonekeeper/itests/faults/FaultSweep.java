@@ -11,6 +11,8 @@ import java.util.Map;
 import java.util.Random;
 import java.util.stream.Stream;
 
+import io.zonekeeper.itests.DistributionSigner;
+
 import jakarta.json.JsonObject;
 
 /**
@@ -92,8 +94,11 @@ public final class FaultSweep {
     private static Path nextDriverJar(Path dist) throws IOException {
         Path dir = dist.resolve("../../../itests/kvm-driver-next/target").normalize();
         try (Stream<Path> s = Files.list(dir)) {
-            return s.filter(p -> p.getFileName().toString().matches("kvm-driver-next-.*\\.jar")).findFirst()
+            Path jar = s.filter(p -> p.getFileName().toString().matches("kvm-driver-next-.*\\.jar")).findFirst()
                     .orElseThrow(() -> new IOException("no kvm-driver-next jar in " + dir));
+            // Signed as an operator would: the appliance runs under its default code policy (signed code only).
+            Path signed = Files.createTempDirectory(Path.of("/tmp"), "zk-signed").resolve(jar.getFileName());
+            return DistributionSigner.sign(jar, signed);
         }
     }
 

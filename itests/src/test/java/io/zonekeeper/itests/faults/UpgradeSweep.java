@@ -12,6 +12,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
+import io.zonekeeper.itests.DistributionSigner;
+
 import jakarta.json.JsonObject;
 
 /**
@@ -52,6 +54,10 @@ public final class UpgradeSweep {
                     .orElseThrow(() -> new IOException("no kvm-driver jar in " + dist.resolve("bundles")));
         }
         Path state = Files.createTempDirectory(Path.of("/tmp"), "zk-upgrades");
+        // Both jars signed as an operator would: the appliance runs under its default code policy (signed only).
+        Path signedDir = Files.createTempDirectory(Path.of("/tmp"), "zk-signed");
+        next = DistributionSigner.sign(next, signedDir.resolve(next.getFileName()));
+        own = DistributionSigner.sign(own, signedDir.resolve(own.getFileName()));
         ApplianceProcess appliance = new ApplianceProcess(dist, state);
         ControlClient control = new ControlClient(state);
         List<String> names = new ArrayList<>();

@@ -258,9 +258,10 @@ public final class QmpClient implements AutoCloseable {
         JsonObject msg;
         try (JsonReader r = Json.createReader(new StringReader(text))) {
             msg = r.readObject();
-        } catch (JsonException | IllegalStateException | StackOverflowError e) {
+        } catch (JsonException | IllegalStateException | NumberFormatException | ArithmeticException | StackOverflowError e) {
             // Not a QMP message; nothing waits for it. The object reader recurses once per level, so a line nested
-            // thousands deep overflows the stack inside the parser alone; unwound, the reader goes on.
+            // thousands deep overflows the stack inside the parser alone; unwound, the reader goes on. A number whose
+            // exponent does not fit an int makes BigDecimal throw NumberFormatException.
             return;
         }
         if (msg.containsKey("QMP")) {

@@ -36,6 +36,8 @@ public final class XlList {
             v = Json.createReader(new StringReader(text)).readValue();
         } catch (JsonException e) {
             throw new IllegalArgumentException("xl list -l did not print JSON: " + e.getMessage(), e);
+        } catch (NumberFormatException | ArithmeticException e) {
+            throw new IllegalArgumentException("xl list -l printed a number out of range: " + e.getMessage(), e);
         } catch (StackOverflowError e) {
             // The object reader recurses once per level; unwound, nothing of it is left. xl never nests this deep.
             throw new IllegalArgumentException("xl list -l printed JSON nested too deep to read");

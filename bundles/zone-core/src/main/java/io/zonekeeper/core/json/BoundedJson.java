@@ -33,7 +33,8 @@ public final class BoundedJson {
      * Parses {@code text}, first checking its nesting and size.
      *
      * @throws JsonParsingException when it is not JSON, saying where
-     * @throws LimitExceeded when it nests deeper than {@link #MAX_DEPTH} or is longer than {@link #MAX_BYTES}
+     * @throws LimitExceeded when it nests deeper than {@link #MAX_DEPTH}, is longer than {@link #MAX_BYTES} or holds
+     *         a number whose exponent does not fit an int
      */
     public static JsonValue read(String text) {
         return read(text, MAX_DEPTH);
@@ -46,6 +47,9 @@ public final class BoundedJson {
         checkDepth(text, maxDepth);
         try (JsonReader reader = Json.createReader(new StringReader(text))) {
             return reader.readValue();
+        } catch (NumberFormatException | ArithmeticException e) {
+            // BigDecimal refuses exponents beyond an int ("64e1111111111111"): well formed JSON, but no number of ours.
+            throw new LimitExceeded("holds a number out of range (" + e.getMessage() + ")");
         }
     }
 

@@ -37,6 +37,17 @@ public class SpecJsonTest {
     }
 
     @Test
+    public void aNumberWhoseExponentDoesNotFitAnIntIsRefusedNotThrown() {
+        // Found by the fuzzer: BigDecimal throws NumberFormatException for "64e111111111111" while the JSON is read.
+        try {
+            SpecJson.parse("{\"name\":\"a\",\"memoryMiB\":64e111111111111111111111}");
+            fail("accepted");
+        } catch (InvalidSpecException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("number out of range"));
+        }
+    }
+
+    @Test
     public void brokenJsonSaysWhere() {
         try {
             SpecJson.parse("{\"name\": \"a\",\n \"vcpus\": }");
