@@ -15,7 +15,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -75,7 +74,10 @@ public class WebConsole {
     private ZoneManager zones;
     @Reference
     private StateLocation state;
-    private final List<ZoneMetricsSource> sources = new CopyOnWriteArrayList<>();
+    /** Every metrics source; DS replaces the list as sources come and go. */
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    private volatile List<ZoneMetricsSource> sources = List.of();
     private final Map<ServiceReference<HypervisorDriver>, Boolean> drivers = new java.util.concurrent.ConcurrentHashMap<>();
 
     private final MetricsHistory history = new MetricsHistory();
@@ -85,16 +87,6 @@ public class WebConsole {
     private HttpServer server;
     private ExecutorService workers;
     private ScheduledExecutorService sampler;
-
-    @Reference(service = ZoneMetricsSource.class, cardinality = ReferenceCardinality.MULTIPLE,
-            policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
-    void addSource(ZoneMetricsSource s) {
-        sources.add(s);
-    }
-
-    void removeSource(ZoneMetricsSource s) {
-        sources.remove(s);
-    }
 
     @Reference(service = HypervisorDriver.class, cardinality = ReferenceCardinality.MULTIPLE,
             policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
