@@ -27,6 +27,7 @@ h = hashlib.pbkdf2_hmac("sha256", sys.argv[1].encode(), salt, 200000)
 print("passwordHash = pbkdf2-sha256:200000:%s:%s" % (base64.b64encode(salt).decode(), base64.b64encode(h).decode()))
 print("port = %s" % sys.argv[2])
 PY
+echo "web console: $runs runs each, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 for variant in without with; do
   total_ms=0; web_ms=0; peak_kb=0
   for i in $(seq "$runs"); do
