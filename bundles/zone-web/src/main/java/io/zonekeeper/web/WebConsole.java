@@ -83,6 +83,7 @@ public class WebConsole {
     private final MetricsHistory history = new MetricsHistory();
     private final Map<String, byte[]> pages = new HashMap<>();
     private PasswordHash password;
+    private final Object loginLock = new Object();
     private Sessions sessions;
     private HttpServer server;
     private ExecutorService workers;
@@ -250,7 +251,12 @@ public class WebConsole {
         byte[] body = ex.getRequestBody().readNBytes(FORM_LIMIT + 1);
         String given = body.length > FORM_LIMIT ? null
                 : form(new String(body, StandardCharsets.UTF_8)).get("password");
-        if (given == null || !password.matches(given)) {
+        boolean matches;
+        // One check at a time: each costs a PBKDF2 run, so guessing in parallel gains nothing and holds one CPU.
+        synchronized (loginLock) {
+            matches = given != null && password.matches(given);
+        }
+        if (!matches) {
             LOG.log(Level.WARNING, "web console: login refused from " + ex.getRemoteAddress().getAddress()
                     .getHostAddress());
             send(ex, 401, "text/html; charset=utf-8", loginPage("Wrong password: login refused."));
