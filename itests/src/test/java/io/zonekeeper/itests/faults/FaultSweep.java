@@ -148,11 +148,28 @@ public final class FaultSweep {
     }
 
     /** A network both zones are on (so a tap or an address given twice would show) and the disk f1 writes. */
-    private void setUp() throws IOException {
+    private void setUp() throws IOException, InterruptedException {
+        // The control socket opens before every feature's commands are registered: wait for the ones used here.
+        awaitCommand("disk:list");
         if (networks) {
+            awaitCommand("net:list");
             ask("net:create --subnet 10.77.0.0/24 n1");
         }
         ask("disk:create --size 8M d1");
+    }
+
+    private void awaitCommand(String command) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (true) {
+            ControlClient.Answer a = control.run(command, Duration.ofSeconds(30));
+            if (a.ok()) {
+                return;
+            }
+            if (System.nanoTime() > deadline || !(a.err() + a.out()).contains("Command not found")) {
+                throw new IOException(command + " failed: " + a.err() + a.out());
+            }
+            Thread.sleep(250);
+        }
     }
 
     private void ask(String command) throws IOException {
