@@ -75,6 +75,7 @@ struct session {
 static struct session sessions[MAX_SESSIONS];
 static int port = -1;
 static const char *device;
+static const char *exec_root; /* -r: an image zone's root, where every exec runs (chroot) */
 static int host_here;     /* a SYNC and HELLO came on this connection */
 static unsigned char rbuf[HEADER + MAX_PAYLOAD + 16];
 static size_t rlen;
@@ -266,7 +267,10 @@ static void start_exec(uint32_t sid, const unsigned char *p, size_t n) {
         }
         char why[512] = "";
         int err = 0;
-        if (*cwd && chdir(cwd) < 0) { err = errno; snprintf(why, sizeof why, "chdir %s: %s", cwd, strerror(err)); }
+        if (exec_root && (chroot(exec_root) < 0 || chdir("/") < 0)) {
+            err = errno; snprintf(why, sizeof why, "chroot %s: %s", exec_root, strerror(err));
+        }
+        if (!err && *cwd && chdir(cwd) < 0) { err = errno; snprintf(why, sizeof why, "chdir %s: %s", cwd, strerror(err)); }
         if (!err && *user && become(user, why, sizeof why) < 0) err = errno ? errno : EPERM;
         if (!err) {
             execvpe(argv[0], argv, envp);
@@ -601,7 +605,8 @@ int main(int argc, char **argv) {
     if (argc == 4 && strcmp(argv[1], "--workload") == 0) return run_workload(argv[2], argv[3]);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-d") == 0 && i + 1 < argc) device = argv[++i];
-        else { fprintf(stderr, "usage: zk-agent [-d DEVICE] | zk-agent --workload FILE ROOT\n"); return 2; }
+        else if (strcmp(argv[i], "-r") == 0 && i + 1 < argc) exec_root = argv[++i];
+        else { fprintf(stderr, "usage: zk-agent [-d DEVICE] [-r ROOT] | zk-agent --workload FILE ROOT\n"); return 2; }
     }
     signal(SIGPIPE, SIG_IGN);
     sigset_t chld;

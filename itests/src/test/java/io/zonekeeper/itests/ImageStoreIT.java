@@ -129,7 +129,7 @@ public class ImageStoreIT {
         return dir;
     }
 
-    private static String blob(Path dir, byte[] data) throws Exception {
+    static String blob(Path dir, byte[] data) throws Exception {
         String hex = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data));
         Files.createDirectories(dir.resolve("blobs/sha256"));
         Files.write(dir.resolve("blobs/sha256").resolve(hex), data);

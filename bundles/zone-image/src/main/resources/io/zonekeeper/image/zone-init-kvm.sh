@@ -90,7 +90,8 @@ zk_channels_setup() {
 # probing, so the init does not wait here. Its own session: nothing typed on the console signals it.
 zk_agent_start() {
     [ -x /bin/zk-agent ] || return 0
-    setsid /bin/zk-agent </dev/null >$zk_console 2>&1 &
+    # In an image zone (its root mounted at /newroot), every exec runs in the image, as the workload does.
+    setsid /bin/zk-agent ${workload:+-r /newroot} </dev/null >$zk_console 2>&1 &
 }
 
 zk_channels_watch() {
