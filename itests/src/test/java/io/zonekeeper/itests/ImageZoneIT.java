@@ -37,6 +37,7 @@ import io.zonekeeper.api.ZoneManager;
 public class ImageZoneIT {
     private static final Path STATE = Containers.newStateDir("image-zone");
     private static final String ENTRY = "#!/bin/sh\n"
+            + "if [ \"$1\" = exec ]; then shift; exec \"$@\"; fi\n"
             + "echo \"image-zone: entry ran as $(busybox id -u):$(busybox id -g) in $(busybox pwd) GREETING=$GREETING"
             + " args=$*\"\n"
             + "if [ -e /gone.txt ]; then echo 'image-zone: gone.txt present'; else echo 'image-zone: gone.txt absent'; fi\n"
@@ -52,7 +53,8 @@ public class ImageZoneIT {
 
     @Configuration
     public Option[] config() {
-        return new Option[] { Containers.core(STATE), Containers.kvm(), Containers.imagesBesideKvm() };
+        return new Option[] { Containers.core(STATE), Containers.kvm(), Containers.imagesBesideKvm(),
+                Containers.ours("zone-agent") };
     }
 
     @After
@@ -79,6 +81,7 @@ public class ImageZoneIT {
         sh("zone:wait --timeout 180 iz STOPPED");
         String info = sh("zone:info iz");
         String console = sh("zone:logs iz");
+        System.out.println("image zone console:\n" + console);
         assertTrue(info + "\n" + console, info.contains("workload exited 3"));
         assertTrue(console, console.contains("image-zone: entry ran as 1000:1000 in /data GREETING=hi args=one two"));
         assertTrue(console, console.contains("image-zone: gone.txt absent"));
@@ -89,6 +92,25 @@ public class ImageZoneIT {
 
         String refused = Containers.run(shell, "image:remove it/zone:1").error();
         assertTrue(refused, refused.contains("used by zone(s) iz"));
+    }
+
+    @Test
+    public void zoneStopSendsTheWorkloadSigtermAndTheZonePowersOffWhenItHasEnded() throws Exception {
+        Path layout = writeLayout(Files.createTempDirectory("zk-it-image-stop"));
+        sh("image:import --tag it/stop:1 " + layout);
+        sh("zone:create --image it/stop:1 --memory 256 stopper -- exec busybox sh -c"
+                + " 'trap \"echo image-zone: got TERM; exit 7\" TERM; echo image-zone: waiting; while :; do busybox sleep 1; done'");
+        sh("zone:start stopper");
+        sh("zone:wait --timeout 180 --console 'image-zone: waiting' stopper");
+        // zone:exec runs in the image's root: the image's /etc/passwd, which the zone image has not, names app.
+        String passwd = sh("zone:exec stopper -- busybox cat /etc/passwd");
+        assertTrue(passwd, passwd.contains("app:x:1000:1000:app:/data:/bin/sh"));
+        String id = sh("zone:exec --user app stopper -- busybox id");
+        assertTrue(id, id.contains("uid=1000(app) gid=1000(app)"));
+        sh("zone:stop --grace 60 stopper");
+        String console = sh("zone:logs stopper");
+        assertTrue(console, console.contains("image-zone: got TERM"));
+        assertTrue(console, console.contains("zonekeeper: zone stopper workload exited 7"));
     }
 
     private static Path writeLayout(Path dir) throws Exception {

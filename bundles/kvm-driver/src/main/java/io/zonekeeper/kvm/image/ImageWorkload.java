@@ -28,6 +28,11 @@ public record ImageWorkload(List<String> argv, List<String> env, String workdir,
     /** The most bytes the guest reads (zk-agent's MAX_WORKLOAD). */
     public static final int MAX_BYTES = 64 * 1024;
     private static final int SECTOR = 512;
+    /**
+     * The least disk size: the guest kernel's partition scan reads past the first sectors, and a shorter disk makes it
+     * print "unable to read RDB block 1" on the console.
+     */
+    static final int MIN_DISK = 4096;
 
     public ImageWorkload {
         argv = List.copyOf(argv);
@@ -68,7 +73,7 @@ public record ImageWorkload(List<String> argv, List<String> env, String workdir,
      * The workload as {@code zk-agent --workload} reads it: the line {@value #MAGIC} without its newline, then
      * NUL-terminated records, a tag letter and a value each ({@code a} an argument, in order; {@code e} an environment
      * entry; {@code d} the folder; {@code u} the user), the end record {@code .}, and zeros up to a whole number of
-     * 512-byte sectors (a block device has no shorter end).
+     * 512-byte sectors (a block device has no shorter end), {@link #MIN_DISK} at least.
      *
      * @throws IllegalArgumentException when there is no command, a value holds a NUL, or the whole is over
      *                                  {@link #MAX_BYTES}; the message names which
@@ -93,7 +98,7 @@ public record ImageWorkload(List<String> argv, List<String> env, String workdir,
             throw new IllegalArgumentException("the workload (command, environment, folder and user) is " + out.size()
                     + " bytes, more than the " + MAX_BYTES + " the zone init reads");
         }
-        int padded = (out.size() + SECTOR - 1) / SECTOR * SECTOR;
+        int padded = Math.max(MIN_DISK, (out.size() + SECTOR - 1) / SECTOR * SECTOR);
         out.writeBytes(new byte[padded - out.size()]);
         return out.toByteArray();
     }

@@ -45,10 +45,16 @@ public class ImageWorkloadTest {
     @Test
     public void theEncodingIsTaggedNulTerminatedRecordsPaddedToWholeSectors() {
         byte[] b = new ImageWorkload(List.of("sh", "-c", "echo 'a b'"), List.of("A=1"), "/w", "u").encode();
-        assertEquals(512, b.length);
+        assertEquals(ImageWorkload.MIN_DISK, b.length);
         String text = new String(b, StandardCharsets.UTF_8);
         assertTrue(text.startsWith("zk-workload 1\nash\0a-c\0aecho 'a b'\0eA=1\0d/w\0uu\0.\0\0"));
         assertTrue(text.substring(text.indexOf(".\0")).chars().skip(1).allMatch(c -> c == 0));
+    }
+
+    @Test
+    public void aLongWorkloadEndsOnASectorBoundary() {
+        byte[] b = new ImageWorkload(List.of("x".repeat(5000)), List.of(), "", "").encode();
+        assertEquals(5120, b.length);
     }
 
     @Test
