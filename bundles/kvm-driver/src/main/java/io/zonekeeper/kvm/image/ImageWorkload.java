@@ -29,10 +29,10 @@ public record ImageWorkload(List<String> argv, List<String> env, String workdir,
     public static final int MAX_BYTES = 64 * 1024;
     private static final int SECTOR = 512;
     /**
-     * The least disk size: the guest kernel's partition scan reads past the first sectors, and a shorter disk makes it
-     * print "unable to read RDB block 1" on the console.
+     * The least disk size: the guest kernel's partition scan reads the first 16 sectors (its Amiga RDB check), and
+     * a shorter disk makes it print "unable to read RDB block N" on the console.
      */
-    static final int MIN_DISK = 4096;
+    static final int MIN_DISK = 8192;
 
     public ImageWorkload {
         argv = List.copyOf(argv);

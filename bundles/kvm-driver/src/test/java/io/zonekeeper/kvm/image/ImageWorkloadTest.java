@@ -53,8 +53,8 @@ public class ImageWorkloadTest {
 
     @Test
     public void aLongWorkloadEndsOnASectorBoundary() {
-        byte[] b = new ImageWorkload(List.of("x".repeat(5000)), List.of(), "", "").encode();
-        assertEquals(5120, b.length);
+        byte[] b = new ImageWorkload(List.of("x".repeat(9000)), List.of(), "", "").encode();
+        assertEquals(9216, b.length);
     }
 
     @Test
