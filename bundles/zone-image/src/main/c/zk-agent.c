@@ -23,6 +23,7 @@
 #include <dirent.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -74,6 +75,7 @@ struct session {
 static struct session sessions[MAX_SESSIONS];
 static int port = -1;
 static const char *device;
+static const char *exec_root; /* -r: an image zone's root, where every exec runs (chroot) */
 static int host_here;     /* a SYNC and HELLO came on this connection */
 static unsigned char rbuf[HEADER + MAX_PAYLOAD + 16];
 static size_t rlen;
@@ -154,27 +156,44 @@ static char *rdstr(struct reader *r) {
     return s;
 }
 
-/* user: NAME, UID or UID:GID; resolved through the zone's own /etc/passwd. */
-static int become(const char *user, char *why, size_t whylen) {
+/*
+ * user: NAME or UID, optionally :GROUP or :GID, as docker takes it; names are resolved through the /etc/passwd and
+ * /etc/group of the root this process sees (an image zone's workload resolves them after its chroot). A user found
+ * in /etc/passwd without a group gets its supplementary groups too (initgroups).
+ */
+static int become(const char *spec, char *why, size_t whylen) {
+    char user[256];
+    const char *group = NULL;
+    snprintf(user, sizeof user, "%s", spec);
+    char *colon = strchr(user, ':');
+    if (colon) { *colon = 0; group = colon + 1; }
     uid_t uid; gid_t gid; char *end;
+    struct passwd *pw;
     unsigned long u = strtoul(user, &end, 10);
-    if (end != user && (*end == 0 || *end == ':')) {
+    if (*user && !*end) {
         uid = u; gid = u;
-        if (*end == ':') {
-            unsigned long g = strtoul(end + 1, &end, 10);
-            if (*end) { snprintf(why, whylen, "user %s: not NAME, UID or UID:GID", user); return -1; }
-            gid = g;
-        } else {
-            struct passwd *pw = getpwuid(uid);
-            if (pw) gid = pw->pw_gid;
-        }
-        gid_t g1 = gid;
-        if (setgroups(1, &g1) < 0 && errno != EPERM) { snprintf(why, whylen, "setgroups: %s", strerror(errno)); return -1; }
+        pw = getpwuid(uid);
+        if (pw) gid = pw->pw_gid;
     } else {
-        struct passwd *pw = getpwnam(user);
+        pw = getpwnam(user);
         if (!pw) { snprintf(why, whylen, "user %s: not in /etc/passwd", user); return -1; }
         uid = pw->pw_uid; gid = pw->pw_gid;
-        if (initgroups(user, gid) < 0) { snprintf(why, whylen, "initgroups %s: %s", user, strerror(errno)); return -1; }
+    }
+    if (group) {
+        unsigned long g = strtoul(group, &end, 10);
+        if (*group && !*end) {
+            gid = g;
+        } else {
+            struct group *gr = getgrnam(group);
+            if (!gr) { snprintf(why, whylen, "group %s: not in /etc/group", group); return -1; }
+            gid = gr->gr_gid;
+        }
+    }
+    if (pw && !group) {
+        if (initgroups(pw->pw_name, gid) < 0) { snprintf(why, whylen, "initgroups %s: %s", user, strerror(errno)); return -1; }
+    } else {
+        gid_t g1 = gid;
+        if (setgroups(1, &g1) < 0 && errno != EPERM) { snprintf(why, whylen, "setgroups: %s", strerror(errno)); return -1; }
     }
     if (setgid(gid) < 0) { snprintf(why, whylen, "setgid %u: %s", (unsigned)gid, strerror(errno)); return -1; }
     if (setuid(uid) < 0) { snprintf(why, whylen, "setuid %u: %s", (unsigned)uid, strerror(errno)); return -1; }
@@ -248,7 +267,10 @@ static void start_exec(uint32_t sid, const unsigned char *p, size_t n) {
         }
         char why[512] = "";
         int err = 0;
-        if (*cwd && chdir(cwd) < 0) { err = errno; snprintf(why, sizeof why, "chdir %s: %s", cwd, strerror(err)); }
+        if (exec_root && (chroot(exec_root) < 0 || chdir("/") < 0)) {
+            err = errno; snprintf(why, sizeof why, "chroot %s: %s", exec_root, strerror(err));
+        }
+        if (!err && *cwd && chdir(cwd) < 0) { err = errno; snprintf(why, sizeof why, "chdir %s: %s", cwd, strerror(err)); }
         if (!err && *user && become(user, why, sizeof why) < 0) err = errno ? errno : EPERM;
         if (!err) {
             execvpe(argv[0], argv, envp);
@@ -502,10 +524,89 @@ static void reap(void) {
     }
 }
 
+/*
+ * An image zone's workload (zk-agent --workload FILE ROOT, started by the zone init). FILE is what the driver wrote
+ * (io.zonekeeper.image.WorkloadFile): the line "zk-workload 1", then NUL-terminated records, each a tag letter and
+ * its value: 'a' an argument (in order), 'e' an environment entry, 'd' the working folder, 'u' the user; then the
+ * record "." and padding. Runs the workload in ROOT (chroot) as its user, forwards SIGTERM, SIGINT and SIGHUP to it,
+ * reaps every orphan below it (a child subreaper) and returns its exit status (128 + N for a signal N).
+ */
+#define MAX_WORKLOAD (64 * 1024)
+static int run_workload(const char *file, const char *root) {
+    static char buf[MAX_WORKLOAD + 1];
+    static char *args[MAX_STRINGS + 1], *envs[MAX_STRINGS + 1];
+    int na = 0, ne = 0, done = 0;
+    const char *dir = "", *user = "";
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) { fprintf(stderr, "zonekeeper: workload %s: %s\n", file, strerror(errno)); return 125; }
+    size_t n = 0;
+    ssize_t r;
+    while (n < MAX_WORKLOAD && (r = read(fd, buf + n, MAX_WORKLOAD - n)) > 0) n += r;
+    close(fd);
+    buf[n] = 0;
+    const char *magic = "zk-workload 1\n";
+    if (n < strlen(magic) || memcmp(buf, magic, strlen(magic)) != 0) {
+        fprintf(stderr, "zonekeeper: workload %s: not a zk-workload 1 file\n", file);
+        return 125;
+    }
+    for (size_t at = strlen(magic); at < n && !done;) {
+        char *rec = buf + at;
+        size_t len = strnlen(rec, n - at);
+        if (at + len >= n) break; /* no NUL: cut short */
+        at += len + 1;
+        switch (rec[0]) {
+            case 'a': if (na < MAX_STRINGS) args[na++] = rec + 1; break;
+            case 'e': if (ne < MAX_STRINGS) envs[ne++] = rec + 1; break;
+            case 'd': dir = rec + 1; break;
+            case 'u': user = rec + 1; break;
+            case '.': done = 1; break;
+            default: fprintf(stderr, "zonekeeper: workload %s: unknown record '%c'\n", file, rec[0]); return 125;
+        }
+    }
+    if (!done || na == 0) {
+        fprintf(stderr, "zonekeeper: workload %s: %s\n", file, done ? "no command (the image has no Entrypoint or"
+                " Cmd, and the spec gives none)" : "cut short");
+        return 125;
+    }
+    args[na] = NULL; envs[ne] = NULL;
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD); sigaddset(&set, SIGTERM); sigaddset(&set, SIGINT); sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, &old);
+    pid_t pid = fork();
+    if (pid < 0) { fprintf(stderr, "zonekeeper: workload: fork: %s\n", strerror(errno)); return 125; }
+    if (pid == 0) {
+        char why[300];
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        setsid();
+        if (chroot(root) < 0 || chdir("/") < 0) { fprintf(stderr, "zonekeeper: workload: chroot %s: %s\n", root, strerror(errno)); _exit(125); }
+        if (*user && become(user, why, sizeof why) < 0) { fprintf(stderr, "zonekeeper: workload: %s\n", why); _exit(125); }
+        if (*dir && chdir(dir) < 0) { fprintf(stderr, "zonekeeper: workload: workdir %s: %s\n", dir, strerror(errno)); _exit(125); }
+        /* execvp looks the command up in this process's PATH, so the workload's environment comes first. */
+        environ = envs;
+        execvp(args[0], args);
+        fprintf(stderr, "zonekeeper: workload: %s: %s\n", args[0], strerror(errno));
+        _exit(errno == ENOENT ? 127 : 126);
+    }
+    for (;;) {
+        siginfo_t si;
+        if (sigwaitinfo(&set, &si) < 0) continue;
+        if (si.si_signo != SIGCHLD) { kill(pid, si.si_signo); continue; }
+        int st;
+        pid_t w;
+        while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
+            if (w == pid) return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+        }
+    }
+}
+
 int main(int argc, char **argv) {
+    if (argc == 4 && strcmp(argv[1], "--workload") == 0) return run_workload(argv[2], argv[3]);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-d") == 0 && i + 1 < argc) device = argv[++i];
-        else { fprintf(stderr, "usage: zk-agent [-d DEVICE]\n"); return 2; }
+        else if (strcmp(argv[i], "-r") == 0 && i + 1 < argc) exec_root = argv[++i];
+        else { fprintf(stderr, "usage: zk-agent [-d DEVICE] [-r ROOT] | zk-agent --workload FILE ROOT\n"); return 2; }
     }
     signal(SIGPIPE, SIG_IGN);
     sigset_t chld;

@@ -117,6 +117,12 @@ final class Containers {
                 ours("zone-images"));
     }
 
+    /** The image store beside {@link #kvm()}, which brings the libraries both need already. */
+    static Option imagesBesideKvm() {
+        return composite(mavenBundle("org.apache.commons", "commons-lang3", version("commons.lang3")),
+                ours("zone-images"));
+    }
+
     /** The driver conformance kit (its scenarios and the driver:conformance command). */
     static Option conformanceKit() {
         return ours("zone-conformance");

@@ -67,7 +67,10 @@ public class ImageStoreIT {
         assertTrue(rootfs.startsWith(STATE.resolve("images")));
         assertTrue(Files.size(rootfs) > 0);
 
-        sh("zone:create --labels " + ImageStore.ZONE_LABEL + "=it/hello:1 holder");
+        String unknown = Containers.run(shell, "zone:create --image it/nosuch:1 typo").error();
+        assertTrue(unknown, unknown.contains("image it/nosuch:1"));
+        sh("zone:create --image it/hello:1 --env A=1 holder -- --flag x");
+        assertTrue(sh("zone:info holder"), sh("zone:info holder").contains("command=[--flag, x]"));
         String refused = Containers.run(shell, "image:remove it/hello:1").error();
         assertTrue(refused, refused.contains("used by zone(s) holder"));
         assertTrue(Files.isRegularFile(rootfs));
@@ -126,7 +129,7 @@ public class ImageStoreIT {
         return dir;
     }
 
-    private static String blob(Path dir, byte[] data) throws Exception {
+    static String blob(Path dir, byte[] data) throws Exception {
         String hex = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data));
         Files.createDirectories(dir.resolve("blobs/sha256"));
         Files.write(dir.resolve("blobs/sha256").resolve(hex), data);

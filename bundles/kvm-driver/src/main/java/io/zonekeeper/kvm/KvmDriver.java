@@ -148,6 +148,11 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
     private volatile ZoneImages images;
     private volatile AccelChoice accel;
     private volatile StartPlanner planner;
+    /** The image store, for image zones; optional, so that the driver runs without zone-images. */
+    @Reference(cardinality = org.osgi.service.component.annotations.ReferenceCardinality.OPTIONAL,
+            policy = org.osgi.service.component.annotations.ReferencePolicy.DYNAMIC,
+            policyOption = org.osgi.service.component.annotations.ReferencePolicyOption.GREEDY)
+    private volatile io.zonekeeper.api.image.ImageStore imageStore;
     private final Map<UUID, ZoneWatch> watches = new ConcurrentHashMap<>();
     private final Map<UUID, ZoneState> ended = new ConcurrentHashMap<>();
     private volatile String qemuVersion;
@@ -203,7 +208,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         }
         planner = new StartPlanner(s.qemuBinary(), s.machine(), StartPlanner.from(images, s.defaultKernel(),
                 new BootFolders(images.cacheDir(), Path.of("/boot"), s.bootFolders(), PID)), accel::forImage,
-                HostInfo::facts);
+                HostInfo::facts, () -> imageStore);
     }
 
     private static Settings settingsOf(Path state, KvmDriverConfig c) {

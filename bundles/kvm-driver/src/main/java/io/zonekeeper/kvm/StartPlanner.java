@@ -7,6 +7,12 @@ import java.util.UUID;
 import java.util.function.Supplier;
 
 import io.zonekeeper.api.ZoneSpec;
+import io.zonekeeper.api.image.ImageException;
+import io.zonekeeper.api.image.ImageInfo;
+import io.zonekeeper.api.image.ImageStore;
+import io.zonekeeper.image.ImageFiles;
+import io.zonekeeper.kvm.image.ImageRoot;
+import io.zonekeeper.kvm.image.ImageWorkload;
 import io.zonekeeper.image.BootFolders;
 import io.zonekeeper.kvm.accel.AccelVerdict;
 import io.zonekeeper.kvm.image.ZoneImages;
@@ -42,10 +48,18 @@ final class StartPlanner {
     private final Images images;
     private final Accelerators accelerators;
     private final Supplier<HostInfo.Facts> host;
+    private final Supplier<ImageStore> imageStore;
 
     /** @param floor the least machine every zone gets; devices that need more raise it per zone */
     StartPlanner(String qemuBinary, Machine floor, Images images, Accelerators accelerators,
             Supplier<HostInfo.Facts> host) {
+        this(qemuBinary, floor, images, accelerators, host, () -> null);
+    }
+
+    /** @param imageStore the image store for image zones, or a supplier of null when zone-images is not running */
+    StartPlanner(String qemuBinary, Machine floor, Images images, Accelerators accelerators,
+            Supplier<HostInfo.Facts> host, Supplier<ImageStore> imageStore) {
+        this.imageStore = imageStore;
         this.qemuBinary = qemuBinary;
         this.floor = floor;
         this.images = images;
@@ -62,10 +76,34 @@ final class StartPlanner {
         BootImage image = images.of(spec);
         StartChecks.refuseUnlessEmpty(spec, StartChecks.ofImage(spec, res, image, machine));
         String accel = accelerators.of(image).accel();
+        ImageRoot root = spec.image() == null ? null : imageRoot(spec, files);
         List<String> argv = new QemuCommandLine(qemuBinary, accel, facts.tscKhz())
-                .render(id, name, spec, files, image, res, machine);
+                .render(id, name, spec, files, image, res, machine, root);
         return new StartPlan(id, name, spec, res, files, image, machine, QemuDevices.why(res, floor, machine), accel,
                 argv);
+    }
+
+    /**
+     * The image zone's root: the image as the store has it now, and its workload (the image's config with the spec's
+     * over it) written to the zone's folder, where QEMU opens it as a read-only disk.
+     */
+    private ImageRoot imageRoot(ZoneSpec spec, ZoneFiles files) throws DriverException {
+        ImageStore store = imageStore.get();
+        if (store == null) {
+            throw new DriverException("zone " + spec.name() + " runs image " + spec.image() + ", but no image store"
+                    + " is running: the zone-images bundle provides it");
+        }
+        try {
+            ImageInfo info = store.resolve(spec.image());
+            byte[] workload = ImageWorkload.merge(info.config(), spec.workload()).encode();
+            ImageFiles.writeAtomically(files.workloadFile(), out -> out.write(workload));
+            return new ImageRoot(info.rootfs(), files.workloadFile());
+        } catch (ImageException | IllegalArgumentException e) {
+            throw new DriverException("zone " + spec.name() + ": image " + spec.image() + ": " + e.getMessage(), e);
+        } catch (IOException e) {
+            throw new DriverException("zone " + spec.name() + ": cannot write " + files.workloadFile() + ": "
+                    + e.getMessage(), e);
+        }
     }
 
     /**

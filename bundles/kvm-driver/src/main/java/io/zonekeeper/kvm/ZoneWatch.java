@@ -24,6 +24,8 @@ final class ZoneWatch {
     private static final int CONSOLE_LINES = 15;
     /** How much of the console's end a report reads for its last lines: a guest may have flooded the log. */
     private static final int CONSOLE_TAIL = 4096;
+    /** The zone init's last line in an image zone; {@code %s} is the zone's name, the exit status follows. */
+    static final String WORKLOAD_EXIT_MARKER = "zonekeeper: zone %s workload exited ";
 
     final UUID id;
     final ZoneContext zone;
@@ -149,7 +151,9 @@ final class ZoneWatch {
             why = "stopped by the driver";
         } else if (reason.equals("guest-shutdown")) {
             end = ZoneState.STOPPED;
-            why = "the guest powered off";
+            why = "the guest powered off" + workloadExit(zone.name(),
+                    FileTail.lastLines(files.consoleLog(), CONSOLE_LINES, CONSOLE_TAIL)).map(code -> ": workload exited "
+                            + code).orElse("");
         } else {
             end = ZoneState.CRASHED;
             String cause = switch (reason) {
@@ -172,6 +176,25 @@ final class ZoneWatch {
         if (!asked) {
             report(end, why);
         }
+    }
+
+    /**
+     * The exit status an image zone's init printed last ({@code zonekeeper: zone NAME workload exited N}), if the
+     * console's last lines hold one. The init prints it right before it powers off, so it is among them.
+     */
+    static java.util.Optional<Integer> workloadExit(String name, List<String> lastLines) {
+        String marker = String.format(WORKLOAD_EXIT_MARKER, name);
+        for (int i = lastLines.size() - 1; i >= 0; i--) {
+            String l = lastLines.get(i).strip();
+            if (l.startsWith(marker)) {
+                try {
+                    return java.util.Optional.of(Integer.parseInt(l.substring(marker.length()).strip()));
+                } catch (NumberFormatException e) {
+                    return java.util.Optional.empty();
+                }
+            }
+        }
+        return java.util.Optional.empty();
     }
 
     private void report(ZoneState s, String why) {

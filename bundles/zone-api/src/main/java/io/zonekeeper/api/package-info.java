@@ -3,7 +3,7 @@
  * {@link io.zonekeeper.api.ZoneManager} that operators, firmware and vendor code call.
  */
 @Export
-@Version("1.1.0")
+@Version("1.2.0")
 package io.zonekeeper.api;
 
 import org.osgi.annotation.bundle.Export;

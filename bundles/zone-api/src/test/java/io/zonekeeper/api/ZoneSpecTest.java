@@ -56,4 +56,28 @@ public class ZoneSpecTest {
                 .network(new NetworkAttachment("lan", "10.0.0.5")).label("team", "infra").build();
         assertEquals(spec, spec.toBuilder().build());
     }
+
+    @Test
+    public void anImageZoneWithAWorkloadIsValidAndKeepsItThroughToBuilder() {
+        ZoneSpec spec = ZoneSpec.builder("web").image("web:1").workload(new WorkloadSpec(List.of("sh", "-c", "exit 3"),
+                List.of("A=1", "B="), "/srv", "1000:1000")).build();
+        assertEquals(List.of(), spec.validate());
+        assertEquals(spec, spec.toBuilder().build());
+        assertEquals("web:1", spec.toBuilder().build().image());
+    }
+
+    @Test
+    public void aWorkloadWithoutAnImageIsRefused() {
+        List<FieldError> errors = ZoneSpec.builder("a").workload(new WorkloadSpec(List.of("true"), List.of(), "", ""))
+                .build().validate();
+        assertEquals(List.of("workload"), errors.stream().map(FieldError::field).toList());
+    }
+
+    @Test
+    public void brokenWorkloadFieldsAreEachNamed() {
+        ZoneSpec spec = ZoneSpec.builder("a").image("bad ref").initramfs("/boot/own.img")
+                .workload(new WorkloadSpec(List.of("a\0b"), List.of("=x", "NOEQ"), "rel/dir", "root;id")).build();
+        assertEquals(List.of("image", "initramfs", "workload.command[0]", "workload.env[0]", "workload.env[1]",
+                "workload.workdir", "workload.user"), spec.validate().stream().map(FieldError::field).toList());
+    }
 }

@@ -15,6 +15,8 @@ import io.zonekeeper.api.ZoneException;
 import io.zonekeeper.api.ZoneInfo;
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.api.ZoneState;
+import io.zonekeeper.api.image.ImageException;
+import io.zonekeeper.api.image.ImageStore;
 import io.zonekeeper.core.store.ZoneRecord;
 import io.zonekeeper.spi.ChosenDriver;
 import io.zonekeeper.spi.DriverException;
@@ -36,6 +38,8 @@ final class ZoneLifecycle {
     private final ZoneResources resources;
     private final ZoneReconciler reconciler;
     private ChannelBroker channelBroker;
+    /** The image store, when zone-images runs; image zones are refused without it. */
+    private volatile ImageStore images;
     private Duration defaultGrace = Duration.ofSeconds(30);
 
     ZoneLifecycle(ZoneTable table, DriverBindings drivers, ZoneResources resources, ZoneReconciler reconciler) {
@@ -52,8 +56,38 @@ final class ZoneLifecycle {
 
     ZoneInfo create(ZoneSpec spec) throws ZoneException {
         spec.requireValid();
+        checkImage(spec);
         resources.checkDevices(spec);
         return info(table.create(spec, false));
+    }
+
+    void setImageStore(ImageStore store) {
+        images = store;
+    }
+
+    /** A greedy rebind binds the new store before it unbinds the old one: only the old one is forgotten. */
+    synchronized void unsetImageStore(ImageStore store) {
+        if (images == store) {
+            images = null;
+        }
+    }
+
+    /** An image zone's image must be in the store now: a typo is caught at create, not at the first start. */
+    private void checkImage(ZoneSpec spec) throws ZoneException {
+        if (spec.image() == null) {
+            return;
+        }
+        ImageStore store = images;
+        if (store == null) {
+            throw new ZoneException("zone " + spec.name() + " names image " + spec.image() + ", but no image store is"
+                    + " running: the zone-images bundle provides it");
+        }
+        try {
+            store.resolve(spec.image());
+        } catch (ImageException e) {
+            throw new ZoneException("zone " + spec.name() + ": image " + spec.image() + ": " + e.getMessage()
+                    + " (image:list shows the images there are)");
+        }
     }
 
     ZoneInfo start(String name) throws ZoneException {

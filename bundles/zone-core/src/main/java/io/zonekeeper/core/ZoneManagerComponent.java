@@ -19,6 +19,7 @@ import org.osgi.service.component.annotations.ReferencePolicyOption;
 import org.osgi.service.metatype.annotations.Designate;
 
 import io.zonekeeper.api.ZoneListener;
+import io.zonekeeper.api.image.ImageStore;
 import io.zonekeeper.api.ZoneManager;
 import io.zonekeeper.spi.HypervisorDriver;
 import io.zonekeeper.spi.ZoneResourceProvider;
@@ -108,5 +109,15 @@ public class ZoneManagerComponent extends ZoneRegistry {
 
     void unbindDeviceBackend(DeviceBackend backend) {
         removeDeviceBackend(backend);
+    }
+
+    @Reference(service = ImageStore.class, cardinality = ReferenceCardinality.OPTIONAL,
+            policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
+    void bindImageStore(ImageStore store) {
+        setImageStore(store);
+    }
+
+    void unbindImageStore(ImageStore store) {
+        unsetImageStore(store);
     }
 }

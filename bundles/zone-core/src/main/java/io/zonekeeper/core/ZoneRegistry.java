@@ -274,6 +274,15 @@ public class ZoneRegistry implements ZoneManager {
         resources.removeProvider(provider);
     }
 
+    /** The image store that image zones are checked against, or null when there is none. */
+    public void setImageStore(io.zonekeeper.api.image.ImageStore store) {
+        lifecycle.setImageStore(store);
+    }
+
+    public void unsetImageStore(io.zonekeeper.api.image.ImageStore store) {
+        lifecycle.unsetImageStore(store);
+    }
+
     public void addDeviceBackend(DeviceBackend backend) {
         resources.addBackend(backend);
         if (reconciler.isOpen()) {

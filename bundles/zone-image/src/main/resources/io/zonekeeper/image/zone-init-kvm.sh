@@ -8,16 +8,21 @@ zk_console=/dev/ttyS0
 zk_wait_tries=500
 zk_wait_step=0.01
 
-# The block device whose serial is zk-dN, N counted from 0 (waits for it to appear).
-zk_disk_dev() {
+# The block device whose serial is $1 (an image zone's zk-image and zk-workload), waiting for it to appear.
+zk_serial_dev() {
     tries=0
     while [ $tries -lt $zk_wait_tries ]; do
         for b in /sys/block/vd*; do
-            [ "$(cat "$b/serial" 2>/dev/null)" = "zk-d$1" ] && { echo "/dev/${b##*/}"; return 0; }
+            [ "$(cat "$b/serial" 2>/dev/null)" = "$1" ] && { echo "/dev/${b##*/}"; return 0; }
         done
         tries=$((tries + 1)); sleep $zk_wait_step
     done
     return 1
+}
+
+# The block device whose serial is zk-dN, N counted from 0 (waits for it to appear).
+zk_disk_dev() {
+    zk_serial_dev "zk-d$1"
 }
 
 # The guest kernel counts each port's bytes (virtio_console's debugfs file); nothing on the host can without sitting
@@ -47,9 +52,13 @@ zk_power_setup() {
             # Opened here, before the ready marker: a press that comes right after it is queued for the reader, not
             # lost while the background reader is still starting.
             eval "exec $pbfd<\"/dev/input/${e##*/}\""
-            # Any event from the power button is a press: the host asked for a graceful power-off.
-            (head -c 1 <&$pbfd >/dev/null 2>&1 && echo "zonekeeper: zone $name powering off" \
-                && { zk_channels_report; sync; poweroff -f; }) &
+            # Any event from the power button is a press: the host asked for a graceful power-off. An image zone's
+            # workload gets SIGTERM instead; the init powers off when it has ended.
+            (head -c 1 <&$pbfd >/dev/null 2>&1 && if [ -f /run/zk-workload.pid ]; then
+                echo "zonekeeper: zone $name stopping its workload"; kill -TERM "$(cat /run/zk-workload.pid)"
+            else
+                echo "zonekeeper: zone $name powering off"; zk_channels_report; sync; poweroff -f
+            fi) &
             pbfd=$((pbfd + 1))
         fi
     done
@@ -81,7 +90,8 @@ zk_channels_setup() {
 # probing, so the init does not wait here. Its own session: nothing typed on the console signals it.
 zk_agent_start() {
     [ -x /bin/zk-agent ] || return 0
-    setsid /bin/zk-agent </dev/null >$zk_console 2>&1 &
+    # In an image zone (its root mounted at /newroot), every exec runs in the image, as the workload does.
+    setsid /bin/zk-agent ${workload:+-r /newroot} </dev/null >$zk_console 2>&1 &
 }
 
 zk_channels_watch() {

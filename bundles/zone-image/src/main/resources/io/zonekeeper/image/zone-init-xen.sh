@@ -17,6 +17,11 @@ zk_disk_dev() {
     [ -b "$dev" ]
 }
 
+# Image zones do not run on Xen yet (issue 14 item 6): no image disk ever appears.
+zk_serial_dev() {
+    return 1
+}
+
 zk_power_setup() {
     :
 }

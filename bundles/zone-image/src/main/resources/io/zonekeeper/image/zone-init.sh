@@ -16,6 +16,13 @@
 #   zk.root=NAME or zk.root=/dev/DEVICE   mount that disk as the root instead, and switch_root into it, running
 #                        zk.init=PATH (default /sbin/init) there
 #   zk.run=CMD or zk.run="CMD ARGS"   run CMD on the console, then power off; without it, a shell on the console
+#   zk.image=1           an image zone: the image's read-only squashfs (the disk zk_serial_dev finds as zk-image) is
+#                        mounted under an overlay whose upper layer is a tmpfs, at /newroot; the workload (the disk
+#                        zk-workload, written by the driver: command, env, folder, user) runs there through
+#                        "zk-agent --workload", which chroots, takes the user from the image's /etc/passwd and
+#                        /etc/group, forwards SIGTERM and reaps orphans. Its output goes to the console; when it ends
+#                        the init prints "zonekeeper: zone NAME workload exited N" and powers off. The power button
+#                        (zone:stop) sends it SIGTERM instead of powering off at once.
 # PID 1 must never exit: the kernel would panic.
 #
 # Each hypervisor's hooks take the place of the next line (io.zonekeeper.image.ZoneInitScript). They set
@@ -23,8 +30,10 @@
 # define zk_disk_dev N (prints the N-th disk's device, waiting for it; fails when it did not appear, printing the
 # device it waited for where it knows one), zk_power_setup (before the ready marker: how the host's graceful
 # power-off reaches the zone), zk_channels_setup (before the ready marker, with channels), zk_channels_watch (after
-# it, with channels), zk_channels_report (before each power-off) and zk_agent_start (before the ready marker:
-# starts the guest agent /bin/zk-agent on the hypervisor's agent transport, docs/AGENT-PROTOCOL.md).
+# it, with channels), zk_channels_report (before each power-off), zk_agent_start (before the ready marker:
+# starts the guest agent /bin/zk-agent on the hypervisor's agent transport, docs/AGENT-PROTOCOL.md) and
+# zk_serial_dev SERIAL (prints the block device an image zone's disk has, by its serial, waiting for it; fails when
+# it did not appear or the hypervisor has none).
 #@zonekeeper-hypervisor-hooks@
 PATH=/bin:/sbin
 export PATH
@@ -44,6 +53,7 @@ disks=
 root=
 rootdev=
 newinit=/sbin/init
+image=0
 set -f # a zk.run command may hold * or ?; only the words of the command line are wanted here
 for arg in $cmdline; do
     case "$arg" in
@@ -55,6 +65,7 @@ for arg in $cmdline; do
         zk.disks=*) disks=${arg#zk.disks=} ;;
         zk.root=*) root=${arg#zk.root=} ;;
         zk.init=*) newinit=${arg#zk.init=} ;;
+        zk.image=*) image=${arg#zk.image=} ;;
     esac
 done
 set +f
@@ -151,6 +162,26 @@ if [ -n "$root" ]; then
     fi
 fi
 
+workload=
+if [ "$image" = 1 ]; then
+    idev=$(zk_serial_dev zk-image) && wdev=$(zk_serial_dev zk-workload)
+    mkdir -p /image/lower /image/rw
+    if [ -z "$wdev" ]; then
+        echo "zonekeeper: zone $name: the image's disks did not appear"
+    elif mount -t squashfs -o ro "$idev" /image/lower && mount -t tmpfs -o mode=0755 tmpfs /image/rw \
+            && mkdir -p /image/rw/upper /image/rw/work /newroot && mount -t overlay overlay \
+            -o lowerdir=/image/lower,upperdir=/image/rw/upper,workdir=/image/rw/work /newroot; then
+        # Folders an image lacks are made in the writable layer only.
+        mkdir -p /newroot/proc /newroot/sys /newroot/dev /newroot/tmp
+        mount -t proc proc /newroot/proc
+        mount -t sysfs sysfs /newroot/sys
+        mount -t devtmpfs devtmpfs /newroot/dev
+        workload=$wdev
+    else
+        echo "zonekeeper: zone $name: the image ($idev) did not mount"
+    fi
+fi
+
 zk_power_setup
 
 if [ -n "$channels" ]; then
@@ -167,6 +198,20 @@ fi
 
 if [ -n "$channels" ]; then
     zk_channels_watch
+fi
+
+if [ "$image" = 1 ]; then
+    rc=125
+    if [ -n "$workload" ]; then
+        zk-agent --workload "$workload" /newroot </dev/null >$zk_console 2>&1 &
+        echo $! >/run/zk-workload.pid
+        wait $!
+        rc=$?
+    fi
+    echo "zonekeeper: zone $name workload exited $rc"
+    zk_channels_report
+    sync
+    poweroff -f
 fi
 
 if [ -n "$run" ]; then

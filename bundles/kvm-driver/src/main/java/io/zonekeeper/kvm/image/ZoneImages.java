@@ -69,6 +69,8 @@ public final class ZoneImages {
         // virtio_net needs failover and net_failover (modules.dep); ext4 needs crc32c first (modules.softdep).
         f.put("net", List.of("virtio_mmio", "virtio_net"));
         f.put("disk", List.of("virtio_mmio", "virtio_blk", "ext4"));
+        // An image zone: the image's squashfs (zstd is built into Debian's kernel) under a tmpfs overlay.
+        f.put("image", List.of("virtio_mmio", "virtio_blk", "squashfs", "overlay"));
         // On q35 virtio is on PCI; the groups above still name virtio_mmio, which finds nothing there (a few ms).
         f.put("vpci", List.of("virtio_pci"));
         // Built into Debian's kernel (so nothing to insert there); modules on kernels that build them so.

@@ -11,6 +11,7 @@ import java.util.stream.Collectors;
 import io.zonekeeper.api.ChannelSpec;
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.guest.AgentEndpoint;
+import io.zonekeeper.kvm.image.ImageRoot;
 import io.zonekeeper.kvm.image.ZoneImages.BootImage;
 import io.zonekeeper.spi.PreparedChannel;
 import io.zonekeeper.spi.PreparedDisk;
@@ -48,6 +49,12 @@ public final class QemuCommandLine {
     /** The whole argument list, QEMU binary first, for a zone that passed {@link StartChecks}. */
     public List<String> render(UUID id, String name, ZoneSpec spec, ZoneFiles files, BootImage image,
             PreparedResources res, Machine machine) {
+        return render(id, name, spec, files, image, res, machine, null);
+    }
+
+    /** The same, for an image zone when {@code root} is not null: its image and workload as two read-only disks. */
+    public List<String> render(UUID id, String name, ZoneSpec spec, ZoneFiles files, BootImage image,
+            PreparedResources res, Machine machine, ImageRoot root) {
         List<String> a = new ArrayList<>();
         a.add(qemuBinary);
         a.addAll(List.of("-M", machine.qemuMachine()));
@@ -91,12 +98,18 @@ public final class QemuCommandLine {
             a.addAll(blockdevs(d, i));
             a.addAll(List.of("-device", machine.virtio("blk") + ",drive=d" + i + ",serial=zk-d" + i));
         }
+        if (root != null) {
+            a.addAll(blockdevs("imgf", "img", root.rootfs().toString(), "raw", true));
+            a.addAll(List.of("-device", machine.virtio("blk") + ",drive=img,serial=" + ImageRoot.IMAGE_SERIAL));
+            a.addAll(blockdevs("wlf", "wl", root.workload().toString(), "raw", true));
+            a.addAll(List.of("-device", machine.virtio("blk") + ",drive=wl,serial=" + ImageRoot.WORKLOAD_SERIAL));
+        }
         a.addAll(QemuDevices.render(res.devices()));
         // Through firmware the bzImage boots as a PC kernel does (SeaBIOS runs its real-mode entry); otherwise QEMU
         // enters the vmlinux at its PVH entry and no firmware runs before it.
         Path kernel = machine.firmware() ? image.kernel() : image.bootKernel();
         a.addAll(List.of("-kernel", kernel.toString(), "-initrd", image.initramfs().toString()));
-        a.addAll(List.of("-append", kernelCmdline(name, spec, image, res, machine)));
+        a.addAll(List.of("-append", kernelCmdline(name, spec, image, res, machine, root != null)));
         return a;
     }
 
@@ -107,13 +120,18 @@ public final class QemuCommandLine {
      * splits at commas, which a path may hold).
      */
     static List<String> blockdevs(PreparedDisk d, int i) {
-        JsonObjectBuilder format = Json.createObjectBuilder().add("driver", d.format()).add("node-name", "d" + i)
-                .add("file", "f" + i).add("read-only", d.readOnly());
-        if (!"raw".equals(d.format())) {
+        return blockdevs("f" + i, "d" + i, d.path(), d.format(), d.readOnly());
+    }
+
+    private static List<String> blockdevs(String fileNode, String formatNode, String path, String formatName,
+            boolean readOnly) {
+        JsonObjectBuilder format = Json.createObjectBuilder().add("driver", formatName).add("node-name", formatNode)
+                .add("file", fileNode).add("read-only", readOnly);
+        if (!"raw".equals(formatName)) {
             format.addNull("backing");
         }
-        return List.of("-blockdev", Json.createObjectBuilder().add("driver", "file").add("node-name", "f" + i)
-                .add("filename", d.path()).add("read-only", d.readOnly()).build().toString(),
+        return List.of("-blockdev", Json.createObjectBuilder().add("driver", "file").add("node-name", fileNode)
+                .add("filename", path).add("read-only", readOnly).build().toString(),
                 "-blockdev", format.build().toString());
     }
 
@@ -138,7 +156,8 @@ public final class QemuCommandLine {
      * the order the devices probe in does not matter). Disks:
      * {@code zk.disks=NAME:rw,NAME:ro} in device order, matched to block devices by their serial {@code zk-dN}.
      */
-    private String kernelCmdline(String name, ZoneSpec spec, BootImage image, PreparedResources res, Machine machine) {
+    private String kernelCmdline(String name, ZoneSpec spec, BootImage image, PreparedResources res, Machine machine,
+            boolean imageZone) {
         StringJoiner k = new StringJoiner(" ");
         k.add("console=ttyS0").add("quiet").add("panic=-1");
         // Some microvm boots hung at "tsc: Marking TSC unstable" without the early TSC frequency.
@@ -167,6 +186,9 @@ public final class QemuCommandLine {
             if (!res.disks().isEmpty()) {
                 features.add("disk");
             }
+            if (imageZone) {
+                features.add("image");
+            }
             // The TPM drivers are built into Debian's kernel; where they are modules, the init loads them here.
             if (image.features().contains("tpm")
                     && res.devices().stream().anyMatch(d -> QemuDevices.TPM.equals(d.type()))) {
@@ -186,6 +208,10 @@ public final class QemuCommandLine {
         if (!res.disks().isEmpty()) {
             k.add("zk.disks=" + res.disks().stream().map(d -> d.name() + (d.readOnly() ? ":ro" : ":rw"))
                     .collect(Collectors.joining(",")));
+        }
+        if (imageZone) {
+            // Only a flag: the workload itself comes on its own disk, never on this line.
+            k.add("zk.image=1");
         }
         if (!spec.cmdline().isBlank()) {
             k.add(spec.cmdline().trim());

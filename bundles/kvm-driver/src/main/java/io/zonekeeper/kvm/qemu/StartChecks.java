@@ -59,11 +59,16 @@ public final class StartChecks {
             needModule(image, "channels", !spec.channels().isEmpty(), "channels", "virtio_console", errors);
             needModule(image, "net", !spec.networks().isEmpty(), "networks", "virtio_net", errors);
             needModule(image, "disk", !spec.disks().isEmpty(), "disks", "virtio_blk or ext4", errors);
+            needModule(image, "image", spec.image() != null, "image", "virtio_blk, squashfs or overlay", errors);
             if (usesVirtio(spec, res) && machine.pci() && !image.features().contains(machine.transportFeature())) {
                 errors.add(new FieldError("machine", "the zone's devices need the " + machine.id() + " machine,"
                         + " where virtio is on PCI, but kernel " + image.kernel() + " has no virtio_pci module in"
                         + " /lib/modules/" + image.release()));
             }
+        }
+        if (spec.image() != null && !image.zoneInit()) {
+            errors.add(new FieldError("image", "an image zone needs the driver's zone init, but its initramfs is "
+                    + image.initramfs()));
         }
         if (machine.firmware()) {
             try {
@@ -89,7 +94,7 @@ public final class StartChecks {
 
     /** Whether the zone gets any virtio device besides its console. */
     static boolean usesVirtio(ZoneSpec spec, PreparedResources res) {
-        return !spec.channels().isEmpty() || !res.nics().isEmpty() || !res.disks().isEmpty();
+        return !spec.channels().isEmpty() || !res.nics().isEmpty() || !res.disks().isEmpty() || spec.image() != null;
     }
 
     private static void needModule(BootImage image, String feature, boolean wanted, String field, String module,

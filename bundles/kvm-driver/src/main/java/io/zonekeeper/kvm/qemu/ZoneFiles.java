@@ -41,6 +41,11 @@ public record ZoneFiles(Path dir) {
         return dir.resolve("agent.sock");
     }
 
+    /** An image zone's workload, as its init reads it from a read-only disk (ImageWorkload). */
+    public Path workloadFile() {
+        return dir.resolve("workload.zk");
+    }
+
     public Path channelsDir() {
         return dir.resolve("channels");
     }

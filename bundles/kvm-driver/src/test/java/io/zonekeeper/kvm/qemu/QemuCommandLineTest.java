@@ -165,4 +165,26 @@ public class QemuCommandLineTest {
         assertTrue(all(connects, "-chardev").toString(), all(connects, "-chardev").contains(
                 "socket,id=ch-data,path=" + sock + ",reconnect=1"));
     }
+
+    @Test
+    public void anImageZoneGetsItsImageAndWorkloadAsReadOnlyRawDisksAndOnlyAFlagOnTheCommandLine() {
+        BootImage image = new BootImage(Path.of("/boot/vmlinuz-6.1.0-56-amd64"), Path.of("/c/vmlinux"),
+                Path.of("/c/initramfs.cpio.gz"), true, Set.of("power", "agent", "image"), "6.1.0-56-amd64");
+        ZoneSpec spec = ZoneSpec.builder("web").image("web:1").workload(new io.zonekeeper.api.WorkloadSpec(
+                List.of("sh", "-c", "echo $HOME zk.run=x"), List.of(), "", "")).build();
+        io.zonekeeper.kvm.image.ImageRoot root = new io.zonekeeper.kvm.image.ImageRoot(
+                Path.of("/var/lib/zk/images/ab/rootfs.squashfs"), FILES.workloadFile());
+        List<String> a = new QemuCommandLine("qemu-system-x86_64", "tcg", OptionalLong.empty()).render(ID, "web",
+                spec, FILES, image, PreparedResources.NONE, CommandLines.machineFor(PreparedResources.NONE), root);
+        List<String> blockdevs = all(a, "-blockdev");
+        assertTrue(blockdevs.toString(), blockdevs.contains("{\"driver\":\"file\",\"node-name\":\"imgf\","
+                + "\"filename\":\"/var/lib/zk/images/ab/rootfs.squashfs\",\"read-only\":true}"));
+        assertTrue(blockdevs.toString(), blockdevs.contains("{\"driver\":\"raw\",\"node-name\":\"wl\","
+                + "\"file\":\"wlf\",\"read-only\":true}"));
+        assertTrue(all(a, "-device").stream().anyMatch(d -> d.endsWith(",drive=img,serial=zk-image")));
+        assertTrue(all(a, "-device").stream().anyMatch(d -> d.endsWith(",drive=wl,serial=zk-workload")));
+        String cmdline = after(a, "-append");
+        assertTrue(cmdline, cmdline.contains(" zk.image=1") && cmdline.contains("zk.features=power,agent,image"));
+        assertFalse("the workload never travels on the command line: " + cmdline, cmdline.contains("HOME"));
+    }
 }

@@ -88,6 +88,10 @@ public final class DomainConfig {
     /** Every field of {@code spec} this driver cannot honour, the spec's own errors first. */
     public static List<FieldError> unsupported(ZoneSpec spec) {
         List<FieldError> errors = new ArrayList<>(spec.validate());
+        if (spec.image() != null) {
+            // Until then the zone would boot the plain zone image and never run its workload.
+            errors.add(new FieldError("image", "image zones run on the kvm driver only so far (issue 14 item 6)"));
+        }
         for (int i = 0; i < spec.devices().size(); i++) {
             if (!DeviceSpec.TYPE_PCI.equals(spec.devices().get(i).type())) {
                 errors.add(new FieldError("devices[" + i + "].type", "the xen driver gives zones pci devices only,"

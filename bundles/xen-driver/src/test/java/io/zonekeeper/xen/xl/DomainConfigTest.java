@@ -217,4 +217,10 @@ public class DomainConfigTest {
         ZoneSpec spec = ZoneSpec.builder("q").cmdline("a=\"x\" b='y'").build();
         assertEquals(List.of("cmdline"), DomainConfig.unsupported(spec).stream().map(FieldError::field).toList());
     }
+
+    @Test
+    public void anImageZoneIsRefusedUntilTheXenDriverCanRunIt() {
+        ZoneSpec spec = ZoneSpec.builder("img").image("web:1").build();
+        assertEquals(List.of("image"), DomainConfig.unsupported(spec).stream().map(FieldError::field).toList());
+    }
 }

@@ -15,9 +15,10 @@ import org.osgi.annotation.versioning.ProviderType;
 @ProviderType
 public interface ImageStore {
     /**
-     * The zone label that names the image a zone runs, until the zone spec has a field of its own for it. Zones that
-     * carry it hold their image: {@link #remove} refuses to remove it.
+     * Was the zone label that named the image a zone runs, before the zone spec had its {@code image} field. Nothing
+     * reads it now: a zone holds its image through {@link io.zonekeeper.api.ZoneSpec#image()}.
      */
+    @Deprecated
     String ZONE_LABEL = "io.zonekeeper.image";
 
     /**

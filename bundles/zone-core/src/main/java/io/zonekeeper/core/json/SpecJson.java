@@ -12,6 +12,7 @@ import io.zonekeeper.api.DiskSpec;
 import io.zonekeeper.api.FieldError;
 import io.zonekeeper.api.InvalidSpecException;
 import io.zonekeeper.api.NetworkAttachment;
+import io.zonekeeper.api.WorkloadSpec;
 import io.zonekeeper.api.ZoneSpec;
 import jakarta.json.Json;
 import jakarta.json.JsonArray;
@@ -32,11 +33,12 @@ import jakarta.json.stream.JsonParsingException;
  */
 public final class SpecJson {
     private static final List<String> FIELDS = List.of("name", "kernel", "initramfs", "cmdline", "vcpus",
-            "memoryMiB", "hypervisor", "devices", "channels", "networks", "disks", "labels");
+            "memoryMiB", "hypervisor", "devices", "channels", "networks", "disks", "labels", "image", "workload");
     private static final List<String> DEVICE_FIELDS = List.of("type", "address");
     private static final List<String> CHANNEL_FIELDS = List.of("name", "peer");
     private static final List<String> NETWORK_FIELDS = List.of("network", "ip");
     private static final List<String> DISK_FIELDS = List.of("path", "format", "readonly");
+    private static final List<String> WORKLOAD_FIELDS = List.of("command", "env", "workdir", "user");
 
     private SpecJson() {
     }
@@ -136,6 +138,15 @@ public final class SpecJson {
                 }
             }
         }
+        b.image(string(o, "image", errors));
+        JsonValue workload = o.get("workload");
+        if (workload instanceof JsonObject w) {
+            refuseUnknown(w, WORKLOAD_FIELDS, "workload", errors);
+            b.workload(new WorkloadSpec(strings(w, "command", errors), strings(w, "env", errors),
+                    string(w, "workdir", errors, "workload"), string(w, "user", errors, "workload")));
+        } else if (workload != null && workload.getValueType() != JsonValue.ValueType.NULL) {
+            errors.add(new FieldError("workload", "must be an object with command, env, workdir, user"));
+        }
         return new Parsed(b.build(), errors);
     }
 
@@ -197,8 +208,17 @@ public final class SpecJson {
                 .add("format", d.format()).add("readonly", d.readOnly())));
         JsonObjectBuilder labels = Json.createObjectBuilder();
         spec.labels().forEach(labels::add);
-        return o.add("devices", devices).add("channels", channels).add("networks", networks).add("disks", disks)
-                .add("labels", labels).build();
+        o.add("devices", devices).add("channels", channels).add("networks", networks).add("disks", disks)
+                .add("labels", labels);
+        if (spec.image() != null) {
+            o.add("image", spec.image());
+        }
+        WorkloadSpec w = spec.workload();
+        if (!w.isEmpty()) {
+            o.add("workload", Json.createObjectBuilder().add("command", Json.createArrayBuilder(w.command()))
+                    .add("env", Json.createArrayBuilder(w.env())).add("workdir", w.workdir()).add("user", w.user()));
+        }
+        return o.build();
     }
 
     private static String string(JsonObject o, String key, List<FieldError> errors) {
@@ -216,6 +236,27 @@ public final class SpecJson {
         errors.add(new FieldError(path(prefix, key), "must be a string, not " + v.getValueType().name()
                 .toLowerCase()));
         return null;
+    }
+
+    /** A list of strings at {@code workload.KEY}; empty when absent. */
+    private static List<String> strings(JsonObject o, String key, List<FieldError> errors) {
+        JsonValue v = o.get(key);
+        List<String> out = new ArrayList<>();
+        if (v == null || v.getValueType() == JsonValue.ValueType.NULL) {
+            return out;
+        }
+        if (!(v instanceof JsonArray a)) {
+            errors.add(new FieldError("workload." + key, "must be a list of strings"));
+            return out;
+        }
+        for (int i = 0; i < a.size(); i++) {
+            if (a.get(i) instanceof JsonString s) {
+                out.add(s.getString());
+            } else {
+                errors.add(new FieldError("workload." + key + "[" + i + "]", "must be a string"));
+            }
+        }
+        return out;
     }
 
     private static Integer integer(JsonObject o, String key, List<FieldError> errors) {

@@ -62,9 +62,14 @@ public class ZoneCommands {
             @Descriptor("comma-separated labels KEY=VALUE") @Parameter(names = "--labels", absentValue = "") String labels,
             @Descriptor("comma-separated networks, each NETWORK or NETWORK=IP") @Parameter(names = "--networks", absentValue = "") String networks,
             @Descriptor("comma-separated disk images, each PATH[:qcow2][:ro] (raw and read-write by default)") @Parameter(names = "--disks", absentValue = "") String disks,
+            @Descriptor("an image of the image store as the zone's root (image:list); then also [--env K=V]..."
+                    + " [--workdir DIR] [--user USER] before NAME, and -- CMD ARGS... after it, replacing the image's Cmd")
+            @Parameter(names = "--image", absentValue = "") String image,
             @Descriptor("start it right away") @Parameter(names = "--start", presentValue = "true", absentValue = "false") boolean start,
             @Descriptor("print the zone as JSON") @Parameter(names = "--json", presentValue = "true", absentValue = "false") boolean json,
-            @Descriptor("zone name (optional with --spec)") String... name) throws Exception {
+            @Descriptor("zone name (optional with --spec)") String... words) throws Exception {
+        CreateWords cw = CreateWords.parse(words);
+        String[] name = cw.names().toArray(String[]::new);
         ZoneSpec.Builder b;
         if (!specFile.isEmpty()) {
             Path file = Path.of(specFile);
@@ -133,7 +138,18 @@ public class ZoneCommands {
             }
             b.label(l.substring(0, eq), l.substring(eq + 1));
         }
-        ZoneInfo info = zones.create(b.build());
+        if (!image.isEmpty()) {
+            b.image(image);
+        }
+        ZoneSpec spec = b.build();
+        if (cw.hasWorkload()) {
+            if (spec.image() == null) {
+                throw new ZoneException("zone:create: --env, --workdir, --user and a command after -- are for image"
+                        + " zones: give --image too");
+            }
+            spec = spec.toBuilder().workload(cw.over(spec.workload())).build();
+        }
+        ZoneInfo info = zones.create(spec);
         if (start) {
             info = zones.start(info.name());
         }
@@ -222,6 +238,12 @@ public class ZoneCommands {
         line(sb, "networks", s.networks().isEmpty() ? "-" : s.networks());
         line(sb, "disks", s.disks().isEmpty() ? "-" : s.disks());
         line(sb, "labels", s.labels().isEmpty() ? "-" : s.labels());
+        if (s.image() != null) {
+            line(sb, "image", s.image());
+            if (!s.workload().isEmpty()) {
+                line(sb, "workload", s.workload());
+            }
+        }
         new java.util.TreeMap<>(z.runtime()).forEach((k, v) -> line(sb, "runtime." + k, v));
         line(sb, "folder", zones.zoneDirectory(name));
         return sb.toString().stripTrailing();

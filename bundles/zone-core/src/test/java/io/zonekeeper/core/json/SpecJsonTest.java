@@ -106,4 +106,23 @@ public class SpecJsonTest {
     private static int depth(jakarta.json.JsonValue v) {
         return v instanceof jakarta.json.JsonArray a ? 1 + (a.isEmpty() ? 0 : depth(a.get(0))) : 0;
     }
+
+    @Test
+    public void anImageZoneWithItsWorkloadSurvivesTheRoundTrip() throws Exception {
+        ZoneSpec spec = ZoneSpec.builder("web").image("web:1").workload(new io.zonekeeper.api.WorkloadSpec(
+                List.of("sh", "-c", "echo \"$A\"; exit 3"), List.of("A=a b"), "/srv", "app")).build();
+        assertEquals(spec, SpecJson.parse(SpecJson.toJson(spec).toString()));
+    }
+
+    @Test
+    public void unknownAndMistypedWorkloadFieldsAreNamed() {
+        try {
+            SpecJson.parse("{\"name\":\"ok\",\"image\":\"web:1\",\"workload\":{\"cmd\":[\"x\"],"
+                    + "\"env\":[1],\"user\":5}}");
+            fail("accepted");
+        } catch (InvalidSpecException e) {
+            assertEquals(List.of("workload.cmd", "workload.env[0]", "workload.user"),
+                    e.errors().stream().map(FieldError::field).toList());
+        }
+    }
 }

@@ -11,15 +11,14 @@ import org.osgi.service.component.annotations.ReferencePolicyOption;
 import io.zonekeeper.api.ZoneInfo;
 import io.zonekeeper.api.ZoneManager;
 import io.zonekeeper.api.image.ImageInfo;
-import io.zonekeeper.api.image.ImageStore;
 import io.zonekeeper.api.image.ImageUsers;
 
 /**
- * The zones whose label {@link ImageStore#ZONE_LABEL} names an image (by id, short id or name). Until the zone spec
- * has an image field of its own, this label is how a zone holds its image.
+ * The zones whose spec's {@code image} field names an image (by name, id or id prefix, as the zone was created
+ * with): such a zone holds its image, which {@code image:remove} then refuses to remove.
  */
 @Component(service = ImageUsers.class)
-public class ZoneLabelImageUsers implements ImageUsers {
+public class ZoneSpecImageUsers implements ImageUsers {
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
     private volatile ZoneManager zones;
@@ -31,7 +30,7 @@ public class ZoneLabelImageUsers implements ImageUsers {
     }
 
     static List<String> using(List<ZoneInfo> zones, ImageInfo image) {
-        return zones.stream().filter(z -> names(z.spec().labels().get(ImageStore.ZONE_LABEL), image))
+        return zones.stream().filter(z -> names(z.spec().image(), image))
                 .map(ZoneInfo::name).sorted().toList();
     }
 

@@ -15,18 +15,17 @@ import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.api.ZoneState;
 import io.zonekeeper.api.image.ImageConfig;
 import io.zonekeeper.api.image.ImageInfo;
-import io.zonekeeper.api.image.ImageStore;
 
-public class ZoneLabelImageUsersTest {
+public class ZoneSpecImageUsersTest {
     private static final String ID = "sha256:" + "ab12".repeat(16);
     private static final ImageInfo IMAGE = new ImageInfo(ID, List.of("web:1"), Path.of("/x/rootfs.squashfs"),
             "squashfs", 1, 1, List.of(), "amd64", "linux", new ImageConfig(List.of(), List.of(), List.of(), "", ""),
             Instant.EPOCH);
 
-    private static ZoneInfo zone(String name, String label) {
+    private static ZoneInfo zone(String name, String image) {
         ZoneSpec.Builder b = ZoneSpec.builder(name);
-        if (label != null) {
-            b.label(ImageStore.ZONE_LABEL, label);
+        if (image != null) {
+            b.image(image);
         }
         return new ZoneInfo(UUID.randomUUID(), b.build(), ZoneState.DEFINED, null, null, false, Map.of(),
                 Instant.EPOCH);
@@ -35,7 +34,7 @@ public class ZoneLabelImageUsersTest {
     @Test
     public void zonesNamingTheImageByNameIdOrIdPrefixUseIt() {
         List<ZoneInfo> zones = List.of(zone("by-name", "web:1"), zone("by-id", ID), zone("by-prefix", "ab12ab12ab12"),
-                zone("other-name", "web:2"), zone("short-prefix", "ab12ab"), zone("no-label", null));
-        assertEquals(List.of("by-id", "by-name", "by-prefix"), ZoneLabelImageUsers.using(zones, IMAGE));
+                zone("other-name", "web:2"), zone("short-prefix", "ab12ab"), zone("no-image", null));
+        assertEquals(List.of("by-id", "by-name", "by-prefix"), ZoneSpecImageUsers.using(zones, IMAGE));
     }
 }

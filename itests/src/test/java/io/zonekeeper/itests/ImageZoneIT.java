@@ -1,0 +1,197 @@
+package io.zonekeeper.itests;
+
+import static org.junit.Assert.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import javax.inject.Inject;
+
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
+import org.apache.felix.service.command.CommandProcessor;
+import org.junit.After;
+import org.junit.Test;
+import org.junit.runner.RunWith;
+import org.ops4j.pax.exam.Configuration;
+import org.ops4j.pax.exam.Option;
+import org.ops4j.pax.exam.junit.PaxExam;
+import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
+import org.ops4j.pax.exam.spi.reactors.PerClass;
+
+import io.zonekeeper.api.ZoneInfo;
+import io.zonekeeper.api.ZoneManager;
+
+/**
+ * An image as a zone, end to end in a real Felix with the image store and the KVM driver: the test writes an OCI
+ * layout of two layers (the host's static busybox as the image's /bin/sh; the second layer whites out a file of the
+ * first, makes a folder opaque, and adds a file owned by uid 1000 and a setuid file), imports it, creates the zone
+ * with {@code zone:create --image} and workload options, and reads what the entrypoint printed on the console and the
+ * exit status in {@code zone:info}.
+ */
+@RunWith(PaxExam.class)
+@ExamReactorStrategy(PerClass.class)
+public class ImageZoneIT {
+    private static final Path STATE = Containers.newStateDir("image-zone");
+    private static final String ENTRY = "#!/bin/sh\n"
+            + "if [ \"$1\" = exec ]; then shift; exec \"$@\"; fi\n"
+            + "echo \"image-zone: entry ran as $(busybox id -u):$(busybox id -g) in $(busybox pwd) GREETING=$GREETING"
+            + " args=$*\"\n"
+            + "if [ -e /gone.txt ]; then echo 'image-zone: gone.txt present'; else echo 'image-zone: gone.txt absent'; fi\n"
+            + "echo \"image-zone: opq holds $(busybox ls /opq | busybox tr '\\n' ' ')\"\n"
+            + "busybox stat -c 'image-zone: stat %n %u:%g %a' /data/owned.txt /bin/suid\n"
+            + "busybox touch /data/written && echo 'image-zone: the writable layer takes writes'\n"
+            + "exit 3\n";
+
+    @Inject
+    CommandProcessor shell;
+    @Inject
+    ZoneManager zones;
+
+    @Configuration
+    public Option[] config() {
+        return new Option[] { Containers.core(STATE), Containers.kvm(), Containers.imagesBesideKvm(),
+                Containers.ours("zone-agent") };
+    }
+
+    @After
+    public void destroyEverything() {
+        for (ZoneInfo z : zones.list()) {
+            Containers.run(shell, "zone:destroy " + z.name());
+        }
+    }
+
+    private String sh(String command) {
+        return Containers.run(shell, command).ok();
+    }
+
+    @Test
+    public void anImagesEntrypointRunsAsItsUserOverItsLayersAndItsExitStatusReachesZoneInfo() throws Exception {
+        Path layout = writeLayout(Files.createTempDirectory("zk-it-image-zone"));
+        sh("image:import --tag it/zone:1 " + layout);
+
+        String unknown = Containers.run(shell, "zone:create --image it/nosuch:1 typo").error();
+        assertTrue(unknown, unknown.contains("image it/nosuch:1"));
+
+        sh("zone:create --image it/zone:1 --memory 256 --env GREETING=hi --user app --workdir /data iz -- one two");
+        sh("zone:start iz");
+        sh("zone:wait --timeout 180 iz STOPPED");
+        String info = sh("zone:info iz");
+        String console = sh("zone:logs iz");
+        System.out.println("image zone console:\n" + console);
+        assertTrue(info + "\n" + console, info.contains("workload exited 3"));
+        assertTrue(console, console.contains("image-zone: entry ran as 1000:1000 in /data GREETING=hi args=one two"));
+        assertTrue(console, console.contains("image-zone: gone.txt absent"));
+        assertTrue(console, console.contains("image-zone: opq holds new.txt "));
+        assertTrue(console, console.contains("image-zone: stat /data/owned.txt 1000:1000 640"));
+        assertTrue(console, console.contains("image-zone: stat /bin/suid 0:0 4755"));
+        assertTrue(console, console.contains("image-zone: the writable layer takes writes"));
+
+        String refused = Containers.run(shell, "image:remove it/zone:1").error();
+        assertTrue(refused, refused.contains("used by zone(s) iz"));
+    }
+
+    @Test
+    public void zoneStopSendsTheWorkloadSigtermAndTheZonePowersOffWhenItHasEnded() throws Exception {
+        Path layout = writeLayout(Files.createTempDirectory("zk-it-image-stop"));
+        sh("image:import --tag it/stop:1 " + layout);
+        sh("zone:create --image it/stop:1 --memory 256 stopper -- exec busybox sh -c"
+                + " 'trap \"echo image-zone: got TERM; exit 7\" TERM; echo image-zone: waiting; while :; do busybox sleep 1; done'");
+        sh("zone:start stopper");
+        sh("zone:wait --timeout 180 --console 'image-zone: waiting' stopper");
+        // zone:exec runs in the image's root: the image's /etc/passwd, which the zone image has not, names app.
+        String passwd = sh("zone:exec stopper -- busybox cat /etc/passwd");
+        assertTrue(passwd, passwd.contains("app:x:1000:1000:app:/data:/bin/sh"));
+        String id = sh("zone:exec --user app stopper -- busybox id");
+        assertTrue(id, id.contains("uid=1000(app) gid=1000(app)"));
+        sh("zone:stop --grace 60 stopper");
+        String console = sh("zone:logs stopper");
+        assertTrue(console, console.contains("image-zone: got TERM"));
+        assertTrue(console, console.contains("zonekeeper: zone stopper workload exited 7"));
+    }
+
+    private static Path writeLayout(Path dir) throws Exception {
+        byte[] busybox = Files.readAllBytes(Path.of("/bin/busybox"));
+        byte[] lower = tar(t -> {
+            folder(t, "bin/", 0755, 0);
+            file(t, "bin/busybox", 0755, 0, busybox);
+            TarArchiveEntry sh = new TarArchiveEntry("bin/sh", TarArchiveEntry.LF_SYMLINK);
+            sh.setLinkName("busybox");
+            t.putArchiveEntry(sh);
+            t.closeArchiveEntry();
+            folder(t, "etc/", 0755, 0);
+            file(t, "etc/passwd", 0644, 0, "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/data:/bin/sh\n"
+                    .getBytes(StandardCharsets.UTF_8));
+            file(t, "etc/group", 0644, 0, "root:x:0:\napp:x:1000:\n".getBytes(StandardCharsets.UTF_8));
+            file(t, "gone.txt", 0644, 0, "whited out above\n".getBytes(StandardCharsets.UTF_8));
+            folder(t, "opq/", 0755, 0);
+            file(t, "opq/old.txt", 0644, 0, "hidden by the opaque folder above\n".getBytes(StandardCharsets.UTF_8));
+            file(t, "entry.sh", 0755, 0, ENTRY.getBytes(StandardCharsets.UTF_8));
+        });
+        byte[] upper = tar(t -> {
+            file(t, ".wh.gone.txt", 0644, 0, new byte[0]);
+            folder(t, "opq/", 0755, 0);
+            file(t, "opq/.wh..wh..opq", 0644, 0, new byte[0]);
+            file(t, "opq/new.txt", 0644, 0, "new\n".getBytes(StandardCharsets.UTF_8));
+            folder(t, "data/", 0755, 1000);
+            file(t, "data/owned.txt", 0640, 1000, "app's\n".getBytes(StandardCharsets.UTF_8));
+            file(t, "bin/suid", 04755, 0, "#!/bin/sh\n".getBytes(StandardCharsets.UTF_8));
+        });
+        String lowerDigest = ImageStoreIT.blob(dir, lower);
+        String upperDigest = ImageStoreIT.blob(dir, upper);
+        byte[] config = ("{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Entrypoint\":[\"/entry.sh\"],"
+                + "\"Cmd\":[\"replaced\"],\"Env\":[\"PATH=/bin\"],\"WorkingDir\":\"/\"},\"rootfs\":{\"type\":\"layers\","
+                + "\"diff_ids\":[\"" + lowerDigest + "\",\"" + upperDigest + "\"]}}").getBytes(StandardCharsets.UTF_8);
+        String configDigest = ImageStoreIT.blob(dir, config);
+        StringBuilder layers = new StringBuilder();
+        for (var l : List.of(List.of(lowerDigest, String.valueOf(lower.length)),
+                List.of(upperDigest, String.valueOf(upper.length)))) {
+            layers.append(layers.length() == 0 ? "" : ",").append("{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\","
+                    + "\"digest\":\"").append(l.get(0)).append("\",\"size\":").append(l.get(1)).append('}');
+        }
+        byte[] manifest = ("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+                + "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"" + configDigest
+                + "\",\"size\":" + config.length + "},\"layers\":[" + layers + "]}").getBytes(StandardCharsets.UTF_8);
+        String manifestDigest = ImageStoreIT.blob(dir, manifest);
+        Files.writeString(dir.resolve("oci-layout"), "{\"imageLayoutVersion\":\"1.0.0\"}");
+        Files.writeString(dir.resolve("index.json"), "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":"
+                + "\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"" + manifestDigest + "\",\"size\":"
+                + manifest.length + "}]}");
+        return dir;
+    }
+
+    private interface Entries {
+        void write(TarArchiveOutputStream t) throws Exception;
+    }
+
+    private static byte[] tar(Entries entries) throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (TarArchiveOutputStream t = new TarArchiveOutputStream(out)) {
+            t.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
+            entries.write(t);
+        }
+        return out.toByteArray();
+    }
+
+    private static void folder(TarArchiveOutputStream t, String name, int mode, int owner) throws Exception {
+        TarArchiveEntry e = new TarArchiveEntry(name);
+        e.setMode(040000 | mode);
+        e.setIds(owner, owner);
+        t.putArchiveEntry(e);
+        t.closeArchiveEntry();
+    }
+
+    private static void file(TarArchiveOutputStream t, String name, int mode, int owner, byte[] data)
+            throws Exception {
+        TarArchiveEntry e = new TarArchiveEntry(name);
+        e.setMode(0100000 | mode);
+        e.setIds(owner, owner);
+        e.setSize(data.length);
+        t.putArchiveEntry(e);
+        t.write(data);
+        t.closeArchiveEntry();
+    }
+}
