@@ -23,9 +23,29 @@ public final class ExecSession {
 
     private final AgentLink link;
     private final int id;
-    /** What the agent sent for this session and the caller has not written yet; bounded by the agent's window. */
-    private final LinkedBlockingQueue<AgentFrame> inbox = new LinkedBlockingQueue<>();
+    /**
+     * Output bytes the agent may hold per stream beyond the host's last acknowledgement (its ring); an agent that
+     * sends more has broken the protocol, so a hostile guest cannot fill the control plane's memory through here.
+     */
+    static final int OUTPUT_WINDOW = 262144;
+
+    /** Output as it came from the agent, tagged with the connection it came on (see {@link #epoch}). */
+    private record Output(int epoch, int type, byte[] bytes) {
+    }
+
+    /** What the agent sent for this session and the caller has not written yet; at most one window per stream. */
+    private final LinkedBlockingQueue<Output> inbox = new LinkedBlockingQueue<>();
     private static final int DONE = 0;
+    /**
+     * Counts re-attachments. After one, the agent sends again everything from the offsets the host had written,
+     * so output still queued from the earlier connection is dropped rather than written twice.
+     */
+    private int epoch;
+    // output offsets: received from the agent (this connection) and last acknowledged to it, per stream
+    private long outReceived;
+    private long errReceived;
+    private long outAcked;
+    private long errAcked;
     final CompletableFuture<Long> started = new CompletableFuture<>();
     private final CompletableFuture<Integer> exit = new CompletableFuture<>();
     // output offsets: received from the agent and acknowledged to it
@@ -122,8 +142,17 @@ public final class ExecSession {
 
     // --- called by the link's reader thread
 
-    void output(int type, byte[] p) {
-        inbox.add(new AgentFrame(type, id, p));
+    synchronized void output(int type, byte[] p) throws AgentProtocolException {
+        if (type == AgentCodec.STDOUT) {
+            outReceived += p.length;
+        } else {
+            errReceived += p.length;
+        }
+        if (outReceived - outAcked > OUTPUT_WINDOW || errReceived - errAcked > OUTPUT_WINDOW) {
+            throw new AgentProtocolException("session " + id + " sent output beyond its window of " + OUTPUT_WINDOW
+                    + " unacknowledged bytes per stream");
+        }
+        inbox.add(new Output(epoch, type, p));
     }
 
     /**
@@ -135,26 +164,32 @@ public final class ExecSession {
      */
     public Integer pump(OutputStream out, OutputStream err, long millis)
             throws AgentException, InterruptedException, IOException {
-        AgentFrame f = inbox.poll(millis, TimeUnit.MILLISECONDS);
+        Output f = inbox.poll(millis, TimeUnit.MILLISECONDS);
         while (f != null) {
             if (f.type() == DONE) {
                 inbox.add(f); // stays the last word for any later call
                 return waitFor();
             }
-            OutputStream to = f.type() == AgentCodec.STDOUT ? out : err;
-            to.write(f.payload());
-            long offset;
+            AgentFrame ack = null;
             synchronized (this) {
-                if (f.type() == AgentCodec.STDOUT) {
-                    outSeen += f.payload().length;
-                } else {
-                    errSeen += f.payload().length;
+                if (f.epoch() != epoch) {
+                    f = inbox.poll(); // sent again on the new connection
+                    continue;
                 }
-                offset = outSeen + errSeen;
+                // Counted before the write: a REATTACH computed meanwhile must not ask for these bytes again.
+                if (f.type() == AgentCodec.STDOUT) {
+                    outSeen += f.bytes().length;
+                } else {
+                    errSeen += f.bytes().length;
+                }
+                if (outSeen + errSeen - ackedAt >= ACK_EVERY) {
+                    ackedAt = outSeen + errSeen;
+                    ack = ack(AgentCodec.OUTPUT_ACK);
+                }
             }
-            if (offset - ackedAt >= ACK_EVERY) {
-                ackedAt = offset;
-                link.sendQuietly(ack(AgentCodec.OUTPUT_ACK));
+            (f.type() == AgentCodec.STDOUT ? out : err).write(f.bytes());
+            if (ack != null) {
+                link.sendQuietly(ack);
             }
             f = inbox.poll();
         }
@@ -163,7 +198,18 @@ public final class ExecSession {
         return null;
     }
 
+    /**
+     * OUTPUT_ACK or REATTACH with the offsets the host has written out. A REATTACH starts a new connection: what is
+     * still queued from the old one is dropped, because the agent sends it again from these offsets.
+     */
     synchronized AgentFrame ack(int type) {
+        if (type == AgentCodec.REATTACH) {
+            epoch++;
+            outReceived = outSeen;
+            errReceived = errSeen;
+        }
+        outAcked = outSeen;
+        errAcked = errSeen;
         return AgentCodec.offsets(type, id, outSeen, errSeen);
     }
 
@@ -208,7 +254,7 @@ public final class ExecSession {
 
     void exited(byte[] payload) {
         exit.complete(AgentCodec.exitStatus(payload));
-        inbox.add(new AgentFrame(DONE, id, new byte[0]));
+        inbox.add(new Output(epoch, DONE, new byte[0]));
         synchronized (this) {
             notifyAll();
         }
@@ -217,7 +263,7 @@ public final class ExecSession {
     void failed(AgentException e) {
         started.completeExceptionally(e);
         exit.completeExceptionally(e);
-        inbox.add(new AgentFrame(DONE, id, new byte[0]));
+        inbox.add(new Output(epoch, DONE, new byte[0]));
         synchronized (this) {
             notifyAll();
         }
