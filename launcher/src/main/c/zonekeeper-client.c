@@ -468,6 +468,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "zonekeeper-client: N must count the arguments that follow it, got %s\n", argv[2]);
         return 2;
     }
+    /* A caller that closed stdin, stdout or stderr must not have the socket take that number. */
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF && open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd) {
+            return 1;
+        }
+    }
     char **args = argv + 3;
     char **fallback = argv + 3 + n;
     int fallback_len = argc - 3 - (int)n;
