@@ -22,6 +22,7 @@ import org.osgi.service.component.annotations.ReferencePolicyOption;
 
 import io.zonekeeper.api.ZoneManager;
 import io.zonekeeper.api.image.ImageStore;
+import io.zonekeeper.api.metrics.ZoneMetricsSource;
 import io.zonekeeper.shim.ttrpc.TtrpcServer;
 import io.zonekeeper.spi.HypervisorDriver;
 import io.zonekeeper.spi.StateLocation;
@@ -48,6 +49,7 @@ public class ShimComponent {
     StateLocation state;
 
     private final List<HypervisorDriver> drivers = new CopyOnWriteArrayList<>();
+    private final List<ZoneMetricsSource> metrics = new CopyOnWriteArrayList<>();
     private TaskService service;
     private TtrpcServer server;
     private EventPublisher events;
@@ -63,12 +65,22 @@ public class ShimComponent {
         drivers.remove(d);
     }
 
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    void addMetrics(ZoneMetricsSource m) {
+        metrics.add(m);
+    }
+
+    void removeMetrics(ZoneMetricsSource m) {
+        metrics.remove(m);
+    }
+
     @Activate
     void activate() throws IOException {
         Path shim = state.folder("shim");
         Files.createDirectories(shim);
         events = new EventPublisher();
-        service = new TaskService(() -> zones, () -> images, this::hypervisors, BUSYBOX, shim.resolve("tasks"),
+        service = new TaskService(() -> zones, () -> images, this::hypervisors, () -> List.copyOf(metrics), BUSYBOX, shim.resolve("tasks"),
                 shim.resolve("scratch"), events);
         service.load();
         server = new TtrpcServer(state.folder(SOCKET), List.of(service));

@@ -42,6 +42,8 @@ import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.api.image.ImageException;
 import io.zonekeeper.api.image.ImageInfo;
 import io.zonekeeper.api.image.ImageStore;
+import io.zonekeeper.api.metrics.ZoneMetric;
+import io.zonekeeper.api.metrics.ZoneMetricsSource;
 import io.zonekeeper.guest.AgentEndpoint;
 import io.zonekeeper.shim.proto.ShimProto.CloseIORequest;
 import io.zonekeeper.shim.proto.ShimProto.ConnectRequest;
@@ -59,6 +61,9 @@ import io.zonekeeper.shim.proto.ShimProto.ShutdownRequest;
 import io.zonekeeper.shim.proto.ShimProto.StartRequest;
 import io.zonekeeper.shim.proto.ShimProto.StartResponse;
 import io.zonekeeper.shim.proto.ShimProto.StateRequest;
+import io.zonekeeper.shim.proto.ShimProto.StatsRequest;
+import io.zonekeeper.shim.proto.ShimProto.StatsResponse;
+import io.zonekeeper.shim.proto.CgroupV2Proto;
 import io.zonekeeper.shim.proto.ShimProto.StateResponse;
 import io.zonekeeper.shim.proto.ShimProto.WaitRequest;
 import io.zonekeeper.shim.proto.ShimProto.WaitResponse;
@@ -97,6 +102,7 @@ public final class TaskService implements TtrpcService {
     private final Supplier<ZoneManager> zones;
     private final Supplier<ImageStore> images;
     private final Supplier<Set<String>> hypervisors;
+    private final Supplier<List<ZoneMetricsSource>> metrics;
     private final BundleImage bundleImage;
     private final Path records;
     private final EventPublisher events;
@@ -141,8 +147,10 @@ public final class TaskService implements TtrpcService {
      * @param records the folder of task records ({@code <state>/shim/tasks})
      */
     public TaskService(Supplier<ZoneManager> zones, Supplier<ImageStore> images, Supplier<Set<String>> hypervisors,
-            Path busybox, Path records, Path scratch, EventPublisher events) {
+            Supplier<List<ZoneMetricsSource>> metrics, Path busybox, Path records, Path scratch,
+            EventPublisher events) {
         this.zones = zones;
+        this.metrics = metrics;
         this.images = images;
         this.hypervisors = hypervisors;
         this.bundleImage = new BundleImage(images, busybox, scratch);
@@ -172,6 +180,7 @@ public final class TaskService implements TtrpcService {
                 case "Exec" -> exec(ExecProcessRequest.parseFrom(payload), ns);
                 case "ResizePty" -> resize(ResizePtyRequest.parseFrom(payload), ns);
                 case "CloseIO" -> closeIo(CloseIORequest.parseFrom(payload), ns);
+                case "Stats" -> stats(StatsRequest.parseFrom(payload), ns);
                 default -> throw new ShimException(ShimException.UNIMPLEMENTED, "zonekeeper does not implement "
                         + NAME + "/" + method);
             };
@@ -378,16 +387,23 @@ public final class TaskService implements TtrpcService {
         }
     }
 
+    /** Records a process's end once (a SIGKILL reports it before the broken agent link does). */
     private void exited(ContainerTask t, Proc p, int code) {
         Instant at = Instant.now();
-        p.exitedAt = at;
-        TaskRecord rec = t.record;
-        if (p.execId.isEmpty()) {
-            rec = rec.with(TaskRecord.STOPPED, rec.pid(), code, at);
-            t.record = rec;
-            saveQuietly(rec);
+        TaskRecord rec;
+        synchronized (p) {
+            if (p.exit.isDone()) {
+                return;
+            }
+            p.exitedAt = at;
+            rec = t.record;
+            if (p.execId.isEmpty()) {
+                rec = rec.with(TaskRecord.STOPPED, rec.pid(), code, at);
+                t.record = rec;
+                saveQuietly(rec);
+            }
+            p.exit.complete(code);
         }
-        p.exit.complete(code);
         events.publish(rec.eventsAddress(), rec.namespace(), "/tasks/exit", TaskEventsProto.TaskExit.newBuilder()
                 .setContainerId(rec.id()).setId(p.execId.isEmpty() ? rec.id() : p.execId)
                 .setPid(p.execId.isEmpty() ? rec.pid() : p.pid).setExitStatus(code).setExitedAt(timestamp(at))
@@ -534,10 +550,11 @@ public final class TaskService implements TtrpcService {
             throw new ShimException(ShimException.INTERNAL, "cannot stop zone " + t.record.zone() + ": "
                     + e.getMessage(), e);
         }
-        if (t.main.session == null && !t.main.exit.isDone()) {
+        if (signal == SIGKILL || t.main.session == null) {
+            // The zone is gone or going, and the process with it; with a live session its output thread would
+            // only learn it once the agent link gives up reconnecting.
             exited(t, t.main, 128 + signal);
         }
-        // With a live session the agent link breaks and its output thread reports the exit.
     }
 
     private Message delete(DeleteRequest r, String ns) throws ShimException {
@@ -640,6 +657,40 @@ public final class TaskService implements TtrpcService {
             }
         }
         return Empty.getDefaultInstance();
+    }
+
+    /**
+     * The zone's figures as cgroup v2 metrics, which containerd and the kubelet read: CPU time of the zone (all of
+     * it counts as the container's) and its memory, with the zone's memory as the limit.
+     */
+    private Message stats(StatsRequest r, String ns) throws ShimException {
+        ContainerTask t = task(r.getId(), ns);
+        ZoneInfo zone = zones.get().get(t.record.zone()).orElseThrow(() -> new ShimException(ShimException.NOT_FOUND,
+                "the zone of container " + r.getId() + " is gone"));
+        double cpuSeconds = 0;
+        double memory = 0;
+        for (ZoneMetricsSource source : metrics.get()) {
+            for (ZoneMetric m : source.collect(zone)) {
+                switch (m.name()) {
+                    case "zonekeeper_zone_cpu_seconds" -> cpuSeconds += m.value();
+                    case "zonekeeper_zone_memory_rss_bytes", "zonekeeper_zone_memory_bytes" -> memory = Math.max(
+                            memory, m.value());
+                    default -> {
+                        // other figures have no place in cgroup metrics
+                    }
+                }
+            }
+        }
+        long usec = (long) (cpuSeconds * 1_000_000);
+        CgroupV2Proto.Metrics m = CgroupV2Proto.Metrics.newBuilder()
+                .setCpu(CgroupV2Proto.CPUStat.newBuilder().setUsageUsec(usec))
+                .setMemory(CgroupV2Proto.MemoryStat.newBuilder().setUsage((long) memory)
+                        .setUsageLimit(zone.spec().memoryMiB() * 1024L * 1024L))
+                .setPids(CgroupV2Proto.PidsStat.newBuilder().setCurrent(1 + t.execs.values().stream()
+                        .filter(p -> p.session != null && !p.exit.isDone()).count()))
+                .build();
+        return StatsResponse.newBuilder().setStats(com.google.protobuf.Any.newBuilder()
+                .setTypeUrl(m.getDescriptorForType().getFullName()).setValue(m.toByteString())).build();
     }
 
     // --- tasks and records

@@ -51,7 +51,7 @@ public class TaskServiceSocketTest {
         events = new EventPublisher();
         Supplier<ZoneManager> zones = untouched("the zone manager");
         Supplier<ImageStore> images = untouched("the image store");
-        service = new TaskService(zones, images, () -> Set.of("kvm"), Path.of("/bin/busybox"),
+        service = new TaskService(zones, images, () -> Set.of("kvm"), java.util.List::of, Path.of("/bin/busybox"),
                 state.resolve("shim/tasks"), state.resolve("shim/scratch"), events);
         server = new TtrpcServer(state.resolve(ShimComponent.SOCKET), java.util.List.of(service));
         server.start();
