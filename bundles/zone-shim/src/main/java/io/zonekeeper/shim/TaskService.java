@@ -92,6 +92,7 @@ public final class TaskService implements TtrpcService {
     static final String NAMESPACE_METADATA = "containerd-namespace-ttrpc";
     /** What the shim binary's start writes into the bundle (contract with containerd-shim-zonekeeper-v2). */
     static final String SHIM_FILE = "zonekeeper-shim.json";
+    private static final long MAX_SHIM_FILE = 64 * 1024;
     static final Pattern ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,75}");
     private static final Pattern WORKLOAD_EXIT = Pattern.compile("workload exited (\\d+)");
     private static final Duration AGENT_GREET = Duration.ofSeconds(60);
@@ -294,6 +295,10 @@ public final class TaskService implements TtrpcService {
             return null;
         }
         try (InputStream in = Files.newInputStream(f); JsonReader r = Json.createReader(in)) {
+            if (Files.size(f) > MAX_SHIM_FILE) {
+                throw new ShimException(ShimException.INVALID, f + " is " + Files.size(f) + " bytes; at most "
+                        + MAX_SHIM_FILE);
+            }
             return r.readObject();
         } catch (IOException | JsonException | IllegalStateException e) {
             throw new ShimException(ShimException.INVALID, f + " (written by the shim binary's start) is not a JSON "
