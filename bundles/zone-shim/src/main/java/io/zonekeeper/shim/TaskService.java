@@ -109,6 +109,7 @@ public final class TaskService implements TtrpcService {
     private final EventPublisher events;
     private final AgentLinks links = new AgentLinks(AGENT_GREET);
     private final Map<String, ContainerTask> tasks = new ConcurrentHashMap<>();
+    private volatile boolean closing;
 
     /** One process of a task: the container's own (exec id "") or an exec. */
     static final class Proc {
@@ -359,7 +360,13 @@ public final class TaskService implements TtrpcService {
                     .TaskExecStarted.newBuilder().setContainerId(rec.id()).setExecId(p.execId).setPid(p.pid).build());
         }
         ProcessIo.join(s, p.stdin, p.stdout, p.terminal ? p.stdout : p.stderr, label(r.getId(), p.execId),
-                code -> exited(t, p, code));
+                code -> {
+                    // Closing this service breaks the agent links, not the processes: they run on in their zones,
+                    // and the next service takes the task up from its record, still running.
+                    if (!closing) {
+                        exited(t, p, code);
+                    }
+                });
         return StartResponse.newBuilder().setPid(p.execId.isEmpty() ? t.record.pid() : p.pid).build();
     }
 
@@ -821,6 +828,7 @@ public final class TaskService implements TtrpcService {
     }
 
     public void close() {
+        closing = true;
         links.close();
     }
 }
