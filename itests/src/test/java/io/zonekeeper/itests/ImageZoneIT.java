@@ -178,19 +178,18 @@ public class ImageZoneIT {
         sh("zone:stop --grace 2 flooder");
     }
 
-    private FileTime awaitRotation(Path rotated, FileTime after) throws Exception {
+    /** Waits until {@code rotated} exists and, with {@code after}, was written again since then; its time. */
+    private static FileTime awaitRotation(Path rotated, FileTime after) throws Exception {
         long deadline = System.nanoTime() + Duration.ofSeconds(240).toNanos();
-        while (System.nanoTime() < deadline) {
-            if (Files.exists(rotated)) {
-                FileTime t = Files.getLastModifiedTime(rotated);
-                if (after == null || t.compareTo(after) > 0) {
-                    return t;
-                }
+        FileTime seen = null;
+        for (; seen == null || (after != null && seen.compareTo(after) <= 0); Thread.sleep(200)) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("the workload log was not rotated to " + rotated + "; console:\n"
+                        + Files.readString(rotated.resolveSibling("console.log"), StandardCharsets.ISO_8859_1));
             }
-            Thread.sleep(200);
+            seen = Files.exists(rotated) ? Files.getLastModifiedTime(rotated) : null;
         }
-        throw new AssertionError("the workload log was not rotated to " + rotated + "; console:\n"
-                + Files.readString(rotated.resolveSibling("console.log"), StandardCharsets.ISO_8859_1));
+        return seen;
     }
 
     private static Path writeLayout(Path dir) throws Exception {
