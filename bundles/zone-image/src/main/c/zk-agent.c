@@ -214,6 +214,16 @@ static char *home_entry(char *const *env) {
     return entry;
 }
 
+/*
+ * A command starts with every signal at its default action, as under docker. The zone init starts the agent with
+ * "&" in a shell without job control, which ignores SIGINT and SIGQUIT for it; an ignored signal stays ignored
+ * across exec, and a shell that finds SIGINT ignored cannot even trap it, so Ctrl-C would never reach a command.
+ */
+static void default_signals(void) {
+    for (int sig = 1; sig < _NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
+}
+
 static void start_exec(uint32_t sid, const unsigned char *p, size_t n) {
     char msg[600];
     if (find(sid)) { error_frame(sid, EEXIST, "session id already in use"); return; }
@@ -271,7 +281,7 @@ static void start_exec(uint32_t sid, const unsigned char *p, size_t n) {
         sigset_t all;
         sigemptyset(&all);
         sigprocmask(SIG_SETMASK, &all, NULL);
-        signal(SIGPIPE, SIG_DFL);
+        default_signals();
         setsid();
         if (tty) {
             ioctl(slave, TIOCSCTTY, 0);
@@ -594,11 +604,14 @@ static int run_workload(const char *file, const char *root) {
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD); sigaddset(&set, SIGTERM); sigaddset(&set, SIGINT); sigaddset(&set, SIGHUP);
     sigprocmask(SIG_BLOCK, &set, &old);
+    /* Started with "&" by the init, this process ignores SIGINT; an ignored signal never reaches sigwaitinfo. */
+    signal(SIGTERM, SIG_DFL); signal(SIGINT, SIG_DFL); signal(SIGHUP, SIG_DFL);
     pid_t pid = fork();
     if (pid < 0) { fprintf(stderr, "zonekeeper: workload: fork: %s\n", strerror(errno)); return 125; }
     if (pid == 0) {
         char why[300];
         sigprocmask(SIG_SETMASK, &old, NULL);
+        default_signals();
         setsid();
         if (chroot(root) < 0 || chdir("/") < 0) { fprintf(stderr, "zonekeeper: workload: chroot %s: %s\n", root, strerror(errno)); _exit(125); }
         if (*user && become(user, why, sizeof why) < 0) { fprintf(stderr, "zonekeeper: workload: %s\n", why); _exit(125); }

@@ -151,6 +151,9 @@ public class ExecThroughUpgradeIT {
 
     /** One request on the control socket whose input lines the test writes while it runs. */
     private static final class Exchange {
+        /** Longer than any one request of this test takes, the quiet exec's 2 minutes included. */
+        private static final Duration LIMIT = Duration.ofMinutes(6);
+
         private final SocketChannel ch;
         private final BufferedReader reader;
         private final StringBuilder out = new StringBuilder();
@@ -163,6 +166,14 @@ public class ExecThroughUpgradeIT {
 
         static Exchange open(Path state, JsonObject request) throws IOException {
             SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(state.resolve("run/control.sock")));
+            // A command that never ends fails the test instead of hanging it: the channel closes under the reader.
+            CompletableFuture.delayedExecutor(LIMIT.toSeconds(), TimeUnit.SECONDS).execute(() -> {
+                try {
+                    ch.close();
+                } catch (IOException e) {
+                    // closed already
+                }
+            });
             Exchange e = new Exchange(ch);
             e.send(request);
             return e;
