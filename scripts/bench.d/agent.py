@@ -21,6 +21,7 @@ import struct
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 
 state = sys.argv[1]
@@ -38,9 +39,12 @@ def control(command, stdin=None, timeout=600):
         req.update({"stdin": True, "binary": True})
     s.sendall((json.dumps(req) + "\n").encode())
     if stdin is not None:
-        for i in range(0, len(stdin), 32768):
-            s.sendall((json.dumps({"in": base64.b64encode(stdin[i:i + 32768]).decode()}) + "\n").encode())
-        s.sendall(b'{"eof":true}\n')
+        # Sent beside the reading below: the appliance closes a client that stops reading its output.
+        def send():
+            for i in range(0, len(stdin), 32768):
+                s.sendall((json.dumps({"in": base64.b64encode(stdin[i:i + 32768]).decode()}) + "\n").encode())
+            s.sendall(b'{"eof":true}\n')
+        threading.Thread(target=send, daemon=True).start()
     out, err, buf = bytearray(), "", b""
     while True:
         chunk = s.recv(1 << 20)
