@@ -200,6 +200,30 @@ static int become(const char *spec, char *why, size_t whylen) {
     return 0;
 }
 
+/*
+ * "HOME=..." for an environment that sets no HOME: the home folder that /etc/passwd gives the uid this process now
+ * has (in an image zone, the image's own file, after the chroot and the user switch), or "/" as docker gives a user
+ * /etc/passwd does not know. NULL when the environment sets HOME itself.
+ */
+static char *home_entry(char *const *env) {
+    for (; *env; env++)
+        if (strncmp(*env, "HOME=", 5) == 0) return NULL;
+    static char entry[5 + 4096];
+    struct passwd *pw = getpwuid(getuid());
+    snprintf(entry, sizeof entry, "HOME=%s", pw && pw->pw_dir && *pw->pw_dir ? pw->pw_dir : "/");
+    return entry;
+}
+
+/*
+ * A command starts with every signal at its default action, as under docker. The zone init starts the agent with
+ * "&" in a shell without job control, which ignores SIGINT and SIGQUIT for it; an ignored signal stays ignored
+ * across exec, and a shell that finds SIGINT ignored cannot even trap it, so Ctrl-C would never reach a command.
+ */
+static void default_signals(void) {
+    for (int sig = 1; sig < _NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
+}
+
 static void start_exec(uint32_t sid, const unsigned char *p, size_t n) {
     char msg[600];
     if (find(sid)) { error_frame(sid, EEXIST, "session id already in use"); return; }
@@ -221,7 +245,7 @@ static void start_exec(uint32_t sid, const unsigned char *p, size_t n) {
     for (unsigned i = 0; !r.bad && i < argc; i++) argv[i] = rdstr(&r);
     if (!r.bad) envc = rd16(&r);
     if (!r.bad && envc > MAX_STRINGS) r.bad = 1;
-    if (!r.bad) envp = calloc(envc + 2, sizeof *envp);
+    if (!r.bad) envp = calloc(envc + 3, sizeof *envp); /* PATH and HOME may be added, then NULL */
     for (unsigned i = 0; !r.bad && i < envc; i++) envp[i] = rdstr(&r);
     if (!r.bad) cwd = rdstr(&r);
     if (!r.bad) user = rdstr(&r);
@@ -257,7 +281,7 @@ static void start_exec(uint32_t sid, const unsigned char *p, size_t n) {
         sigset_t all;
         sigemptyset(&all);
         sigprocmask(SIG_SETMASK, &all, NULL);
-        signal(SIGPIPE, SIG_DFL);
+        default_signals();
         setsid();
         if (tty) {
             ioctl(slave, TIOCSCTTY, 0);
@@ -273,6 +297,12 @@ static void start_exec(uint32_t sid, const unsigned char *p, size_t n) {
         if (!err && *cwd && chdir(cwd) < 0) { err = errno; snprintf(why, sizeof why, "chdir %s: %s", cwd, strerror(err)); }
         if (!err && *user && become(user, why, sizeof why) < 0) err = errno ? errno : EPERM;
         if (!err) {
+            char *home = home_entry(envp);
+            if (home) {
+                size_t i = 0;
+                while (envp[i]) i++;
+                envp[i] = home;
+            }
             execvpe(argv[0], argv, envp);
             err = errno;
             snprintf(why, sizeof why, "exec %s: %s", argv[0], strerror(err));
@@ -534,7 +564,7 @@ static void reap(void) {
 #define MAX_WORKLOAD (64 * 1024)
 static int run_workload(const char *file, const char *root) {
     static char buf[MAX_WORKLOAD + 1];
-    static char *args[MAX_STRINGS + 1], *envs[MAX_STRINGS + 1];
+    static char *args[MAX_STRINGS + 1], *envs[MAX_STRINGS + 2]; /* HOME may be added */
     int na = 0, ne = 0, done = 0;
     const char *dir = "", *user = "";
     int fd = open(file, O_RDONLY | O_CLOEXEC);
@@ -574,15 +604,20 @@ static int run_workload(const char *file, const char *root) {
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD); sigaddset(&set, SIGTERM); sigaddset(&set, SIGINT); sigaddset(&set, SIGHUP);
     sigprocmask(SIG_BLOCK, &set, &old);
+    /* Started with "&" by the init, this process ignores SIGINT; an ignored signal never reaches sigwaitinfo. */
+    signal(SIGTERM, SIG_DFL); signal(SIGINT, SIG_DFL); signal(SIGHUP, SIG_DFL);
     pid_t pid = fork();
     if (pid < 0) { fprintf(stderr, "zonekeeper: workload: fork: %s\n", strerror(errno)); return 125; }
     if (pid == 0) {
         char why[300];
         sigprocmask(SIG_SETMASK, &old, NULL);
+        default_signals();
         setsid();
         if (chroot(root) < 0 || chdir("/") < 0) { fprintf(stderr, "zonekeeper: workload: chroot %s: %s\n", root, strerror(errno)); _exit(125); }
         if (*user && become(user, why, sizeof why) < 0) { fprintf(stderr, "zonekeeper: workload: %s\n", why); _exit(125); }
         if (*dir && chdir(dir) < 0) { fprintf(stderr, "zonekeeper: workload: workdir %s: %s\n", dir, strerror(errno)); _exit(125); }
+        char *home = home_entry(envs);
+        if (home) envs[ne] = home;
         /* execvp looks the command up in this process's PATH, so the workload's environment comes first. */
         environ = envs;
         execvp(args[0], args);

@@ -10,7 +10,7 @@ import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
 /**
- * Keeps the console logs of the zones a driver watches under their cap, checked every few seconds on a daemon thread
+ * Keeps the console logs (and image zones' workload logs) of the zones a driver watches under their cap, checked every few seconds on a daemon thread
  * of its own. The hypervisor's side writes each log itself ({@code O_APPEND}: QEMU's chardev {@code logfile},
  * xenconsoled's {@code guest-NAME.log}), so the logs are copy-truncated from outside ({@link CappedLog}): draining
  * the console instead would take the one client a console serves from zone:console, and would stall the guest's
@@ -21,7 +21,7 @@ import java.util.function.Supplier;
 public final class LogCapper implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(LogCapper.class.getName());
 
-    /** One zone's console log. */
+    /** One log of a zone: its console log or its workload log. */
     public record ZoneLog(String zone, Path path) {
     }
 
@@ -51,7 +51,7 @@ public final class LogCapper implements AutoCloseable {
         try {
             CappedLog.rotate(log, cap);
         } catch (IOException | RuntimeException e) {
-            LOG.log(System.Logger.Level.WARNING, "could not rotate the console log of zone " + zone + ": "
+            LOG.log(System.Logger.Level.WARNING, "could not rotate " + log.getFileName() + " of zone " + zone + ": "
                     + e.getMessage());
         }
     }

@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Stream;
 
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
@@ -194,8 +195,10 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         Settings old = settings;
         settings = s;
         if (logCapper == null) {
+            // The workload log of an image zone is held to the same cap; a zone without one has no such file.
             logCapper = new LogCapper("kvm-console-log-cap", () -> watches.values().stream()
-                    .map(w -> new LogCapper.ZoneLog(w.zone.name(), w.files.consoleLog())).toList(),
+                    .flatMap(w -> Stream.of(new LogCapper.ZoneLog(w.zone.name(), w.files.consoleLog()),
+                            new LogCapper.ZoneLog(w.zone.name(), w.files.workloadLog()))).toList(),
                     () -> settings.consoleLogCap(), LOG_CAP_PERIOD_S);
         }
         images = ZoneImages.forHost(s.stateDir().resolve("cache").resolve("kvm"));
@@ -263,6 +266,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
                 + " tpm; boots the bzImage through SeaBIOS, slower)");
         d.put("machine.least", settings.machine().id());
         d.put("console.log.cap", settings.consoleLogCap() / 1024 + " KiB, then console.log.1");
+        d.put("workload.log.cap", settings.consoleLogCap() / 1024 + " KiB, then workload.log.1 (image zones)");
         d.putAll(jails.describe());
         return new Capabilities(EnumSet.of(Feature.PAUSE, Feature.CONSOLE, Feature.ADOPTION, Feature.CHANNELS,
                 Feature.NETWORK, Feature.DISK, Feature.PCI_PASSTHROUGH),
@@ -320,6 +324,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
     private RuntimeRecord run(ZoneContext zone, StartPlan plan) throws DriverException {
         // The log may have grown while no driver watched the zone.
         LogCapper.capNow(plan.files().consoleLog(), settings.consoleLogCap(), zone.name());
+        LogCapper.capNow(plan.files().workloadLog(), settings.consoleLogCap(), zone.name());
         StartAttempt attempt = new StartAttempt(plan.files(), plan.spec());
         QemuProcess process = null;
         Optional<String> unjailed = jails.whyUnjailed(plan.spec(), plan.resources());

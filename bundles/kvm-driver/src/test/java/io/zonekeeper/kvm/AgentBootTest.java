@@ -163,6 +163,24 @@ public class AgentBootTest {
     }
 
     @Test
+    public void aCommandStartsWithNoSignalIgnoredSoCtrlCReachesItsTrap() throws Exception {
+        // The init starts the agent with "&", which ignores SIGINT and SIGQUIT; a command must not inherit that.
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        assertEquals(0, drain(link.exec(command("grep", "SigIgn", "/proc/self/status"), Duration.ofSeconds(30)),
+                out, out));
+        assertEquals("SigIgn:\t0000000000000000\n", out.toString(StandardCharsets.UTF_8));
+        out.reset();
+        ExecSession s = link.exec(command("sh", "-c", "trap 'echo got-INT; exit 9' INT; echo armed;"
+                + " while :; do sleep 1; done"), Duration.ofSeconds(30));
+        while (!out.toString(StandardCharsets.UTF_8).contains("armed")) {
+            assertEquals(null, s.pump(out, out, 1000));
+        }
+        s.signal(2);
+        assertEquals(out.toString(StandardCharsets.UTF_8), 9, drain(s, out, out));
+        assertTrue(out.toString(StandardCharsets.UTF_8), out.toString(StandardCharsets.UTF_8).contains("got-INT"));
+    }
+
+    @Test
     public void aQuietExecStillAnswersAfterAWhileAndSignalsReachIt() throws Exception {
         ExecSession s = link.exec(command("sh", "-c", "read line; echo got $line; sleep 1000"),
                 Duration.ofSeconds(30));

@@ -64,26 +64,43 @@ zk_power_setup() {
     done
 }
 
+# The device of the virtio-serial port named $1 (vportNpM), waiting for it; fails when it did not appear.
+zk_port_dev() {
+    tries=0
+    while :; do
+        port=
+        for p in /sys/class/virtio-ports/*; do
+            if [ -f "$p/name" ] && [ "$(cat "$p/name")" = "$1" ]; then port=${p##*/}; break; fi
+        done
+        # The port shows up a moment after virtio_console loads; opening it earlier fails with ENXIO.
+        if [ -n "$port" ] && [ -e "/dev/$port" ]; then echo "$port"; return 0; fi
+        tries=$((tries + 1))
+        [ $tries -ge $zk_wait_tries ] && return 1
+        sleep $zk_wait_step
+    done
+}
+
 zk_channels_setup() {
     mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
     mkdir -p /dev/virtio-ports
     for c in $(echo "$channels" | tr , ' '); do
-        tries=0
-        while :; do
-            port=
-            for p in /sys/class/virtio-ports/*; do
-                if [ -f "$p/name" ] && [ "$(cat "$p/name")" = "$c" ]; then port=${p##*/}; break; fi
-            done
-            # The port shows up a moment after virtio_console loads; opening it earlier fails with ENXIO.
-            if [ -n "$port" ] && [ -e "/dev/$port" ]; then
-                ln -sf "../$port" "/dev/virtio-ports/$c"
-                break
-            fi
-            tries=$((tries + 1))
-            if [ $tries -ge $zk_wait_tries ]; then echo "zonekeeper: channel $c did not appear"; break; fi
-            sleep $zk_wait_step
-        done
+        if port=$(zk_port_dev "$c"); then
+            ln -sf "../$port" "/dev/virtio-ports/$c"
+        else
+            echo "zonekeeper: channel $c did not appear"
+        fi
     done
+}
+
+# Where an image zone's workload writes its stdout and stderr: its own port (io.zonekeeper.workload), which QEMU
+# appends to the zone's workload.log, apart from the kernel's lines here; the console if the port did not appear.
+zk_workload_output() {
+    if port=$(zk_port_dev io.zonekeeper.workload); then
+        echo "/dev/$port"
+    else
+        echo "zonekeeper: zone $name: the workload port did not appear; its output goes to the console" >$zk_console
+        echo "$zk_console"
+    fi
 }
 
 # The agent finds its virtio-serial port (io.zonekeeper.agent) by itself, waiting for it if virtio_console is still

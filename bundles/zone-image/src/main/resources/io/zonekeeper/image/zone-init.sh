@@ -20,7 +20,8 @@
 #                        mounted under an overlay whose upper layer is a tmpfs, at /newroot; the workload (the disk
 #                        zk-workload, written by the driver: command, env, folder, user) runs there through
 #                        "zk-agent --workload", which chroots, takes the user from the image's /etc/passwd and
-#                        /etc/group, forwards SIGTERM and reaps orphans. Its output goes to the console; when it ends
+#                        /etc/group, forwards SIGTERM and reaps orphans. Its output goes where the optional hook
+#                        zk_workload_output says (on KVM its own port, zone:logs --workload), else to the console; when it ends
 #                        the init prints "zonekeeper: zone NAME workload exited N" and powers off. The power button
 #                        (zone:stop) sends it SIGTERM instead of powering off at once.
 # PID 1 must never exit: the kernel would panic.
@@ -203,7 +204,10 @@ fi
 if [ "$image" = 1 ]; then
     rc=125
     if [ -n "$workload" ]; then
-        zk-agent --workload "$workload" /newroot </dev/null >$zk_console 2>&1 &
+        # A hypervisor whose hooks define zk_workload_output keeps the workload's output apart from the console.
+        wout=$zk_console
+        command -v zk_workload_output >/dev/null && wout=$(zk_workload_output)
+        zk-agent --workload "$workload" /newroot </dev/null >"$wout" 2>&1 &
         echo $! >/run/zk-workload.pid
         wait $!
         rc=$?

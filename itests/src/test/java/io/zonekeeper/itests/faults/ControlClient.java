@@ -67,17 +67,30 @@ final class ControlClient {
         StringBuilder out = new StringBuilder();
         StringBuilder err = new StringBuilder();
         var reader = new java.io.BufferedReader(Channels.newReader(ch, StandardCharsets.UTF_8));
-        String line;
-        while ((line = reader.readLine()) != null) {
-            JsonObject frame = Json.createReader(new StringReader(line)).readObject();
-            if (frame.containsKey("out")) {
-                out.append(frame.getString("out"));
-            } else if (frame.containsKey("err")) {
-                err.append(frame.getString("err"));
-            } else if (frame.containsKey("exit")) {
-                return new Answer(frame.getInt("exit"), out.toString(), err.toString());
-            }
+        Integer code;
+        while ((code = frame(reader, out, err)) == null) {
+            // more output
         }
-        return new Answer(-1, out.toString(), err.toString());
+        return new Answer(code, out.toString(), err.toString());
+    }
+
+    /**
+     * Reads one answer frame: its "out" or "err" text is appended and null returned, or the exit code of an "exit"
+     * frame is returned; -1 when the appliance closed the connection without one.
+     */
+    static Integer frame(java.io.BufferedReader reader, StringBuilder out, StringBuilder err) throws IOException {
+        String line = reader.readLine();
+        if (line == null) {
+            return -1;
+        }
+        JsonObject frame = Json.createReader(new StringReader(line)).readObject();
+        if (frame.containsKey("out")) {
+            out.append(frame.getString("out"));
+        } else if (frame.containsKey("err")) {
+            err.append(frame.getString("err"));
+        } else if (frame.containsKey("exit")) {
+            return frame.getInt("exit");
+        }
+        return null;
     }
 }

@@ -43,21 +43,10 @@ public final class UpgradeSweep {
 
     public static Result run(int upgrades, int zoneCount) throws Exception {
         Path dist = ApplianceProcess.builtDistribution();
-        Path next;
-        Path own;
-        try (Stream<Path> s = Files.list(dist.resolve("../../../itests/kvm-driver-next/target").normalize())) {
-            next = s.filter(p -> p.getFileName().toString().matches("kvm-driver-next-.*\\.jar")).findFirst()
-                    .orElseThrow(() -> new IOException("no kvm-driver-next jar; build itests/kvm-driver-next"));
-        }
-        try (Stream<Path> s = Files.list(dist.resolve("bundles"))) {
-            own = s.filter(p -> p.getFileName().toString().matches("kvm-driver-\\d.*\\.jar")).findFirst()
-                    .orElseThrow(() -> new IOException("no kvm-driver jar in " + dist.resolve("bundles")));
-        }
+        List<Path> jars = signedKvmDriverJars(dist, Files.createTempDirectory(Path.of("/tmp"), "zk-signed"));
+        Path next = jars.get(0);
+        Path own = jars.get(1);
         Path state = Files.createTempDirectory(Path.of("/tmp"), "zk-upgrades");
-        // Both jars signed as an operator would: the appliance runs under its default code policy (signed only).
-        Path signedDir = Files.createTempDirectory(Path.of("/tmp"), "zk-signed");
-        next = DistributionSigner.sign(next, signedDir.resolve(next.getFileName()));
-        own = DistributionSigner.sign(own, signedDir.resolve(own.getFileName()));
         ApplianceProcess appliance = new ApplianceProcess(dist, state);
         ControlClient control = new ControlClient(state);
         List<String> names = new ArrayList<>();
@@ -128,17 +117,41 @@ public final class UpgradeSweep {
                     System.out.println("driver upgrades: destroying " + n + ": " + e.getMessage());
                 }
             }
-            appliance.stop();
-            for (long pid : new ApplianceInvariants(control, state, false).ourGuests().keySet()) {
-                ProcessHandle.of(pid).ifPresent(h -> {
-                    h.destroyForcibly();
-                    h.onExit().join();
-                });
-            }
-            try (Stream<Path> walk = Files.walk(state)) {
-                walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
+            stopAndRemove(appliance, control, state);
         }
+    }
+
+    /** Stops the appliance, kills every guest of its state folder that is left, and removes the folder. */
+    static void stopAndRemove(ApplianceProcess appliance, ControlClient control, Path state) throws Exception {
+        appliance.stop();
+        for (long pid : new ApplianceInvariants(control, state, false).ourGuests().keySet()) {
+            ProcessHandle.of(pid).ifPresent(h -> {
+                h.destroyForcibly();
+                h.onExit().join();
+            });
+        }
+        try (Stream<Path> walk = Files.walk(state)) {
+            walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+    }
+
+    /**
+     * kvm-driver-next and the distribution's own kvm-driver jar, in that order, both signed into {@code into} as an
+     * operator would sign them: the appliance runs under its default code policy (signed only).
+     */
+    static List<Path> signedKvmDriverJars(Path dist, Path into) throws IOException {
+        Path next;
+        Path own;
+        try (Stream<Path> s = Files.list(dist.resolve("../../../itests/kvm-driver-next/target").normalize())) {
+            next = s.filter(p -> p.getFileName().toString().matches("kvm-driver-next-.*\\.jar")).findFirst()
+                    .orElseThrow(() -> new IOException("no kvm-driver-next jar; build itests/kvm-driver-next"));
+        }
+        try (Stream<Path> s = Files.list(dist.resolve("bundles"))) {
+            own = s.filter(p -> p.getFileName().toString().matches("kvm-driver-\\d.*\\.jar")).findFirst()
+                    .orElseThrow(() -> new IOException("no kvm-driver jar in " + dist.resolve("bundles")));
+        }
+        return List.of(DistributionSigner.sign(next, into.resolve(next.getFileName())),
+                DistributionSigner.sign(own, into.resolve(own.getFileName())));
     }
 
     private static void ask(ControlClient control, String command) throws IOException {

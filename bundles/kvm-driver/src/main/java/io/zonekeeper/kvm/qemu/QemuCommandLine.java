@@ -11,6 +11,7 @@ import java.util.stream.Collectors;
 import io.zonekeeper.api.ChannelSpec;
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.guest.AgentEndpoint;
+import io.zonekeeper.guest.WorkloadLog;
 import io.zonekeeper.kvm.image.ImageRoot;
 import io.zonekeeper.kvm.image.ZoneImages.BootImage;
 import io.zonekeeper.spi.PreparedChannel;
@@ -23,7 +24,8 @@ import jakarta.json.JsonObjectBuilder;
 /**
  * Renders a zone into QEMU arguments: the microvm machine booting the kernel through its PVH entry, tuned as
  * measured on this kind of host (docs: shared/labs/KVM.md), in the full seccomp sandbox, with QMP, a pidfile, a
- * serial console that is both a log file and a socket, the guest agent's virtio-serial port, one per channel, one virtio-net device
+ * serial console that is both a log file and a socket, the guest agent's virtio-serial port, an image zone's workload
+ * output port (a file), one per channel, one virtio-net device
  * per prepared tap and one virtio-blk device per prepared disk (two {@code -blockdev} nodes, format explicit). A zone whose prepared devices need more gets the
  * {@link Machine} its start plan chose (q35, booting through firmware where ACPI tables must come from it), with
  * the same virtio devices on PCI, and its devices rendered by {@link QemuDevices}. Pure: it reads nothing, starts
@@ -78,6 +80,13 @@ public final class QemuCommandLine {
         a.addAll(List.of("-device", machine.virtio("serial")));
         a.addAll(List.of("-chardev", "socket,id=agent,path=" + files.agentSocket() + ",server=on,wait=off",
                 "-device", "virtserialport,chardev=agent,name=" + AgentEndpoint.KVM_PORT_NAME));
+        if (root != null) {
+            // The workload's output goes to a file QEMU appends to (O_APPEND, so the driver's copy-truncate leaves no
+            // hole): a file backend is always connected, so a workload never blocks on its output while no appliance
+            // runs, and nothing of it mixes with the kernel's lines on the console.
+            a.addAll(List.of("-chardev", "file,id=workload,path=" + files.workloadLog() + ",append=on",
+                    "-device", "virtserialport,chardev=workload,name=" + WorkloadLog.KVM_PORT_NAME));
+        }
         if (!spec.channels().isEmpty()) {
             for (ChannelSpec c : spec.channels()) {
                 a.addAll(List.of("-chardev", channelBackend(c, files, res), "-device", "virtserialport,chardev=ch-"

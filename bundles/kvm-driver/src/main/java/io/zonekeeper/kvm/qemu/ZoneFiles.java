@@ -2,6 +2,8 @@ package io.zonekeeper.kvm.qemu;
 
 import java.nio.file.Path;
 
+import io.zonekeeper.guest.WorkloadLog;
+
 /**
  * The files the KVM driver keeps in a zone's folder. Short names on purpose: a Unix socket path may have at most
  * {@link #MAX_SOCKET_PATH} bytes.
@@ -25,6 +27,14 @@ public record ZoneFiles(Path dir) {
     /** Everything the guest wrote on its serial console, appended across boots; it outlives the guest. */
     public Path consoleLog() {
         return dir.resolve("console.log");
+    }
+
+    /**
+     * An image zone's workload output (stdout and stderr), which QEMU appends to from the workload's virtio-serial
+     * port; apart from the console's kernel lines. Capped and rotated like {@link #consoleLog()}.
+     */
+    public Path workloadLog() {
+        return WorkloadLog.in(dir);
     }
 
     public Path pidFile() {

@@ -186,5 +186,16 @@ public class QemuCommandLineTest {
         String cmdline = after(a, "-append");
         assertTrue(cmdline, cmdline.contains(" zk.image=1") && cmdline.contains("zk.features=power,agent,image"));
         assertFalse("the workload never travels on the command line: " + cmdline, cmdline.contains("HOME"));
+        // Its output has a port of its own, which QEMU appends to workload.log: never to the kernel's console.
+        assertTrue(all(a, "-chardev").toString(), all(a, "-chardev").contains(
+                "file,id=workload,path=/var/lib/zk/zones/web/workload.log,append=on"));
+        assertTrue(all(a, "-device").toString(), all(a, "-device").contains(
+                "virtserialport,chardev=workload,name=io.zonekeeper.workload"));
+    }
+
+    @Test
+    public void aZoneWithoutAnImageHasNoWorkloadPort() {
+        List<String> a = render(ZoneSpec.builder("web").build(), FILES, IMAGE);
+        assertFalse(a.toString(), a.stream().anyMatch(s -> s.contains("workload")));
     }
 }

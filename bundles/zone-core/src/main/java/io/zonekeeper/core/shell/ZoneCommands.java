@@ -31,6 +31,7 @@ import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.api.ZoneState;
 import io.zonekeeper.core.ZoneRegistry;
 import io.zonekeeper.core.json.SpecJson;
+import io.zonekeeper.guest.WorkloadLog;
 import io.zonekeeper.hostio.CappedLog;
 import io.zonekeeper.hostio.FileTail;
 import io.zonekeeper.hostio.GuestText;
@@ -249,17 +250,38 @@ public class ZoneCommands {
         return sb.toString().stripTrailing();
     }
 
-    @Descriptor("Print the end of a zone's console log (at most its last 1 MiB, with the rotated console.log.1), control characters escaped")
+    @Descriptor("Print the end of a zone's console log, or with --workload of an image zone's workload output (at most the last 1 MiB, with the rotated .1 file), control characters escaped")
     public String logs(
             @Descriptor("only the last N lines (0: all the last 1 MiB holds)") @Parameter(names = { "-n", "--lines" }, absentValue = "0") int lines,
+            @Descriptor("the workload's stdout and stderr instead of the console (image zones)") @Parameter(names = "--workload", presentValue = "true", absentValue = "false") boolean workload,
             @Descriptor("zone name") String name) throws ZoneException, IOException {
+        if (workload) {
+            return logsText(workloadLog(name), name, lines, "workload log");
+        }
         return logsText(zones.consoleLog(name), name, lines);
     }
 
-    /** What zone:logs prints for a log: its end, bounded, escaped, with a line that says when it was cut. */
+    /** An image zone's workload log; a zone that is no image zone has no workload, and is refused naming that. */
+    private Path workloadLog(String name) throws ZoneException {
+        ZoneInfo z = zones.get(name).orElseThrow(() -> new ZoneException("no zone named '" + name
+                + "'; zone:list shows the zones there are"));
+        if (z.spec().image() == null) {
+            throw new ZoneException("zone " + name + " is not an image zone, so it has no workload log; what it runs"
+                    + " prints on its console: zone:logs " + name);
+        }
+        return WorkloadLog.in(zones.zoneDirectory(name));
+    }
+
+    /** What zone:logs prints for a console log: its end, bounded, escaped, with a line that says when it was cut. */
     static String logsText(Path log, String name, int lines) throws IOException {
+        return logsText(log, name, lines, "console log");
+    }
+
+    /** The same for a log of the given kind ("console log", "workload log"). */
+    static String logsText(Path log, String name, int lines, String kind) throws IOException {
         if (!Files.exists(log)) {
-            return "(zone " + name + " has printed nothing yet)";
+            return "(zone " + name + " has printed nothing " + (kind.equals("console log") ? "" : "to its " + kind + " ")
+                    + "yet)";
         }
         FileTail.Tail tail = FileTail.read(log, LOGS_TAIL);
         Path older = CappedLog.rotated(log);
@@ -280,7 +302,7 @@ public class ZoneCommands {
         }
         text = GuestText.escape(text).stripTrailing();
         if (tail.cut() && (lines == 0 || shortOfLines)) {
-            return "(zone " + name + "'s console log holds " + tail.fileSize() / 1024 + " KiB; its last "
+            return "(zone " + name + "'s " + kind + " holds " + tail.fileSize() / 1024 + " KiB; its last "
                     + LOGS_TAIL / 1024 + " KiB follow)\n" + text;
         }
         return text;
@@ -290,13 +312,15 @@ public class ZoneCommands {
     public String wait(
             @Descriptor("give up after this many seconds") @Parameter(names = "--timeout", absentValue = "60") int timeout,
             @Descriptor("wait for this text on the console instead of a state") @Parameter(names = "--console", absentValue = "") String text,
+            @Descriptor("with --console: wait for the text in an image zone's workload log instead") @Parameter(names = "--workload", presentValue = "true", absentValue = "false") boolean workload,
             @Descriptor("zone name, then the state(s) to wait for, comma-separated") String name,
             @Descriptor("states") String... states) throws ZoneException, IOException, InterruptedException {
         Duration limit = Duration.ofSeconds(timeout);
         if (!text.isEmpty()) {
             long deadline = System.nanoTime() + limit.toNanos();
             String shown = GuestText.escape(text);
-            ConsoleFollow follow = new ConsoleFollow(zones.consoleLog(name), text, LOGS_TAIL);
+            ConsoleFollow follow = new ConsoleFollow(workload ? workloadLog(name) : zones.consoleLog(name), text,
+                    LOGS_TAIL);
             while (System.nanoTime() < deadline) {
                 if (follow.step()) {
                     return "zone " + name + " printed '" + shown + "'";
@@ -316,7 +340,7 @@ public class ZoneCommands {
             throw new ZoneException("zone " + name + " did not print '" + shown + "' within " + timeout + " s");
         }
         if (states.length == 0) {
-            throw new ZoneException("usage: zone:wait [--timeout S] NAME STATE[,STATE] or zone:wait --console TEXT NAME");
+            throw new ZoneException("usage: zone:wait [--timeout S] NAME STATE[,STATE] or zone:wait [--workload] --console TEXT NAME");
         }
         Set<ZoneState> want = EnumSet.noneOf(ZoneState.class);
         for (String s : String.join(",", states).split(",")) {

@@ -55,6 +55,19 @@ public class ConsoleOutputTest {
     }
 
     @Test
+    public void aWorkloadLogIsShownTheSameWayAndNamedAsSuch() throws Exception {
+        Path log = tmp.newFile("workload.log").toPath();
+        Files.writeString(log, "out \u001b[31mred\u001b[0m\nerr\n");
+        Files.writeString(log.resolveSibling("workload.log.1"), "older\n");
+        assertEquals("older\nout \\x1b[31mred\\x1b[0m\nerr", ZoneCommands.logsText(log, "app", 0, "workload log"));
+        assertEquals("(zone app has printed nothing to its workload log yet)",
+                ZoneCommands.logsText(tmp.getRoot().toPath().resolve("none.log"), "app", 0, "workload log"));
+        Path huge = hugeLogEndingWith("\nlast\n");
+        assertTrue(ZoneCommands.logsText(huge, "app", 0, "workload log")
+                .startsWith("(zone app's workload log holds 204800 KiB; its last 1024 KiB follow)\n"));
+    }
+
+    @Test
     public void justAfterARotationLogsShowTheEndOfTheGenerationBefore() throws Exception {
         Path log = tmp.newFile("console.log").toPath();
         Files.writeString(log, "new 1\n");
