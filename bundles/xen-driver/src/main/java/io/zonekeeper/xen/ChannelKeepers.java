@@ -76,6 +76,23 @@ final class ChannelKeepers {
         return zoneDir.resolve("channels");
     }
 
+    /**
+     * The host end of an image zone's guest agent (docs/AGENT-PROTOCOL.md): one more channel, after the spec's, so
+     * its vchan is the next place (the zone init counts the channels). Its socket's name is no channel's (a channel
+     * name starts with a letter or digit). The keeper holds the socket, so an exec outlives the appliance as a Xen
+     * domain does.
+     */
+    static KeeperConfig.Channel agent(ZoneContext zone) throws DriverException {
+        Path socket = dir(zone.directory()).resolve("_agent.sock");
+        int len = socket.toString().getBytes(StandardCharsets.UTF_8).length;
+        if (len > MAX_SOCKET_PATH) {
+            throw new DriverException("zone " + zone.name() + " cannot run on the xen driver: its agent socket " + socket
+                    + " would be " + len + " bytes, but a Unix socket path may have at most " + MAX_SOCKET_PATH
+                    + "; use a shorter state directory");
+        }
+        return new KeeperConfig.Channel("agent", socket, true);
+    }
+
     /** The host ends of the zone's channels, in spec order: the broker's rendezvous, else a socket of its own. */
     static List<KeeperConfig.Channel> plan(ZoneContext zone, PreparedResources res) throws DriverException {
         List<KeeperConfig.Channel> out = new ArrayList<>();
