@@ -43,8 +43,11 @@ final class ChannelKeepers {
     static final String CONFIG = "keeper.properties";
     /** A per-zone keeper of driver versions before the shared one named its zone so in its command line. */
     private static final String LEGACY_ZONE_PROPERTY = "-Dzonekeeper.keeper.zone=";
-    /** A JVM's start in dom0 under emulation took up to tens of seconds in the lab. */
-    static final Duration READY = Duration.ofSeconds(120);
+    /**
+     * A JVM's start in dom0 under emulation took up to tens of seconds in the lab, and over 120 s when the machine
+     * under the lab was busy (load average 18 on 2 cores).
+     */
+    static final Duration READY = Duration.ofSeconds(300);
     private static final Duration GONE = Duration.ofSeconds(10);
     /** Longest Unix socket path (sun_path is 108 bytes with its terminating zero). */
     private static final int MAX_SOCKET_PATH = 107;
