@@ -2,7 +2,8 @@
  * zk-agent: the Zonekeeper guest agent. One static program (musl) in every zone image, started by the zone init.
  * It runs commands for the host (zone:exec) over one byte stream, the agent port: on KVM a virtio-serial port named
  * io.zonekeeper.agent, found through /sys/class/virtio-ports/<port>/name; elsewhere any character device named
- * with -d. The protocol is docs/AGENT-PROTOCOL.md; the host side is io.zonekeeper.agent.AgentCodec.
+ * with -d, or (-l PATH, on Xen) a Unix socket it listens on, to which the zone's vchan proxy connects whenever the
+ * host opens the agent's channel; a newer connection takes the place of the one before. The protocol is docs/AGENT-PROTOCOL.md; the host side is io.zonekeeper.agent.AgentCodec.
  *
  * Sessions live in the agent, not in the connection: when the host goes away (an appliance restart, a driver
  * upgrade) the commands keep running, their output waits in bounded buffers (a command that fills them blocks on
@@ -24,7 +25,9 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -75,6 +78,7 @@ struct session {
 static struct session sessions[MAX_SESSIONS];
 static int port = -1;
 static const char *device;
+static int listener = -1; /* -l: the socket the host's connections come in on */
 static const char *exec_root; /* -r: an image zone's root, where every exec runs (chroot) */
 static int host_here;     /* a SYNC and HELLO came on this connection */
 static unsigned char rbuf[HEADER + MAX_PAYLOAD + 16];
@@ -490,6 +494,21 @@ static int find_port(char *path, size_t len) {
     return found;
 }
 
+/* -l PATH: listens there; the connections come later, in the main loop. */
+static void listen_on(const char *path) {
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof a.sun_path) { logf_("socket path too long: %s", path); exit(2); }
+    strcpy(a.sun_path, path);
+    unlink(path);
+    listener = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (listener < 0 || bind(listener, (struct sockaddr *)&a, sizeof a) < 0 || listen(listener, 4) < 0) {
+        logf_("cannot listen on the agent socket: %s", strerror(errno));
+        exit(1);
+    }
+    chmod(path, 0600);
+    logf_("listening on %s", path);
+}
+
 static void open_port(void) {
     char path[300];
     for (int tries = 0;; tries++) {
@@ -638,10 +657,15 @@ static int run_workload(const char *file, const char *root) {
 
 int main(int argc, char **argv) {
     if (argc == 4 && strcmp(argv[1], "--workload") == 0) return run_workload(argv[2], argv[3]);
+    const char *listen_path = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-d") == 0 && i + 1 < argc) device = argv[++i];
         else if (strcmp(argv[i], "-r") == 0 && i + 1 < argc) exec_root = argv[++i];
-        else { fprintf(stderr, "usage: zk-agent [-d DEVICE] [-r ROOT] | zk-agent --workload FILE ROOT\n"); return 2; }
+        else if (strcmp(argv[i], "-l") == 0 && i + 1 < argc) listen_path = argv[++i];
+        else {
+            fprintf(stderr, "usage: zk-agent [-d DEVICE | -l SOCKET] [-r ROOT] | zk-agent --workload FILE ROOT\n");
+            return 2;
+        }
     }
     signal(SIGPIPE, SIG_IGN);
     sigset_t chld;
@@ -653,10 +677,11 @@ int main(int argc, char **argv) {
     mkdir("/dev/pts", 0755);
     if (mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "mode=620,ptmxmode=666") < 0 && errno != EBUSY)
         logf_("no devpts, so no terminals: %s", strerror(errno));
-    open_port();
+    if (listen_path) listen_on(listen_path);
+    else open_port();
 
-    struct pollfd fds[2 + 3 * MAX_SESSIONS];
-    struct { struct session *s; int what; } who[2 + 3 * MAX_SESSIONS];
+    struct pollfd fds[3 + 3 * MAX_SESSIONS];
+    struct { struct session *s; int what; } who[3 + 3 * MAX_SESSIONS];
     int hup_wait = 0;
     for (;;) {
         produce_frames();
@@ -666,6 +691,7 @@ int main(int argc, char **argv) {
         fds[nf].fd = hup_wait ? -1 : port;
         fds[nf].events = (wlen ? POLLOUT : 0) | (rlen < sizeof rbuf ? POLLIN : 0);
         nf++;
+        fds[nf].fd = listener; fds[nf].events = POLLIN; nf++; /* -1 (ignored) without -l */
         for (int i = 0; i < MAX_SESSIONS; i++) {
             struct session *s = &sessions[i];
             if (!s->used) continue;
@@ -687,6 +713,16 @@ int main(int argc, char **argv) {
             while (read(sfd, &si, sizeof si) > 0) {}
             reap();
         }
+        if (fds[2].revents & POLLIN) {
+            int c = accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (c >= 0) {
+                /* A new host: the old connection's hang-up may not have been seen yet. */
+                if (port >= 0) close(port);
+                port = c;
+                host_here = 0; rlen = 0; wlen = 0;
+                fds[1].revents = 0;
+            }
+        }
         short pr = fds[1].revents;
         /* Hung up: POLLHUP with nothing left to read, or a read of 0 (the port reads 0 only with the host away). */
         int hup = (pr & POLLHUP) && !(pr & POLLIN);
@@ -703,9 +739,11 @@ int main(int argc, char **argv) {
             /* The host went away: what it had not read is lost, and REATTACH will ask for it again. */
             if (host_here) logf_("host %s", "disconnected; sessions kept");
             host_here = 0; rlen = 0; wlen = 0;
-            hup_wait = 1;
+            /* A port stays and reports the next host; a socket connection is over, and the next one is accepted. */
+            if (listener >= 0) { close(port); port = -1; }
+            else hup_wait = 1;
         }
-        for (int i = 2; i < nf; i++) {
+        for (int i = 3; i < nf; i++) {
             if (!fds[i].revents) continue;
             struct session *s = who[i].s;
             if (who[i].what == 2) {

@@ -24,8 +24,6 @@ final class ZoneWatch {
     private static final int CONSOLE_LINES = 15;
     /** How much of the console's end a report reads for its last lines: a guest may have flooded the log. */
     private static final int CONSOLE_TAIL = 4096;
-    /** The zone init's last line in an image zone; {@code %s} is the zone's name, the exit status follows. */
-    static final String WORKLOAD_EXIT_MARKER = "zonekeeper: zone %s workload exited ";
 
     final UUID id;
     final ZoneContext zone;
@@ -178,23 +176,9 @@ final class ZoneWatch {
         }
     }
 
-    /**
-     * The exit status an image zone's init printed last ({@code zonekeeper: zone NAME workload exited N}), if the
-     * console's last lines hold one. The init prints it right before it powers off, so it is among them.
-     */
+    /** The exit status an image zone's init printed last, if the console's last lines hold one. */
     static java.util.Optional<Integer> workloadExit(String name, List<String> lastLines) {
-        String marker = String.format(WORKLOAD_EXIT_MARKER, name);
-        for (int i = lastLines.size() - 1; i >= 0; i--) {
-            String l = lastLines.get(i).strip();
-            if (l.startsWith(marker)) {
-                try {
-                    return java.util.Optional.of(Integer.parseInt(l.substring(marker.length()).strip()));
-                } catch (NumberFormatException e) {
-                    return java.util.Optional.empty();
-                }
-            }
-        }
-        return java.util.Optional.empty();
+        return io.zonekeeper.image.ImageWorkload.exitStatus(name, lastLines);
     }
 
     private void report(ZoneState s, String why) {

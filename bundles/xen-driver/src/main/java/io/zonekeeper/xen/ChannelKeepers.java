@@ -43,8 +43,11 @@ final class ChannelKeepers {
     static final String CONFIG = "keeper.properties";
     /** A per-zone keeper of driver versions before the shared one named its zone so in its command line. */
     private static final String LEGACY_ZONE_PROPERTY = "-Dzonekeeper.keeper.zone=";
-    /** A JVM's start in dom0 under emulation took up to tens of seconds in the lab. */
-    static final Duration READY = Duration.ofSeconds(120);
+    /**
+     * A JVM's start in dom0 under emulation took up to tens of seconds in the lab, and over 120 s when the machine
+     * under the lab was busy (load average 18 on 2 cores).
+     */
+    static final Duration READY = Duration.ofSeconds(300);
     private static final Duration GONE = Duration.ofSeconds(10);
     /** Longest Unix socket path (sun_path is 108 bytes with its terminating zero). */
     private static final int MAX_SOCKET_PATH = 107;
@@ -74,6 +77,23 @@ final class ChannelKeepers {
     /** The folder of a zone's channel files: its copy of the keeper config and the host sockets. */
     static Path dir(Path zoneDir) {
         return zoneDir.resolve("channels");
+    }
+
+    /**
+     * The host end of an image zone's guest agent (docs/AGENT-PROTOCOL.md): one more channel, after the spec's, so
+     * its vchan is the next place (the zone init counts the channels). Its socket's name is no channel's (a channel
+     * name starts with a letter or digit). The keeper holds the socket, so an exec outlives the appliance as a Xen
+     * domain does.
+     */
+    static KeeperConfig.Channel agent(ZoneContext zone) throws DriverException {
+        Path socket = dir(zone.directory()).resolve("_agent.sock");
+        int len = socket.toString().getBytes(StandardCharsets.UTF_8).length;
+        if (len > MAX_SOCKET_PATH) {
+            throw new DriverException("zone " + zone.name() + " cannot run on the xen driver: its agent socket " + socket
+                    + " would be " + len + " bytes, but a Unix socket path may have at most " + MAX_SOCKET_PATH
+                    + "; use a shorter state directory");
+        }
+        return new KeeperConfig.Channel("agent", socket, true);
     }
 
     /** The host ends of the zone's channels, in spec order: the broker's rendezvous, else a socket of its own. */

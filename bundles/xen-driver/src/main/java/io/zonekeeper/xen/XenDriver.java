@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -27,11 +28,17 @@ import io.zonekeeper.api.ZoneInfo;
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.api.ZoneState;
 import io.zonekeeper.api.metrics.ZoneMetric;
+import io.zonekeeper.api.image.ImageException;
+import io.zonekeeper.api.image.ImageInfo;
+import io.zonekeeper.api.image.ImageStore;
 import io.zonekeeper.api.metrics.ZoneMetricsSource;
+import io.zonekeeper.guest.AgentEndpoint;
 import io.zonekeeper.hostio.AtomicFiles;
 import io.zonekeeper.hostio.FileTail;
 import io.zonekeeper.hostio.LogCapper;
 import io.zonekeeper.image.BootFolders;
+import io.zonekeeper.image.ImageFiles;
+import io.zonekeeper.image.ImageWorkload;
 import io.zonekeeper.spi.Adoption;
 import io.zonekeeper.spi.Capabilities;
 import io.zonekeeper.spi.ConsoleAccess;
@@ -88,6 +95,11 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
     /** zone-core's state directory; images are cached in its cache folder. */
     @Reference
     private StateLocation stateLocation;
+    /** The image store, for image zones; optional, so that the driver runs without zone-images. */
+    @Reference(cardinality = org.osgi.service.component.annotations.ReferenceCardinality.OPTIONAL,
+            policy = org.osgi.service.component.annotations.ReferencePolicy.DYNAMIC,
+            policyOption = org.osgi.service.component.annotations.ReferencePolicyOption.GREEDY)
+    private volatile ImageStore imageStore;
     private volatile XenDriverSettings settings;
     private volatile Xl xl;
     private volatile ZoneImage image;
@@ -237,8 +249,9 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
         DomainConfig.checkSupported(spec);
         BootFiles boot = bootFiles(spec);
         PreparedResources res = zone.resources();
+        DomainConfig.ImageDisks imageDisks = spec.image() != null ? imageDisks(zone) : null;
         DomainConfig.Backends backends = null;
-        if (!res.nics().isEmpty() || !res.disks().isEmpty()) {
+        if (!res.nics().isEmpty() || !res.disks().isEmpty() || imageDisks != null) {
             try {
                 backends = hotplug.install(XenDriver::hostLinkExists);
             } catch (IOException e) {
@@ -246,8 +259,12 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
                         + e.getMessage(), e);
             }
         }
-        String config = DomainConfig.render(zone.id(), spec, boot, settings.defaultType(), res, backends);
-        List<KeeperConfig.Channel> plan = ChannelKeepers.plan(zone, res);
+        String config = DomainConfig.render(zone.id(), spec, boot, settings.defaultType(), res, backends, imageDisks);
+        List<KeeperConfig.Channel> plan = new ArrayList<>(ChannelKeepers.plan(zone, res));
+        KeeperConfig.Channel agent = imageDisks != null ? ChannelKeepers.agent(zone) : null;
+        if (agent != null) {
+            plan.add(agent);
+        }
 
         Optional<Domain> existing = domains().find(zone.id());
         if (existing.isPresent()) {
@@ -304,12 +321,40 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
         if (keeper != 0) {
             p.put(R_KEEPER, String.valueOf(keeper));
         }
+        if (agent != null) {
+            p.put(AgentEndpoint.RUNTIME_KEY, AgentEndpoint.unix(agent.socket()).toString());
+        }
         RuntimeRecord record = new RuntimeRecord(TYPE, p);
         zone.saveRuntime(record);
         ended.remove(zone.id());
         domains.put(zone.id(), new ZoneDomain(zone, d.domid(), spec.name(), ZoneState.RUNNING));
         watcher().wake();
         return record;
+    }
+
+    /**
+     * An image zone's root: the image as the store has it now, and its workload (the image's config with the spec's
+     * over it) written to the zone's folder, from where blkback serves it read-only.
+     */
+    private DomainConfig.ImageDisks imageDisks(ZoneContext zone) throws DriverException {
+        ZoneSpec spec = zone.spec();
+        ImageStore store = imageStore;
+        if (store == null) {
+            throw new DriverException("zone " + spec.name() + " runs image " + spec.image() + ", but no image store"
+                    + " is running: the zone-images bundle provides it");
+        }
+        Path file = zone.directory().resolve("workload.zk");
+        try {
+            ImageInfo info = store.resolve(spec.image());
+            byte[] workload = ImageWorkload.merge(info.config(), spec.workload()).encode();
+            Files.createDirectories(zone.directory());
+            ImageFiles.writeAtomically(file, out -> out.write(workload));
+            return new DomainConfig.ImageDisks(info.rootfs(), file);
+        } catch (ImageException | IllegalArgumentException e) {
+            throw new DriverException("zone " + spec.name() + ": image " + spec.image() + ": " + e.getMessage(), e);
+        } catch (IOException e) {
+            throw new DriverException("zone " + spec.name() + ": cannot write " + file + ": " + e.getMessage(), e);
+        }
     }
 
     /** Takes back a failed start: a domain that did come up with this uuid, and the config file. */
@@ -401,7 +446,7 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
             // Same uuid, new id (the domain was renamed or migrated): write down the id it has now.
             p.put(R_DOMID, String.valueOf(d.domid()));
         }
-        if (!zone.spec().channels().isEmpty()) {
+        if (!zone.spec().channels().isEmpty() || zone.spec().image() != null) {
             keepers.revive(zone, d.domid(), p);
         }
         if (!p.equals(rec.get().properties())) {
@@ -485,6 +530,9 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
         ended.put(d.id, state);
         keepers.end(d.zone);
         String why = reason;
+        if (state == ZoneState.STOPPED && d.zone.spec().image() != null) {
+            why += workloadExit(d.zone).map(code -> ": workload exited " + code).orElse("");
+        }
         if (state == ZoneState.CRASHED) {
             List<String> console = FileTail.lastLines(consoleLog(d.zone), 15, 4096); // bounded, escaped
             why += "; last console lines: " + (console.isEmpty() ? "(none)" : String.join(" | ", console));
@@ -495,6 +543,26 @@ public final class XenDriver implements HypervisorDriver, PausableDriver, Consol
             }
         }
         report(d.zone, state, why);
+    }
+
+    /**
+     * The exit status an image zone's init printed before it powered off. xenconsoled may write the guest's last
+     * lines a moment after xenstored announced the domain's end, so the log is read again for up to a second.
+     */
+    private Optional<Integer> workloadExit(ZoneContext zone) {
+        for (int i = 0;; i++) {
+            Optional<Integer> code = ImageWorkload.exitStatus(zone.name(), FileTail.lastLines(consoleLog(zone), 15,
+                    4096));
+            if (code.isPresent() || i == 4) {
+                return code;
+            }
+            try {
+                Thread.sleep(250);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return code;
+            }
+        }
     }
 
     private static void report(ZoneContext zone, ZoneState s, String why) {

@@ -88,6 +88,18 @@ public class XenDriverTest {
     }
 
     @Test
+    public void anImageZoneWithoutAnImageStoreIsRefusedBeforeXlRunsNamingTheBundleThatProvidesIt() throws IOException {
+        ZoneSpec spec = SpecFiles.read(SpecFiles.HELLO).toBuilder().image("lab/busybox:1").build();
+        TestZone zone = new TestZone(spec, dir.resolve("state/zones/hello"));
+        DriverException e = assertThrows(DriverException.class, () -> driver.start(zone));
+        assertTrue(e.getMessage(), e.getMessage().contains("runs image lab/busybox:1, but no image store is running:"
+                + " the zone-images bundle provides it"));
+        assertEquals("xl must not have been run", List.of(), xl.calls);
+        assertTrue(zone.saved.isEmpty());
+        assertTrue("no workload file", Files.notExists(dir.resolve("state/zones/hello/workload.zk")));
+    }
+
+    @Test
     public void aSpecsKernelOrInitramfsOutsideTheBootFoldersIsRefusedBeforeXlRunsEvenThroughASymlink()
             throws Exception {
         Path secret = Files.writeString(Files.createDirectories(dir.resolve("etc")).resolve("shadow"), "root:x");

@@ -7,9 +7,10 @@ import java.util.Optional;
 /**
  * A zone's guest agent endpoint as its driver recorded it: the value of {@link #RUNTIME_KEY} is
  * {@code TRANSPORT:ADDRESS}. Version 1 knows one transport, {@code unix:PATH}, a Unix stream socket that the
- * hypervisor side holds (on KVM, QEMU listens on it for the virtio-serial port {@link #KVM_PORT_NAME}), so the
- * agent's connection outlives the JVM and driver upgrades. Another transport (Xen's channel mechanism) gets another
- * prefix; a host side that does not know a prefix says so instead of guessing.
+ * hypervisor side holds (on KVM, QEMU listens on it for the virtio-serial port {@link #KVM_PORT_NAME}; on Xen, the
+ * channel keeper in dom0 listens on it for the agent's vchan), so the agent's connection outlives the JVM and driver
+ * upgrades. Another transport gets another prefix; a host side that does not know a prefix says so instead of
+ * guessing.
  */
 public record AgentEndpoint(String transport, String address) {
     /** The runtime record key a driver writes. */

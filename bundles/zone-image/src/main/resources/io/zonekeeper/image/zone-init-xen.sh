@@ -2,6 +2,8 @@
 #   zk.disks             the N-th disk is xvd(a+N) (the driver gives each its vdev)
 #   zk.channels=a,b      vchan channels in order, listed in /run/zonekeeper/channels; "zk-channel NAME" joins its
 #                        stdin and stdout to one
+#   zk.image=1           the image's squashfs is xvdy and the workload file xvdz (the driver's vdevs); the guest
+#                        agent serves the vchan after the channels' (data/vchan/0/N, N the number of channels)
 # "xl shutdown" makes the kernel run /sbin/poweroff (in the image), which powers the zone off.
 zk_console=/dev/hvc0
 # netfront and blkfront make their devices once the backends in dom0 connect: wait for them, but not forever.
@@ -17,9 +19,13 @@ zk_disk_dev() {
     [ -b "$dev" ]
 }
 
-# Image zones do not run on Xen yet (issue 14 item 6): no image disk ever appears.
+# blkfront has no serials: an image zone's two disks have fixed vdevs after the spec's disks (DomainConfig).
 zk_serial_dev() {
-    return 1
+    case "$1" in
+        zk-image) d=$(zk_disk_dev 24) && echo "$d" ;;
+        zk-workload) d=$(zk_disk_dev 25) && echo "$d" ;;
+        *) return 1 ;;
+    esac
 }
 
 zk_power_setup() {
@@ -39,9 +45,17 @@ zk_channels_report() {
     :
 }
 
-# The agent rides the zone channel mechanism on Xen (zk-agent -d DEVICE); that transport is not wired yet, so the
-# agent is in the image but not started.
+# In an image zone the agent rides the channel mechanism: it listens on a socket in the zone, and Xen's vchan proxy,
+# the vchan server of the agent's place (after the channels'), connects there whenever the channel keeper in dom0
+# opens the vchan for a host program on the zone's agent socket, and serves the next session when one ends.
 zk_agent_start() {
-    :
+    [ "$image" = 1 ] && [ -x /bin/zk-agent ] && [ -x /bin/vchan-socket-proxy ] || return 0
+    n=0
+    for c in $(echo "$channels" | tr , ' '); do n=$((n + 1)); done
+    setsid /bin/zk-agent -l /run/zk-agent.sock ${workload:+-r /newroot} </dev/null >$zk_console 2>&1 &
+    (while :; do
+        /bin/vchan-socket-proxy -m server 0 "data/vchan/0/$n" /run/zk-agent.sock
+        sleep 1
+    done) </dev/null >$zk_console 2>&1 &
 }
 # --- end of the Xen hooks

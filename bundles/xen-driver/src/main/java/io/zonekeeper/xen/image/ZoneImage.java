@@ -28,7 +28,10 @@ import io.zonekeeper.image.ZoneInitramfs;
  * <li>{@code net}: xen-netfront;</li>
  * <li>{@code disk}: xen-blkfront and ext4, with what modules.dep and modules.softdep say ext4 needs;</li>
  * <li>{@code vchan}: the grant and event channel devices, and Xen's own {@code vchan-socket-proxy} with its shared
- * libraries, which {@code zk-channel NAME} runs as the zone's end of a channel.</li>
+ * libraries, which {@code zk-channel NAME} runs as the zone's end of a channel, and an image zone's guest agent as
+ * its end of the agent's vchan;</li>
+ * <li>{@code image}: xen-blkfront, squashfs and overlay, for an image zone's root (the image's squashfs under a
+ * tmpfs overlay).</li>
  * </ul>
  * A group the host cannot give (a module missing, no vchan-socket-proxy) is left out and {@link Initramfs#missing}
  * says why, so that the driver refuses a spec that needs it before xl runs.
@@ -37,9 +40,10 @@ public final class ZoneImage {
     public static final String NET = "net";
     public static final String DISK = "disk";
     public static final String VCHAN = "vchan";
+    public static final String IMAGE = "image";
     /** Where Debian's xen-utils-4.17 installs the vchan proxy. */
     public static final Path DEFAULT_VCHAN_PROXY = Path.of("/usr/lib/xen-4.17/bin/vchan-socket-proxy");
-    private static final int FORMAT = 3;
+    private static final int FORMAT = 4;
     private static final Map<String, List<String>> GROUPS = groups();
 
     /**
@@ -77,6 +81,7 @@ public final class ZoneImage {
         g.put(NET, List.of("xen-netfront"));
         g.put(DISK, List.of("xen-blkfront", "ext4"));
         g.put(VCHAN, List.of("xen-evtchn", "xen-gntdev", "xen-gntalloc"));
+        g.put(IMAGE, List.of("xen-blkfront", "squashfs", "overlay"));
         return g;
     }
 
@@ -122,7 +127,7 @@ public final class ZoneImage {
         }
         String init = ZoneInitScript.render(Hypervisor.XEN);
         ImageKey key = new ImageKey().add("format " + FORMAT).add(init).add(poweroffScript()).addFile(busybox)
-                .addGroups(modules.groups());
+                .addBytes(ZoneInitramfs.agentBinary()).addGroups(modules.groups());
         if (proxy != null) {
             key.add(channelScript()).addFile(vchanProxy).addFile(proxy.interpreter().getValue());
             for (Path lib : proxy.libraries().values()) {

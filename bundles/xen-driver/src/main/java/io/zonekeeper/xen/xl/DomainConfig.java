@@ -35,6 +35,10 @@ import io.zonekeeper.xen.image.ZoneImage;
  * <p>Networks and disks come prepared by the appliance ({@link PreparedResources}) and are rendered as a {@code vif}
  * per network (netback in dom0, on the network's bridge, with the lease's MAC) and a {@code disk} per image (blkback
  * on a loop device, raw images only), each with the driver's own hotplug script (see {@code HotplugScripts}).
+ *
+ * <p>An image zone ({@code image} in the spec) gets two more disks, read-only and after the spec's: the image's
+ * squashfs as {@value #IMAGE_VDEV} and its workload file as {@value #WORKLOAD_VDEV}, where the zone init looks for
+ * them (blkfront has no disk serials), and {@code zk.image=1}; its guest agent serves a vchan after the channels'.
  */
 public final class DomainConfig {
     /** The spec label that picks the guest type: {@code pv} or {@code pvh}. */
@@ -43,6 +47,20 @@ public final class DomainConfig {
     public static final String PVH = "pvh";
     /** One vdev letter per disk, xvda to xvdz. */
     public static final int MAX_DISKS = 26;
+    /** An image zone's disks: the image's squashfs and the workload file, the last two vdevs. */
+    public static final String IMAGE_VDEV = "xvdy";
+    public static final String WORKLOAD_VDEV = "xvdz";
+    /** The spec's disks of an image zone: those before {@link #IMAGE_VDEV}. */
+    public static final int MAX_IMAGE_ZONE_DISKS = 24;
+
+    /**
+     * An image zone's root, as the zone init finds it.
+     *
+     * @param rootfs   the image's squashfs, from the image store
+     * @param workload the workload file the driver wrote ({@code io.zonekeeper.image.ImageWorkload#encode})
+     */
+    public record ImageDisks(Path rootfs, Path workload) {
+    }
 
     /**
      * What a zone boots.
@@ -88,9 +106,9 @@ public final class DomainConfig {
     /** Every field of {@code spec} this driver cannot honour, the spec's own errors first. */
     public static List<FieldError> unsupported(ZoneSpec spec) {
         List<FieldError> errors = new ArrayList<>(spec.validate());
-        if (spec.image() != null) {
-            // Until then the zone would boot the plain zone image and never run its workload.
-            errors.add(new FieldError("image", "image zones run on the kvm driver only so far (issue 14 item 6)"));
+        if (spec.image() != null && spec.disks().size() > MAX_IMAGE_ZONE_DISKS) {
+            errors.add(new FieldError("disks", "an image zone has at most " + MAX_IMAGE_ZONE_DISKS + " disks (xvda to"
+                    + " xvdx): " + IMAGE_VDEV + " and " + WORKLOAD_VDEV + " hold its image and workload"));
         }
         for (int i = 0; i < spec.devices().size(); i++) {
             if (!DeviceSpec.TYPE_PCI.equals(spec.devices().get(i).type())) {
@@ -143,6 +161,12 @@ public final class DomainConfig {
             need(errors, boot, "networks", ZoneImage.NET, !spec.networks().isEmpty());
             need(errors, boot, "disks", ZoneImage.DISK, !spec.disks().isEmpty());
             need(errors, boot, "channels", ZoneImage.VCHAN, !spec.channels().isEmpty());
+            need(errors, boot, "image", ZoneImage.IMAGE, spec.image() != null);
+            // The guest agent (zone:exec) rides a vchan.
+            need(errors, boot, "image", ZoneImage.VCHAN, spec.image() != null);
+        } else if (spec.image() != null) {
+            errors.add(new FieldError("image", "an image zone boots the driver's zone initramfs, which mounts the"
+                    + " image; this zone names an initramfs of its own"));
         } else if (!spec.channels().isEmpty()) {
             errors.add(new FieldError("channels", "channels need the driver's zone initramfs (its zk-channel); this"
                     + " zone boots an initramfs of its own"));
@@ -208,8 +232,26 @@ public final class DomainConfig {
      */
     public static String render(UUID id, ZoneSpec spec, BootFiles boot, String defaultType, PreparedResources res,
             Backends backends) throws DriverException {
+        return render(id, spec, boot, defaultType, res, backends, null);
+    }
+
+    /**
+     * The config file's text.
+     *
+     * @param image an image zone's disks, null for any other zone (and required for an image zone)
+     */
+    public static String render(UUID id, ZoneSpec spec, BootFiles boot, String defaultType, PreparedResources res,
+            Backends backends, ImageDisks image) throws DriverException {
         checkSupported(spec);
-        fail(spec, unrenderable(spec, boot, res));
+        List<FieldError> errors = unrenderable(spec, boot, res);
+        if (spec.image() != null && image == null) {
+            errors.add(new FieldError("image", "the image's disks were not prepared"));
+        }
+        if (image != null) {
+            checkQuotable(errors, "disks[image]", image.rootfs().toString());
+            checkQuotable(errors, "disks[workload]", image.workload().toString());
+        }
+        fail(spec, errors);
         StringBuilder c = new StringBuilder();
         c.append("# Zonekeeper zone ").append(spec.name()).append(" (").append(id).append("), rendered by the xen")
                 .append(" driver at every start: edit the zone's spec, not this file.\n");
@@ -244,13 +286,15 @@ public final class DomainConfig {
             }
             line(c, "vif", "[ " + String.join(", ", vifs) + " ]");
         }
-        if (!res.disks().isEmpty()) {
+        if (!res.disks().isEmpty() || image != null) {
             List<String> disks = new ArrayList<>();
             for (int i = 0; i < res.disks().size(); i++) {
                 PreparedDisk d = res.disks().get(i);
-                // target= must come last: xl takes the rest of the string as the path.
-                disks.add(single("format=raw,vdev=" + vdev(i) + ",access=" + (d.readOnly() ? "ro" : "rw")
-                        + ",backendtype=phy,script=" + backends.blockScript() + ",target=" + d.path()));
+                disks.add(disk(vdev(i), d.readOnly(), backends, d.path()));
+            }
+            if (image != null) {
+                disks.add(disk(IMAGE_VDEV, true, backends, image.rootfs().toString()));
+                disks.add(disk(WORKLOAD_VDEV, true, backends, image.workload().toString()));
             }
             line(c, "disk", "[ " + String.join(", ", disks) + " ]");
         }
@@ -266,6 +310,12 @@ public final class DomainConfig {
         line(c, "on_reboot", quote("destroy"));
         line(c, "on_crash", quote("preserve"));
         return c.toString();
+    }
+
+    private static String disk(String vdev, boolean readOnly, Backends backends, String path) {
+        // target= must come last: xl takes the rest of the string as the path.
+        return single("format=raw,vdev=" + vdev + ",access=" + (readOnly ? "ro" : "rw") + ",backendtype=phy,script="
+                + backends.blockScript() + ",target=" + path);
     }
 
     /** The guest's name of the {@code i}-th disk: xvda, xvdb, ... */
@@ -295,8 +345,11 @@ public final class DomainConfig {
             if (!res.disks().isEmpty()) {
                 features.add(ZoneImage.DISK);
             }
-            if (!spec.channels().isEmpty()) {
+            if (!spec.channels().isEmpty() || spec.image() != null) {
                 features.add(ZoneImage.VCHAN);
+            }
+            if (spec.image() != null) {
+                features.add(ZoneImage.IMAGE);
             }
             if (!features.isEmpty()) {
                 k.add("zk.features=" + String.join(",", features));
@@ -312,6 +365,10 @@ public final class DomainConfig {
             if (!spec.channels().isEmpty()) {
                 k.add("zk.channels=" + spec.channels().stream().map(ChannelSpec::name)
                         .collect(Collectors.joining(",")));
+            }
+            if (spec.image() != null) {
+                // Only a flag: the workload itself comes on its own disk, never on this line.
+                k.add("zk.image=1");
             }
         }
         if (!spec.cmdline().isBlank()) {

@@ -219,8 +219,46 @@ public class DomainConfigTest {
     }
 
     @Test
-    public void anImageZoneIsRefusedUntilTheXenDriverCanRunIt() {
+    public void anImageZoneGetsItsImageAndWorkloadReadOnlyAtTheLastTwoVdevsAndTheAgentsVchan() throws Exception {
+        ZoneSpec spec = ZoneSpec.builder("img").image("web:1").disk(new DiskSpec("/s/disks/data.img", "raw", false))
+                .channel(ChannelSpec.toHost("data")).build();
+        BootFiles boot = new BootFiles(BOOT.kernel(), BOOT.ramdisk(), true, Set.of("disk", "vchan", "image"), Map.of());
+        PreparedResources res = new PreparedResources(List.of(),
+                List.of(new PreparedDisk("data", "/s/disks/data.img", "raw", false)));
+        Map<String, String> k = keys(DomainConfig.render(ID, spec, boot, DomainConfig.PV, res, BACKENDS,
+                new DomainConfig.ImageDisks(Path.of("/s/cache/images/abc.sqfs"), Path.of("/s/zones/img/workload.zk"))));
+        assertEquals("[ 'format=raw,vdev=xvda,access=rw,backendtype=phy,script=/c/zk-block,target=/s/disks/data.img', "
+                + "'format=raw,vdev=xvdy,access=ro,backendtype=phy,script=/c/zk-block,target=/s/cache/images/abc.sqfs', "
+                + "'format=raw,vdev=xvdz,access=ro,backendtype=phy,script=/c/zk-block,target=/s/zones/img/workload.zk' ]",
+                k.get("disk"));
+        assertEquals("console=hvc0 quiet rdinit=/init zk.name=img zk.features=disk,vchan,image zk.disks=data:rw"
+                + " zk.channels=data zk.image=1", k.get("cmdline"));
+    }
+
+    @Test
+    public void anImageZoneNeedsTheImageGroupAndItsDisks() {
         ZoneSpec spec = ZoneSpec.builder("img").image("web:1").build();
-        assertEquals(List.of("image"), DomainConfig.unsupported(spec).stream().map(FieldError::field).toList());
+        DriverException noGroup = assertThrows(DriverException.class, () -> DomainConfig.render(ID, spec, FULL,
+                DomainConfig.PV, PreparedResources.NONE, BACKENDS,
+                new DomainConfig.ImageDisks(Path.of("/s/i.sqfs"), Path.of("/s/w.zk"))));
+        assertTrue(noGroup.getMessage(), noGroup.getMessage().contains("image: the zone image of kernel"));
+        BootFiles boot = new BootFiles(BOOT.kernel(), BOOT.ramdisk(), true, Set.of("vchan", "image"), Map.of());
+        DriverException noDisks = assertThrows(DriverException.class, () -> DomainConfig.render(ID, spec, boot,
+                DomainConfig.PV, PreparedResources.NONE, BACKENDS, null));
+        assertTrue(noDisks.getMessage(), noDisks.getMessage().contains("image: the image's disks were not prepared"));
+        BootFiles own = new BootFiles(BOOT.kernel(), BOOT.ramdisk(), false);
+        DriverException ownInitramfs = assertThrows(DriverException.class, () -> DomainConfig.render(ID, spec, own,
+                DomainConfig.PV, PreparedResources.NONE, BACKENDS,
+                new DomainConfig.ImageDisks(Path.of("/s/i.sqfs"), Path.of("/s/w.zk"))));
+        assertTrue(ownInitramfs.getMessage(), ownInitramfs.getMessage().contains("initramfs of its own"));
+    }
+
+    @Test
+    public void anImageZoneLeavesTheLastTwoVdevsToItsImage() {
+        ZoneSpec.Builder b = ZoneSpec.builder("img").image("web:1");
+        for (int i = 0; i < 25; i++) {
+            b.disk(new DiskSpec("/s/disks/d" + i + ".img", "raw", false));
+        }
+        assertEquals(List.of("disks"), DomainConfig.unsupported(b.build()).stream().map(FieldError::field).toList());
     }
 }

@@ -1,4 +1,4 @@
-package io.zonekeeper.kvm.image;
+package io.zonekeeper.image;
 
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertThrows;

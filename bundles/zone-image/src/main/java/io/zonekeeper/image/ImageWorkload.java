@@ -1,4 +1,4 @@
-package io.zonekeeper.kvm.image;
+package io.zonekeeper.image;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 import io.zonekeeper.api.WorkloadSpec;
 import io.zonekeeper.api.image.ImageConfig;
@@ -33,6 +34,9 @@ public record ImageWorkload(List<String> argv, List<String> env, String workdir,
      * a shorter disk makes it print "unable to read RDB block N" on the console.
      */
     static final int MIN_DISK = 8192;
+
+    /** What the zone init prints when the workload has ended, before it powers off; the zone's name fills %s. */
+    static final String EXIT_MARKER = "zonekeeper: zone %s workload exited ";
 
     public ImageWorkload {
         argv = List.copyOf(argv);
@@ -110,5 +114,24 @@ public record ImageWorkload(List<String> argv, List<String> env, String workdir,
         out.write(tag);
         out.writeBytes(value.getBytes(StandardCharsets.UTF_8));
         out.write(0);
+    }
+
+    /**
+     * The exit status an image zone's init printed last ({@code zonekeeper: zone NAME workload exited N}), if the
+     * console's last lines hold one. The init prints it right before it powers off, so it is among them.
+     */
+    public static Optional<Integer> exitStatus(String zoneName, List<String> lastLines) {
+        String marker = String.format(EXIT_MARKER, zoneName);
+        for (int i = lastLines.size() - 1; i >= 0; i--) {
+            String l = lastLines.get(i).strip();
+            if (l.startsWith(marker)) {
+                try {
+                    return Optional.of(Integer.parseInt(l.substring(marker.length()).strip()));
+                } catch (NumberFormatException e) {
+                    return Optional.empty();
+                }
+            }
+        }
+        return Optional.empty();
     }
 }
