@@ -40,8 +40,12 @@ public final class ChannelBenchmark {
     private static final Duration LIMIT = Duration.ofSeconds(180);
     private static final int MIB = 64;
     private static final int BLOCK = 64 * 1024;
-    /** busybox dd's third status line: "67108864 bytes (64.0MB) copied, 0.567 seconds, 112.9MB/s". */
-    private static final Pattern DD = Pattern.compile("(\\d+) bytes \\([^)]*\\) copied, ([0-9.]+) seconds");
+    /**
+     * What the reading zone prints: dd's "N+M records in", then the guest's uptime before and after dd (Debian's
+     * busybox dd prints no time of its own). 10 ms resolution: a few per cent of a transfer of a second or more.
+     */
+    private static final Pattern DD = Pattern.compile("(\\d+)\\+(\\d+) records in[\\s\\S]*?zk-ch ([0-9.]+) ([0-9.]+)");
+    private static final int BLOCKS = MIB * 1048576 / BLOCK;
 
     private ChannelBenchmark() {
     }
@@ -50,12 +54,13 @@ public final class ChannelBenchmark {
     private static String reader(String port) {
         String p = "/dev/virtio-ports/" + port;
         return "until [ $(head -c 1048576 " + p + " | wc -c) -ge 1048576 ]; do sleep 0.05; done;"
-                + " dd if=" + p + " of=/dev/null bs=" + BLOCK + " count=" + (MIB * 1048576 / BLOCK) + " iflag=fullblock";
+                + " a=$(cut -d' ' -f1 /proc/uptime); dd if=" + p + " of=/dev/null bs=" + BLOCK + " count=" + BLOCKS
+                + " iflag=fullblock; b=$(cut -d' ' -f1 /proc/uptime); echo zk-ch $a $b";
     }
 
     /** Writes zeros until the zone is destroyed; a write blocks while nothing is connected at the other end. */
     private static String writer(String port) {
-        return "dd if=/dev/zero of=/dev/virtio-ports/" + port + " bs=" + BLOCK + " 2>/dev/null";
+        return "(dd if=/dev/zero of=/dev/virtio-ports/" + port + " bs=" + BLOCK + "; echo zk-writer-exit $?)";
     }
 
     public static void main(String[] args) throws Exception {
@@ -74,6 +79,7 @@ public final class ChannelBenchmark {
             List<Double> downPlain = new ArrayList<>();
             List<Double> zzZk = new ArrayList<>();
             List<Double> zzPlain = new ArrayList<>();
+            List<String> failures = new ArrayList<>();
             for (int i = 0; i < runs; i++) {
                 // Host channels: "up" from the zone to the host, "down" from the host to the zone.
                 String h = "h" + i;
@@ -86,7 +92,7 @@ public final class ChannelBenchmark {
                 awaitLine(hLog, "zonekeeper: zone " + h + " ready", 0);
                 double[] zk = hostChannels(socketOf(hz, "up"), socketOf(hz, "down"), hLog, 0);
                 registry.destroy(h);
-                Path hDir = consoleLogOf(hArgs).getParent();
+                Path hDir = NetworkDiskBenchmark.consoleLogOf(hArgs).getParent();
                 long mark = sizeOf(hLog);
                 Process p = launch(hArgs, plain);
                 awaitLine(hLog, "zonekeeper: zone " + h + " ready", mark);
@@ -107,19 +113,26 @@ public final class ChannelBenchmark {
                 List<String> aArgs = cmdline(registry.start(a));
                 List<String> bArgs = cmdline(registry.start(b));
                 Path bLog = registry.consoleLog(b);
-                double zz = ddRate(awaitLine(bLog, "zonekeeper: zone " + b + " finished", 0));
+                double zz = sample("zonekeeper zone to zone, run " + (i + 1), failures, () -> withWriter(
+                        registry.consoleLog(a), 0, () -> ddRate(awaitLine(bLog, "zonekeeper: zone " + b + " finished",
+                        0))));
                 registry.destroy(a);
                 registry.destroy(b);
-                Path aDir = consoleLogOf(aArgs).getParent();
-                Path bDir = consoleLogOf(bArgs).getParent();
+                Path aDir = NetworkDiskBenchmark.consoleLogOf(aArgs).getParent();
+                Path bDir = NetworkDiskBenchmark.consoleLogOf(bArgs).getParent();
                 long markB = sizeOf(bLog);
+                long markA = sizeOf(NetworkDiskBenchmark.consoleLogOf(aArgs));
                 Process pa = launch(aArgs, plain);
                 Process pb = launch(bArgs, plain);
-                double zzp = ddRate(awaitLine(bLog, "zonekeeper: zone " + b + " finished", markB));
+                double zzp = sample("plain zone to zone, run " + (i + 1), failures, () -> withWriter(
+                        NetworkDiskBenchmark.consoleLogOf(aArgs), markA, () -> ddRate(awaitLine(bLog, "zonekeeper: zone " + b + " finished",
+                        markB))));
                 stop(pa, aDir);
                 stop(pb, bDir);
-                zzZk.add(zz);
-                zzPlain.add(zzp);
+                if (zz > 0 && zzp > 0) {
+                    zzZk.add(zz);
+                    zzPlain.add(zzp);
+                }
                 System.out.printf("channels: run %d: zone to host %.1f MiB/s (plain %.1f), host to zone %.1f MiB/s"
                         + " (plain %.1f), zone to zone %.1f MiB/s (plain QEMU-QEMU %.1f)%n", i + 1, zk[0], pl[0],
                         zk[1], pl[1], zz, zzp);
@@ -129,8 +142,16 @@ public final class ChannelBenchmark {
                     ">= 0.9", runs, accel, "host clock");
             report(figures, "host to zone", median(downZk), median(downPlain), "plain virtio-serial to a host socket",
                     ">= 0.9", runs, accel, "guest clock");
+            if (zzZk.isEmpty()) {
+                figures.failed("zone to zone: no run completed: " + String.join("; ", failures));
+                throw new IllegalStateException("zone to zone: no run completed: " + String.join("; ", failures));
+            }
             report(figures, "zone to zone", median(zzZk), median(zzPlain), "plain QEMU-QEMU chardev socket",
-                    ">= 1.0", runs, accel, "guest clock");
+                    ">= 1.0", zzZk.size(), accel, "guest clock");
+            if (!failures.isEmpty()) {
+                figures.failed("zone to zone: " + failures.size() + " of " + 2 * runs + " transfers failed: "
+                        + String.join("; ", failures));
+            }
         } finally {
             for (Process p : plain) {
                 p.destroyForcibly().waitFor();
@@ -216,18 +237,54 @@ public final class ChannelBenchmark {
         }
     }
 
-    /** MiB/s from the dd figure in a zone's console text; refuses a short read, which would flatter the figure. */
+    /** MiB/s from the reading zone's console text; refuses a short read, which would flatter the figure. */
     private static double ddRate(String console) {
         Matcher m = DD.matcher(console);
         if (!m.find()) {
-            throw new IllegalStateException("the reading zone printed no dd figure:\n" + console);
+            throw new IllegalStateException("the reading zone printed no dd records and times:\n" + console);
         }
-        long bytes = Long.parseLong(m.group(1));
-        if (bytes != (long) MIB << 20) {
-            throw new IllegalStateException("the reading zone read " + bytes + " bytes, not " + MIB + " MiB:\n"
-                    + console);
+        if (Long.parseLong(m.group(1)) != BLOCKS || Long.parseLong(m.group(2)) != 0) {
+            throw new IllegalStateException("the reading zone read " + m.group(1) + "+" + m.group(2)
+                    + " blocks, not " + BLOCKS + " full ones:\n" + console);
         }
-        return MIB / Double.parseDouble(m.group(2));
+        double seconds = Double.parseDouble(m.group(4)) - Double.parseDouble(m.group(3));
+        if (seconds <= 0) {
+            throw new IllegalStateException("the reading zone's clock moved by " + seconds + " s over " + MIB
+                    + " MiB:\n" + console);
+        }
+        return MIB / seconds;
+    }
+
+    /**
+     * A transfer that may end early; a failed one is printed and left out (it returns 0), since one stream cut
+     * short must not hide the other runs' figures. The section still reports it.
+     */
+    private static double sample(String what, List<String> failures, Measure m) throws Exception {
+        try {
+            return m.get();
+        } catch (IllegalStateException e) {
+            String first = e.getMessage().lines().findFirst().orElse("");
+            String oom = e.getMessage().contains("Out of memory") ? " (the writing guest ran out of memory)" : "";
+            System.out.println("channels: " + what + " failed: " + first + oom);
+            System.err.println(e.getMessage());
+            failures.add(what + ": " + first + oom);
+            return 0;
+        }
+    }
+
+    interface Measure {
+        double get() throws Exception;
+    }
+
+    /** A failed reading zone's error with the writing zone's console after it: why the stream ended early. */
+    private static double withWriter(Path writerLog, long from, Measure m) throws Exception {
+        try {
+            return m.get();
+        } catch (IllegalStateException e) {
+            String w = Files.exists(writerLog) ? Files.readString(writerLog, StandardCharsets.ISO_8859_1) : "";
+            throw new IllegalStateException(e.getMessage() + "\nthe writing zone's console:\n"
+                    + (w.length() > from ? w.substring((int) from) : ""), e);
+        }
     }
 
     /** Where a replay's console output starts: the log may outlive the zone it came from. */
@@ -248,19 +305,9 @@ public final class ChannelBenchmark {
         return Path.of(v.substring("host ".length()));
     }
 
-    private static Path consoleLogOf(List<String> argv) {
-        for (String a : argv) {
-            int at = a.indexOf("logfile=");
-            if (at >= 0) {
-                return Path.of(a.substring(at + "logfile=".length()).split(",")[0]);
-            }
-        }
-        throw new IllegalStateException("no console log in " + argv);
-    }
-
     /** The same QEMU command, started directly, in a fresh copy of the zone's folder. */
     private static Process launch(List<String> argv, List<Process> plain) throws IOException {
-        Path dir = consoleLogOf(argv).getParent();
+        Path dir = NetworkDiskBenchmark.consoleLogOf(argv).getParent();
         Files.createDirectories(dir.resolve("channels"));
         Process p = new ProcessBuilder(argv).redirectErrorStream(true)
                 .redirectOutput(new File(dir.resolve("plain-qemu.out").toString())).start();
