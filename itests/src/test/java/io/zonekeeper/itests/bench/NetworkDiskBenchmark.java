@@ -123,6 +123,10 @@ public final class NetworkDiskBenchmark {
                     median(qDev) - median(qBare), median(qBare), median(qDev), runs);
             System.out.printf("start: ratio zonekeeper/plain qemu: %s bare, %s with a network and a disk%n",
                     ratio(median(zkBare), median(qBare)), ratio(median(zkDev), median(qDev)));
+            BenchFigures figures = new BenchFigures("networks");
+            figures.figure("start to the ready line, bare", median(zkBare), median(qBare), "ms", null);
+            figures.figure("start to the ready line, with a network and a disk", median(zkDev), median(qDev), "ms",
+                    null);
 
             // Throughput: receiver r (fixed address) and sender s on the same network.
             String send = "zk.run=\"a=$(cut -d' ' -f1 /proc/uptime); dd if=/dev/zero bs=64k count=" + (MIB * 16)
@@ -157,6 +161,8 @@ public final class NetworkDiskBenchmark {
                 host.deleteTap(rTap);
                 host.deleteTap(sTap);
             }
+            new BenchFigures("networks").figure("zone to zone TCP throughput", Math.round(zkMBs * 10) / 10.0,
+                    Math.round(plainMBs * 10) / 10.0, "MB/s", null);
             System.out.printf("tcp: zone to zone, %d MiB: zonekeeper %.1f MB/s, plain qemu with the same devices"
                     + " %.1f MB/s, ratio %s (guest clock; accelerator %s)%n", MIB, zkMBs, plainMBs,
                     ratio(zkMBs, plainMBs), driver.capabilities().details().get("accel"));
@@ -195,7 +201,8 @@ public final class NetworkDiskBenchmark {
         return m.group(1);
     }
 
-    private static Path consoleLogOf(List<String> argv) {
+    /** The console log file a zone's QEMU command line names (its console chardev's logfile=). */
+    static Path consoleLogOf(List<String> argv) {
         for (String a : argv) {
             int at = a.indexOf("logfile=");
             if (at >= 0) {
