@@ -42,29 +42,14 @@ public class ChannelJailBootTest {
 
     @BeforeClass
     public static void needsQemuKernelAndBusybox() {
-        BootPrerequisites.need("qemu-system-x86_64 is installed", Stream.of(System.getenv("PATH").split(":"))
-                .anyMatch(d -> Files.isExecutable(Path.of(d, "qemu-system-x86_64"))));
-        BootPrerequisites.need("busybox-static is installed", Files.isRegularFile(Path.of("/bin/busybox")));
+        JailedBoots.needQemuAndBusybox();
         BootPrerequisites.need("the test runs as root (the jail needs it)", "root".equals(System.getProperty(
                 "user.name")));
     }
 
     @After
     public void killEverythingStarted() throws IOException {
-        if (driver != null) {
-            driver.deactivate();
-        }
-        ProcessHandle.current().descendants().filter(ProcessHandle::isAlive)
-                .filter(h -> QemuProcess.cmdline(h.pid()).stream().findFirst().orElse("").contains("qemu-system"))
-                .forEach(h -> {
-                    h.destroyForcibly();
-                    h.onExit().orTimeout(5, java.util.concurrent.TimeUnit.SECONDS).exceptionally(e -> h).join();
-                });
-        for (Path d : dirs) {
-            try (Stream<Path> walk = Files.walk(d)) {
-                walk.sorted((a, b) -> b.getNameCount() - a.getNameCount()).forEach(p -> p.toFile().delete());
-            }
-        }
+        JailedBoots.cleanUp(driver, dirs);
     }
 
     /** A zone with one channel to {@code peer}, as zone-core's broker would prepare it. */
@@ -122,7 +107,7 @@ public class ChannelJailBootTest {
         TestZone b = zone("chb", "cha", socket, false);
 
         driver.start(a);
-        waitForConsole(a, "zonekeeper: zone cha ready");
+        JailedBoots.waitForConsole(a, "zonekeeper: zone cha ready");
         driver.pause(a);
         RuntimeRecord rb = driver.start(b);
         long pb = Long.parseLong(rb.get(RuntimeRecord.PID).orElseThrow());
@@ -158,16 +143,5 @@ public class ChannelJailBootTest {
     private static Path rendezvousSocket(Path brokerSocket) {
         return io.zonekeeper.kvm.qemu.Rendezvous.socket(new PreparedChannel("pipe", "x", brokerSocket.toString(),
                 true));
-    }
-
-    private static void waitForConsole(TestZone z, String text) throws Exception {
-        Path log = z.directory().resolve("console.log");
-        for (int i = 0; i < 600; i++) {
-            if (Files.exists(log) && Files.readString(log, StandardCharsets.ISO_8859_1).contains(text)) {
-                return;
-            }
-            Thread.sleep(50);
-        }
-        fail("console of " + z.name() + " never showed '" + text + "'");
     }
 }

@@ -39,27 +39,12 @@ public class DiskHandoffBootTest {
 
     @BeforeClass
     public static void needsQemuKernelAndBusybox() {
-        BootPrerequisites.need("qemu-system-x86_64 is installed", Stream.of(System.getenv("PATH").split(":"))
-                .anyMatch(d -> Files.isExecutable(Path.of(d, "qemu-system-x86_64"))));
-        BootPrerequisites.need("busybox-static is installed", Files.isRegularFile(Path.of("/bin/busybox")));
+        JailedBoots.needQemuAndBusybox();
     }
 
     @After
     public void killEverythingStarted() throws IOException {
-        if (driver != null) {
-            driver.deactivate();
-        }
-        ProcessHandle.current().descendants().filter(ProcessHandle::isAlive)
-                .filter(h -> QemuProcess.cmdline(h.pid()).stream().findFirst().orElse("").contains("qemu-system"))
-                .forEach(h -> {
-                    h.destroyForcibly();
-                    h.onExit().orTimeout(5, java.util.concurrent.TimeUnit.SECONDS).exceptionally(e -> h).join();
-                });
-        for (Path d : dirs) {
-            try (Stream<Path> walk = Files.walk(d)) {
-                walk.sorted((a, b) -> b.getNameCount() - a.getNameCount()).forEach(p -> p.toFile().delete());
-            }
-        }
+        JailedBoots.cleanUp(driver, dirs);
     }
 
     /** A zone with one disk, and a host file beside it that a swap points the disk's path at. */
@@ -118,7 +103,7 @@ public class DiskHandoffBootTest {
         List<String> argv = QemuProcess.cmdline(pid);
         assertTrue(argv.toString(), argv.contains("fd=3,set=1,opaque=disk0"));
         assertTrue(argv.toString(), argv.stream().anyMatch(a -> a.contains("\"filename\":\"/dev/fdset/1\"")));
-        waitForConsole(z, "zonekeeper: zone hand ready");
+        JailedBoots.waitForConsole(z, "zonekeeper: zone hand ready");
         driver.kill(z);
     }
 
@@ -136,16 +121,5 @@ public class DiskHandoffBootTest {
         }
         assertEquals(List.of(), ProcessHandle.current().descendants().filter(ProcessHandle::isAlive)
                 .filter(h -> QemuProcess.isQemuOf(h.pid(), z.id())).toList());
-    }
-
-    private static void waitForConsole(TestZone z, String text) throws Exception {
-        Path log = z.directory().resolve("console.log");
-        for (int i = 0; i < 600; i++) {
-            if (Files.exists(log) && Files.readString(log, StandardCharsets.ISO_8859_1).contains(text)) {
-                return;
-            }
-            Thread.sleep(50);
-        }
-        fail("console of " + z.name() + " never showed '" + text + "'");
     }
 }
