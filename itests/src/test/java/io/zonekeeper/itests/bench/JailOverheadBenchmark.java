@@ -1,6 +1,5 @@
 package io.zonekeeper.itests.bench;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -22,8 +21,6 @@ import io.zonekeeper.kvm.qemu.Machine;
  * Needs root (the jail is off otherwise, and both sides would be the same).
  */
 public final class JailOverheadBenchmark {
-    private static final Duration BOOT_LIMIT = Duration.ofSeconds(60);
-
     private record Side(String label, ZoneRegistry registry, KvmDriver driver, List<Long> started, List<Long> ready) {
     }
 
@@ -59,10 +56,10 @@ public final class JailOverheadBenchmark {
                     s.ready().add(t[1]);
                 }
             }
-            long onStart = median(on.started());
-            long offStart = median(off.started());
-            long onReady = median(on.ready());
-            long offReady = median(off.ready());
+            long onStart = StartOverheadBenchmark.median(on.started());
+            long offStart = StartOverheadBenchmark.median(off.started());
+            long onReady = StartOverheadBenchmark.median(on.ready());
+            long offReady = StartOverheadBenchmark.median(off.ready());
             System.out.printf("jail: start overhead %+.1f %% to guest ready (median %d ms jail on, %d ms off), %+d ms"
                     + " to the driver's return (median %d ms on, %d ms off); %d runs each, alternating; accel %s;"
                     + " limits %s%n", 100.0 * (onReady - offReady) / offReady, onReady, offReady,
@@ -85,26 +82,9 @@ public final class JailOverheadBenchmark {
         s.registry().create(ZoneSpec.builder(name).hypervisor("kvm").build());
         s.registry().start(name);
         long started = (System.nanoTime() - t0) / 1_000_000;
-        awaitLine(s.registry().consoleLog(name), "zonekeeper: zone " + name + " ready");
+        StartOverheadBenchmark.awaitLine(s.registry().consoleLog(name), "zonekeeper: zone " + name + " ready");
         long ready = (System.nanoTime() - t0) / 1_000_000;
         s.registry().destroy(name);
         return new long[] {started, ready};
-    }
-
-    private static void awaitLine(Path log, String line) throws Exception {
-        long deadline = System.nanoTime() + BOOT_LIMIT.toNanos();
-        while (System.nanoTime() < deadline) {
-            if (Files.exists(log) && Files.readString(log, StandardCharsets.ISO_8859_1).contains(line)) {
-                return;
-            }
-            Thread.sleep(5);
-        }
-        throw new IllegalStateException("'" + line + "' did not appear in " + log + " within " + BOOT_LIMIT);
-    }
-
-    private static long median(List<Long> xs) {
-        List<Long> s = new ArrayList<>(xs);
-        s.sort(null);
-        return s.get(s.size() / 2);
     }
 }
