@@ -252,6 +252,14 @@ public class ZoneChannelsIT {
         assertTrue(zones.get("chb").orElseThrow().runtime().get("channel.data").startsWith("connects to " + socket));
         String table = sh("channel:list");
         assertTrue(table, table.matches("(?s).*data\\s+cha\\s+chb\\s+both running\\s+65536\\s+32768\n.*"));
+        // Both QEMUs are jailed, the connecting one (chb) too: each runs as its zone's own uid, not root.
+        for (String z : new String[] { "cha", "chb" }) {
+            String uid = zones.get(z).orElseThrow().runtime().get("jail.uid");
+            assertTrue(z + " runs unjailed: " + zones.get(z).orElseThrow().runtime(), uid != null && !uid.equals("0"));
+            assertEquals(z + "'s QEMU does not run as its zone's uid", "Uid:\t" + uid + "\t" + uid + "\t" + uid + "\t"
+                    + uid, Files.readAllLines(Path.of("/proc", String.valueOf(pid(z)), "status")).stream()
+                            .filter(l -> l.startsWith("Uid:")).findFirst().orElse("no Uid line"));
+        }
         assertTrue(table, table.matches("(?s).*data\\s+chc\\s+cha \\(not named back\\)\\s+not paired: .*"));
     }
 

@@ -40,6 +40,9 @@ import io.zonekeeper.kvm.image.ZoneImages.BootImage;
 import io.zonekeeper.kvm.jail.JailSettings;
 import io.zonekeeper.kvm.jail.ZoneJail;
 import io.zonekeeper.kvm.jail.ZoneJails;
+import io.zonekeeper.kvm.qemu.DiskHandoff;
+import io.zonekeeper.kvm.qemu.LaunchScript;
+import io.zonekeeper.kvm.qemu.Rendezvous;
 import io.zonekeeper.kvm.qemu.HostInfo;
 import io.zonekeeper.kvm.qemu.Machine;
 import io.zonekeeper.kvm.qemu.QemuDevices;
@@ -87,6 +90,8 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
     public static final String R_MACHINE_REASON = "machine.reason";
     /** Why a zone's QEMU runs unconfined; a jailed one records {@link ZoneJail#R_UID} and the rest instead. */
     public static final String R_JAIL = "jail";
+    /** Whether the zone's cgroup limits hold, in one line (zone:info shows it). */
+    public static final String R_LIMITS = "limits";
 
     private static final Duration LAUNCH_TIMEOUT = Duration.ofSeconds(10);
     private static final Duration QMP_TIMEOUT = Duration.ofSeconds(5);
@@ -204,6 +209,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         images = ZoneImages.forHost(s.stateDir().resolve("cache").resolve("kvm"));
         if (jails == null || !jails.settings().equals(s.jail())) {
             jails = new ZoneJails(s.jail(), s.stateDir().resolve("kvm-jail"));
+            jails.lookUpCgroups();
         }
         if (old == null || !old.equals(s)) {
             accel = new AccelChoice(s.accel(), s.qemuBinary(), images);
@@ -329,31 +335,44 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         QemuProcess process = null;
         Optional<String> unjailed = jails.whyUnjailed(plan.spec(), plan.resources());
         ZoneJail jail = null;
+        DiskHandoff disks = DiskHandoff.none();
         try {
             attempt.prepare();
-            List<String> argv = plan.argv();
+            Rendezvous.prepare(plan.resources());
+            // Opened after zone-disk's check and handed to QEMU as open files: no gap between check and use.
+            disks = DiskHandoff.open(plan.resources().disks());
+            List<String> argv = disks.qemuArgv(plan.argv());
+            LaunchScript script;
             if (unjailed.isEmpty()) {
-                jail = jails.open(zone.id(), plan.spec());
-                argv = jail.launchArgv(argv);
+                jail = jails.open(zone.id(), plan.spec(), plan.resources());
+                argv = jail.qemuArgv(argv);
+                script = jail.launchScript(disks.redirections());
+            } else {
+                script = new LaunchScript(List.of(), Optional.empty(), Optional.empty(), disks.redirections());
             }
+            argv = script.wrap(argv);
+            String limits = jail != null ? jails.limits() : "not enforced (the zone runs without a jail)";
             // Durable before the launch: a kill -9 from here on leaves the next appliance the pidfile to look at.
-            zone.saveRuntime(StartingRecord.of(record(zone, plan, 0, jail, unjailed), plan.files()));
+            zone.saveRuntime(StartingRecord.of(record(zone, plan, 0, jail, unjailed, limits), plan.files()));
             CrashPoint.reach("kvm.before-launch");
             process = QemuProcess.launch(argv, plan.files(), LAUNCH_TIMEOUT);
             CrashPoint.reach("kvm.launched");
+            disks.close();
             ZoneWatch watch = new ZoneWatch(zone, plan.files(), process, plan.accel(), this::gone);
             QmpClient qmp = QmpClient.connect(plan.files().qmpSocket(), QMP_TIMEOUT, watch::onEvent,
                     watch::onQmpClosed);
             if (qemuVersion == null) {
                 qemuVersion = versionFromGreeting(qmp);
             }
-            RuntimeRecord record = record(zone, plan, process.pid(), jail, unjailed);
+            Rendezvous.openToPeers(plan.resources());
+            RuntimeRecord record = record(zone, plan, process.pid(), jail, unjailed, limits);
             zone.saveRuntime(record);
             ended.remove(zone.id());
             watches.put(zone.id(), watch);
             watch.attach(qmp, ZoneState.RUNNING);
             return record;
         } catch (DriverException | QmpException | RuntimeException e) {
+            disks.close();
             DriverException failure = attempt.failed(zone.name(), process, e);
             if (jail != null) {
                 jails.close(zone.id());
@@ -373,7 +392,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
 
     /** The zone's runtime record; without a pid while {@code pid} is 0 (before the launch). */
     private static RuntimeRecord record(ZoneContext zone, StartPlan plan, long pid, ZoneJail jail,
-            Optional<String> unjailed) {
+            Optional<String> unjailed, String limits) {
         ZoneFiles files = plan.files();
         BootImage image = plan.image();
         PreparedResources resources = plan.resources();
@@ -397,6 +416,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         } else {
             p.put(R_JAIL, "none: " + unjailed.orElse("?"));
         }
+        p.put(R_LIMITS, limits);
         List<String> devices = QemuDevices.describe(resources.devices());
         for (int i = 0; i < devices.size(); i++) {
             p.put("device." + i, devices.get(i));

@@ -23,6 +23,8 @@ final class TestZone implements ZoneContext {
     private final Path dir;
     private volatile RuntimeRecord runtime;
     volatile PreparedResources resources = PreparedResources.NONE;
+    /** Runs when the driver saves the record it writes just before it launches QEMU (one without a pid). */
+    volatile Runnable beforeLaunch;
     final BlockingQueue<Report> reports = new LinkedBlockingQueue<>();
 
     TestZone(UUID id, ZoneSpec spec, Path dir) {
@@ -66,6 +68,10 @@ final class TestZone implements ZoneContext {
     @Override
     public void saveRuntime(RuntimeRecord record) {
         runtime = record;
+        Runnable hook = beforeLaunch;
+        if (hook != null && record.get(RuntimeRecord.PID).isEmpty()) {
+            hook.run();
+        }
     }
 
     @Override

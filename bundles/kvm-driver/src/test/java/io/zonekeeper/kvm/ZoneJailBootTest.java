@@ -43,28 +43,13 @@ public class ZoneJailBootTest {
     private KvmDriver driver;
 
     @BeforeClass
-    public static void needsQemuKernelAndBusybox() throws IOException {
-        BootPrerequisites.need("qemu-system-x86_64 is installed", Stream.of(System.getenv("PATH").split(":"))
-                .anyMatch(d -> Files.isExecutable(Path.of(d, "qemu-system-x86_64"))));
-        BootPrerequisites.need("busybox-static is installed", Files.isRegularFile(Path.of("/bin/busybox")));
+    public static void needsQemuKernelAndBusybox() {
+        JailedBoots.needQemuAndBusybox();
     }
 
     @After
     public void killEverythingStarted() throws IOException {
-        if (driver != null) {
-            driver.deactivate();
-        }
-        ProcessHandle.current().descendants().filter(ProcessHandle::isAlive)
-                .filter(h -> QemuProcess.cmdline(h.pid()).stream().findFirst().orElse("").contains("qemu-system"))
-                .forEach(h -> {
-                    h.destroyForcibly();
-                    h.onExit().orTimeout(5, java.util.concurrent.TimeUnit.SECONDS).exceptionally(e -> h).join();
-                });
-        for (Path d : dirs) {
-            try (Stream<Path> walk = Files.walk(d)) {
-                walk.sorted((a, b) -> b.getNameCount() - a.getNameCount()).forEach(p -> p.toFile().delete());
-            }
-        }
+        JailedBoots.cleanUp(driver, dirs);
     }
 
     private TestZone zoneWithDisk(String name) throws IOException {
@@ -79,16 +64,6 @@ public class ZoneJailBootTest {
         return z;
     }
 
-    private static void waitForConsole(TestZone z, String text) throws Exception {
-        Path log = z.directory().resolve("console.log");
-        for (int i = 0; i < 600; i++) {
-            if (Files.exists(log) && Files.readString(log, StandardCharsets.ISO_8859_1).contains(text)) {
-                return;
-            }
-            Thread.sleep(50);
-        }
-        fail("console of " + z.name() + " never showed '" + text + "'");
-    }
 
     /** Real, effective, saved and filesystem uids (or gids) from /proc/PID/status. */
     private static List<Integer> ids(long pid, String key) throws IOException {
@@ -137,11 +112,11 @@ public class ZoneJailBootTest {
         TestZone b = zoneWithDisk("jb");
 
         RuntimeRecord ra = driver.start(a);
-        waitForConsole(a, "zonekeeper: zone ja ready");
+        JailedBoots.waitForConsole(a, "zonekeeper: zone ja ready");
         assertJailed(ra, info);
         driver.pause(a);
         RuntimeRecord rb = driver.start(b);
-        waitForConsole(b, "zonekeeper: zone jb ready");
+        JailedBoots.waitForConsole(b, "zonekeeper: zone jb ready");
         assertJailed(rb, info);
         assertNotEquals("two running zones share a uid", ra.get(ZoneJail.R_UID), rb.get(ZoneJail.R_UID));
 
@@ -175,7 +150,7 @@ public class ZoneJailBootTest {
         driver = new KvmDriver(new KvmDriver.Settings(STATE, "qemu-system-x86_64", "tcg", null));
         TestZone a = zoneWithDisk("jc");
         RuntimeRecord ra = driver.start(a);
-        waitForConsole(a, "zonekeeper: zone jc ready");
+        JailedBoots.waitForConsole(a, "zonekeeper: zone jc ready");
         driver.deactivate();
 
         driver = new KvmDriver(new KvmDriver.Settings(STATE, "qemu-system-x86_64", "tcg", null));

@@ -179,7 +179,7 @@ public final class StartOverheadBenchmark {
         }
     }
 
-    private static void awaitLine(Path log, String line) throws Exception {
+    static void awaitLine(Path log, String line) throws Exception {
         long deadline = System.nanoTime() + BOOT_LIMIT.toNanos();
         while (System.nanoTime() < deadline) {
             if (Files.exists(log) && Files.readString(log, StandardCharsets.ISO_8859_1).contains(line)) {
@@ -190,7 +190,7 @@ public final class StartOverheadBenchmark {
         throw new IllegalStateException("'" + line + "' did not appear in " + log + " within " + BOOT_LIMIT);
     }
 
-    private static long median(List<Long> xs) {
+    static long median(List<Long> xs) {
         List<Long> s = new ArrayList<>(xs);
         s.sort(null);
         return s.get(s.size() / 2);

@@ -21,7 +21,7 @@ import jnr.ffi.Runtime;
  * <p>jffi is loaded on the first {@link #run()}, never at bundle activation: loading it in a fresh class loader
  * costs tens of milliseconds.
  */
-final class KvmIoctlSelfTest {
+public final class KvmIoctlSelfTest {
 
     static final Path DEFAULT_DEVICE = Path.of("/dev/kvm");
 
@@ -53,7 +53,7 @@ final class KvmIoctlSelfTest {
     }
 
     /** libc bound through jnr-ffi, loaded on first use. */
-    static Libc libc() {
+    public static Libc libc() {
         synchronized (LIBC_LOCK) {
             if (libc == null) {
                 libc = LibraryLoader.create(Libc.class).load("c");

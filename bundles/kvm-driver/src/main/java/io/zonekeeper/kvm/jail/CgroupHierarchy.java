@@ -111,6 +111,31 @@ public final class CgroupHierarchy {
         return parent != null;
     }
 
+    /**
+     * One line for people on whether a zone's limits hold: {@code enforced (memory, pids, cpu)}, or
+     * {@code not enforced (...)} with the reason, or which part is. A hybrid host (cgroup v1 hierarchies own the
+     * memory, pids and cpu controllers, so its cgroup2 mount offers none of them) gives
+     * {@code not enforced (cgroup v2 memory/pids/cpu controllers not available)}.
+     */
+    public String limits() {
+        if (parent == null) {
+            return "not enforced (" + problem + ")";
+        }
+        List<String> missing = new ArrayList<>(CONTROLLERS);
+        missing.removeAll(controllers);
+        if (missing.isEmpty()) {
+            return "enforced (" + String.join(", ", CONTROLLERS) + ")";
+        }
+        String why = "cgroup v2 " + String.join("/", missing) + " controller" + (missing.size() == 1 ? "" : "s")
+                + " not available";
+        if (missing.size() == CONTROLLERS.size()) {
+            return "not enforced (" + why + ")";
+        }
+        List<String> held = new ArrayList<>(CONTROLLERS);
+        held.retainAll(controllers);
+        return "partly enforced: " + String.join(", ", held) + " (" + why + ")";
+    }
+
     /** The group a zone gets (whether or not it exists yet); empty when there is no hierarchy. */
     public Optional<Path> groupOf(UUID zone) {
         return parent == null ? Optional.empty() : Optional.of(parent.resolve(zone.toString()));

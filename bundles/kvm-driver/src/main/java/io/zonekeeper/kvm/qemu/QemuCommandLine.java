@@ -155,10 +155,12 @@ public final class QemuCommandLine {
         if (p == null) {
             return "socket,id=ch-" + c.name() + ",path=" + files.channelSocket(c.name()) + ",server=on,wait=off";
         }
-        return "socket,id=ch-" + c.name() + ",path=" + p.socket() + (p.listens() ? ",server=on,wait=off"
-                : ",reconnect=1");
+        return "socket,id=ch-" + c.name() + ",path=" + Rendezvous.socket(p) + (p.listens() ? ",server=on,wait=off"
+                : RECONNECT);
     }
 
+    /** How a connecting channel's chardev ends: QEMU tries again every second. */
+    public static final String RECONNECT = ",reconnect=1";
     /**
      * The guest kernel's command line. Networks: one {@code zk.nic=MAC,ADDRESS/PREFIX,GATEWAY} per interface, with
      * {@code ,ADDRESS6/64,GATEWAY6} after it on a network with IPv6 (the init finds the interface by its MAC, so

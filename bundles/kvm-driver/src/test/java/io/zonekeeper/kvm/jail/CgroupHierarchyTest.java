@@ -5,6 +5,7 @@ import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertThrows;
 import static org.junit.Assert.assertTrue;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
@@ -40,5 +41,28 @@ public class CgroupHierarchyTest {
         CgroupHierarchy h = CgroupHierarchy.find(Path.of("/proc/self/mountinfo"), "../../etc");
         assertFalse(h.available());
         assertTrue(h.describe(), h.describe().startsWith("none:"));
+    }
+
+    /** A cgroup2 mount in a folder: its controllers, and what is enabled already for the root and the parent. */
+    private static CgroupHierarchy fakeHierarchy(String offered, String enabled) throws Exception {
+        Path root = Files.createTempDirectory("zk-cgroup2");
+        Files.writeString(root.resolve("cgroup.controllers"), offered);
+        Files.writeString(root.resolve("cgroup.subtree_control"), enabled);
+        Files.createDirectory(root.resolve("zonekeeper"));
+        Files.writeString(root.resolve("zonekeeper").resolve("cgroup.subtree_control"), enabled);
+        Path mountinfo = root.resolve("mountinfo");
+        Files.writeString(mountinfo, "36 30 0:31 / " + root + " rw,relatime - cgroup2 cgroup2 rw\n");
+        return CgroupHierarchy.find(mountinfo, "zonekeeper");
+    }
+
+    @Test
+    public void saysInOneLineWhetherLimitsHold() throws Exception {
+        assertEquals("not enforced (cgroup v2 memory/pids/cpu controllers not available)",
+                fakeHierarchy("hugetlb", "").limits());
+        assertEquals("partly enforced: memory (cgroup v2 pids/cpu controllers not available)",
+                fakeHierarchy("memory hugetlb", "memory").limits());
+        assertEquals("enforced (memory, pids, cpu)", fakeHierarchy("cpu memory pids", "memory pids cpu").limits());
+        assertEquals("not enforced (no cgroup2 file system is mounted (cgroup v1 only))",
+                CgroupHierarchy.none("no cgroup2 file system is mounted (cgroup v1 only)").limits());
     }
 }

@@ -4,9 +4,14 @@ import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertTrue;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.UUID;
+import java.util.stream.Stream;
 
 import org.junit.Test;
 
@@ -24,12 +29,31 @@ public class ZoneJailsTest {
     }
 
     @Test
-    public void theConnectingSideOfAZoneToZoneChannelRunsUnconfinedAndSaysWhy() {
-        ZoneJails jails = new ZoneJails(JailSettings.DEFAULT, Path.of("/tmp/unused-jail-root"));
-        Optional<String> why = jails.whyUnjailed(PAIRED, channel(false));
-        assertTrue(why.orElse("jailed").contains("channel pipe connects to zone a"));
-        // The listening side holds its socket from before the switch, so the channel does not keep it from a jail.
-        assertFalse(jails.whyUnjailed(PAIRED, channel(true)).orElse("").contains("channel"));
+    public void theConnectingSideOfAZoneToZoneChannelGetsARootOfItsOwnHoldingOnlyItsChannelsFolder()
+            throws Exception {
+        Path state = Files.createTempDirectory("zk-jails");
+        ZoneJails jails = new ZoneJails(JailSettings.DEFAULT, state.resolve("kvm-jail"));
+        assertEquals(Optional.empty(), jails.whyUnjailed(PAIRED, channel(false)));
+        UUID zone = UUID.randomUUID();
+        ZoneJail j = jails.open(zone, PAIRED, channel(false));
+        try {
+            assertEquals(state.resolve("kvm-jails").resolve(zone.toString()), j.root());
+            assertEquals(Map.of("pipe", Path.of("/var/lib/zk/channels/x.d")), j.connecting());
+            try (Stream<Path> in = Files.list(j.root())) {
+                assertEquals(List.of(j.root().resolve("c0")), in.toList());
+            }
+            assertEquals("r-xr-xr-x", PosixFilePermissions.toString(Files.getPosixFilePermissions(j.root())));
+        } finally {
+            jails.close(zone);
+        }
+        assertFalse(Files.exists(j.root()));
+        // The listening side holds its socket from before the switch: it keeps the shared empty root.
+        UUID listener = UUID.randomUUID();
+        try {
+            assertEquals(state.resolve("kvm-jail"), jails.open(listener, PAIRED, channel(true)).root());
+        } finally {
+            jails.close(listener);
+        }
     }
 
     @Test

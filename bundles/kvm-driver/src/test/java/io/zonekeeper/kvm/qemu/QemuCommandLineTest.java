@@ -147,14 +147,15 @@ public class QemuCommandLineTest {
     }
 
     @Test
-    public void zoneToZoneChannelsListenOrConnectWhereTheBrokerSaid() {
+    public void zoneToZoneChannelsListenOrConnectInTheFolderOfTheBrokersSocket() {
         String sock = "/var/lib/zk/channels/0123456789abcdef.sock";
+        String meet = "/var/lib/zk/channels/0123456789abcdef.d/s";
         ZoneSpec a = ZoneSpec.builder("a").channel(new ChannelSpec("data", "b")).channel(ChannelSpec.toHost("log"))
                 .build();
         List<String> listens = render(a, FILES, IMAGE, channels(new PreparedChannel("data", "b", sock,
                 true)));
         assertTrue(all(listens, "-chardev").toString(), all(listens, "-chardev").containsAll(List.of(
-                "socket,id=ch-data,path=" + sock + ",server=on,wait=off",
+                "socket,id=ch-data,path=" + meet + ",server=on,wait=off",
                 "socket,id=ch-log,path=/var/lib/zk/zones/web/channels/log.sock,server=on,wait=off")));
         assertTrue(all(listens, "-device").contains("virtserialport,chardev=ch-data,name=data"));
         assertTrue(after(listens, "-append").contains(" zk.channels=data,log"));
@@ -163,7 +164,7 @@ public class QemuCommandLineTest {
         List<String> connects = render(b, FILES, IMAGE, channels(new PreparedChannel("data", "a", sock,
                 false)));
         assertTrue(all(connects, "-chardev").toString(), all(connects, "-chardev").contains(
-                "socket,id=ch-data,path=" + sock + ",reconnect=1"));
+                "socket,id=ch-data,path=" + meet + ",reconnect=1"));
     }
 
     @Test
