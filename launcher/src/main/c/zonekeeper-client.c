@@ -24,8 +24,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <unistd.h>
 
 /* The request line and each frame stay within the appliance's own limit of 64 KiB a line; answers may be longer
@@ -357,13 +359,45 @@ static void on_signal(int sig) {
     errno = saved;
 }
 
+/* With zone:exec --tty on a terminal, the local terminal is raw: keys (Ctrl-C included) go to the zone's
+ * pseudo-terminal as bytes, which echoes and interprets them; restored however this program ends. */
+static struct termios saved_tty;
+static int tty_raw;
+
+static void restore_tty(void) {
+    if (tty_raw) {
+        tcsetattr(0, TCSADRAIN, &saved_tty);
+        tty_raw = 0;
+    }
+}
+
+static int wants_tty(const char *cmd) {
+    const char *p = strstr(cmd, "--tty");
+    return p && (p[5] == ' ' || p[5] == '\t' || p[5] == '=');
+}
+
+/* {"winsize":"ROWSxCOLS"} of the local terminal, for the request (as a member) or as a line of its own. */
+static int winsize_text(char *out, size_t n) {
+    struct winsize ws;
+    if (ioctl(0, TIOCGWINSZ, &ws) != 0 || ws.ws_row == 0 || ws.ws_col == 0) return 0;
+    snprintf(out, n, "%u" "x%u", (unsigned)ws.ws_row, (unsigned)ws.ws_col);
+    return 1;
+}
+
 static int talk(int sock, const char *cmd) {
     int exec = streams_stdin(cmd);
+    int tty = exec && isatty(0) && wants_tty(cmd);
     struct bytes pending = {0}; /* what still has to go to the appliance */
     struct bytes answer = {0};  /* what came from it and is not a whole line yet */
     puts_b(&pending, "{\"command\":");
     put_json_string(&pending, cmd);
     /* Protocol 2 only for zone:exec, so that no other command takes the caller's stdin. */
+    char size[32];
+    if (tty && winsize_text(size, sizeof size)) {
+        puts_b(&pending, ",\"winsize\":\"");
+        puts_b(&pending, size);
+        puts_b(&pending, "\"");
+    }
     puts_b(&pending, exec ? ",\"stdin\":true,\"binary\":true}\n" : "}\n");
 
     int stdin_open = 0;
@@ -376,6 +410,17 @@ static int talk(int sock, const char *cmd) {
         sa.sa_flags = SA_RESTART;
         sigaction(SIGINT, &sa, NULL);  /* SIGINT and SIGTERM go to the running program, whose exit ends us */
         sigaction(SIGTERM, &sa, NULL);
+        if (tty) {
+            sigaction(SIGWINCH, &sa, NULL); /* a new window size goes as a winsize line */
+            if (tcgetattr(0, &saved_tty) == 0) {
+                struct termios raw = saved_tty;
+                cfmakeraw(&raw);
+                if (tcsetattr(0, TCSADRAIN, &raw) == 0) {
+                    tty_raw = 1;
+                    atexit(restore_tty);
+                }
+            }
+        }
     }
     int sock_open_for_writing = 1;
     static char buf[65536];
@@ -401,8 +446,14 @@ static int talk(int sock, const char *cmd) {
         if (sig_at >= 0 && fds[sig_at].revents) {
             unsigned char s;
             while (read(signal_pipe[0], &s, 1) == 1) {
-                char line[32];
-                snprintf(line, sizeof line, "{\"signal\":%d}\n", s);
+                char line[64];
+                if (s == SIGWINCH) {
+                    char now[32];
+                    if (!winsize_text(now, sizeof now)) continue;
+                    snprintf(line, sizeof line, "{\"winsize\":\"%s\"}\n", now);
+                } else {
+                    snprintf(line, sizeof line, "{\"signal\":%d}\n", s);
+                }
                 puts_b(&pending, line);
             }
         }
