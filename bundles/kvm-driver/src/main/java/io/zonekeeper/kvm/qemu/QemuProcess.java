@@ -118,8 +118,15 @@ public final class QemuProcess {
         return handle.isAlive();
     }
 
+    /**
+     * Completes when the process ends. A child of this JVM already has the JDK's reaper waiting for it, so its exit
+     * comes from there; any other QEMU is watched by the shared {@link ProcessExits} rather than by a thread of its
+     * own.
+     */
     public CompletableFuture<ProcessHandle> onExit() {
-        return handle.onExit();
+        boolean child = this.child != null || handle.parent().map(p -> p.pid() == ProcessHandle.current().pid())
+                .orElse(false);
+        return child ? handle.onExit() : ProcessExits.SHARED.onExit(handle);
     }
 
     /** The exit code, known only when this JVM started the process and it has ended. */
@@ -138,7 +145,7 @@ public final class QemuProcess {
 
     public boolean waitFor(Duration wait) {
         try {
-            handle.onExit().get(wait.toMillis(), TimeUnit.MILLISECONDS);
+            onExit().get(wait.toMillis(), TimeUnit.MILLISECONDS);
             return true;
         } catch (Exception e) {
             if (e instanceof InterruptedException) {
