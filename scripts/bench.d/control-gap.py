@@ -3,7 +3,9 @@
 STOP_FILE exists, and prints the longest wait for an answer it saw and how many asks it made: the control plane's
 unavailability as a client sees it, to set beside the appliance's own figure during a driver upgrade.
 
-usage: control-gap.py STATE_DIR STOP_FILE  ->  prints "MAX_MS ASKS" (MAX_MS is -1 when an ask failed)"""
+usage: control-gap.py STATE_DIR STOP_FILE  ->  prints "MAX_MS ASKS" (MAX_MS is -1 when an ask failed)
+Once its first ask is answered it creates STOP_FILE.ready: start what is measured only then (a loaded machine can
+take seconds to start Python)."""
 import json
 import os
 import socket
@@ -43,7 +45,10 @@ while not os.path.exists(stop):
         ok = ask("zone:list")
     except OSError:
         ok = False
-    longest = max(longest, time.monotonic() - t0)
+    if asks == 0:
+        open(stop + ".ready", "w").close()
+    else:
+        longest = max(longest, time.monotonic() - t0)
     asks += 1
     failed = failed or not ok
 print("%d %d" % (-1 if failed else round(longest * 1000), asks))

@@ -54,12 +54,7 @@ public class ZoneJailBootTest {
         if (driver != null) {
             driver.deactivate();
         }
-        ProcessHandle.current().descendants().filter(ProcessHandle::isAlive)
-                .filter(h -> QemuProcess.cmdline(h.pid()).stream().findFirst().orElse("").contains("qemu-system"))
-                .forEach(h -> {
-                    h.destroyForcibly();
-                    h.onExit().orTimeout(5, java.util.concurrent.TimeUnit.SECONDS).exceptionally(e -> h).join();
-                });
+        OurQemus.kill();
         for (Path d : dirs) {
             try (Stream<Path> walk = Files.walk(d)) {
                 walk.sorted((a, b) -> b.getNameCount() - a.getNameCount()).forEach(p -> p.toFile().delete());

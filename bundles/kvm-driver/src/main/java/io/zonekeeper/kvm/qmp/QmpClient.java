@@ -224,10 +224,19 @@ public final class QmpClient implements AutoCloseable {
             closed = true;
         }
         try {
+            // A registered channel's descriptor is only released at the reactor's next select: shut the socket
+            // down now, so that QEMU sees the end at once and accepts the next client (a new driver adopting).
+            channel.shutdownInput();
+            channel.shutdownOutput();
+        } catch (IOException ignored) {
+            // not connected any more
+        }
+        try {
             channel.close();
         } catch (IOException ignored) {
             // closing anyway
         }
+        QmpReactor.SHARED.wakeup();
         greeting.completeExceptionally(cause);
         pending.values().forEach(f -> f.completeExceptionally(cause));
         if (first) {
