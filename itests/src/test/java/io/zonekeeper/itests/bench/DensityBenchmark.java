@@ -40,6 +40,10 @@ public final class DensityBenchmark {
     private final List<Long> qemus = new ArrayList<>();
     private long rss0;
     private long threads0;
+    /** At one running zone: the shared threads and classes of the driver are there, so growth after it is per zone. */
+    private long rss1;
+    private long threads1;
+    private Map<String, Long> names1 = Map.of();
 
     private DensityBenchmark(Path state, Process appliance) {
         this.state = state;
@@ -72,7 +76,7 @@ public final class DensityBenchmark {
         for (int i = 0; i < 100 && !control.run("zone:list", ASK).ok(); i++) {
             Thread.sleep(100);
         }
-        TreeSet<Integer> checkpoints = new TreeSet<>(List.of(0, 10, 50, 100, max));
+        TreeSet<Integer> checkpoints = new TreeSet<>(List.of(0, 1, 10, 50, 100, max));
         checkpoints.removeIf(n -> n > max);
         System.out.println("density: appliance pid " + appliance.pid() + ", up to " + max + " zones of " + GUEST_MIB
                 + " MiB guest memory, " + RESERVE_MIB + " MiB of host memory kept free");
@@ -117,9 +121,14 @@ public final class DensityBenchmark {
         Map<String, Long> status = procStatus(appliance.pid());
         long rss = status.getOrDefault("VmRSS", 0L);
         long threads = status.getOrDefault("Threads", 0L);
+        Map<String, Long> names = threadNames(appliance.pid());
         if (n == 0) {
             rss0 = rss;
             threads0 = threads;
+        } else if (n == 1) {
+            rss1 = rss;
+            threads1 = threads;
+            names1 = names;
         }
         List<Long> listMs = new ArrayList<>();
         for (int i = 0; i < 7; i++) {
@@ -130,6 +139,19 @@ public final class DensityBenchmark {
         Collections.sort(listMs);
         String growth = n == 0 ? "" : String.format(", %+d KiB and %+.1f threads per zone against 0 zones",
                 (rss - rss0) / n, (threads - threads0) / (double) n);
+        if (n > 1) {
+            growth += String.format("; %+d KiB and %+.2f threads per zone after the first (whose driver start-up, "
+                    + "image and shared watchers are one-off)", (rss - rss1) / (n - 1), (threads - threads1)
+                            / (double) (n - 1));
+            List<String> grew = new ArrayList<>();
+            names.forEach((name, count) -> {
+                long before = names1.getOrDefault(name, 0L);
+                if (count > before) {
+                    grew.add(name + " " + before + "->" + count);
+                }
+            });
+            growth += "; threads that grew since: " + (grew.isEmpty() ? "none" : String.join(", ", grew));
+        }
         System.out.printf("density: %d zones: appliance RSS %d MiB, %d threads%s%n", n, rss / 1024, threads, growth);
         System.out.printf("density: %d zones: zone:list answers in %d ms median, %d ms max (7 asks over the control"
                 + " socket)%n", n, listMs.get(listMs.size() / 2), listMs.get(listMs.size() - 1));
@@ -181,6 +203,22 @@ public final class DensityBenchmark {
         } catch (IOException | RuntimeException e) {
             return 0;
         }
+    }
+
+    /** The appliance's threads by name (a pool's threads share one), from /proc/PID/task/TID/comm. */
+    private static Map<String, Long> threadNames(long pid) throws IOException {
+        Map<String, Long> names = new java.util.TreeMap<>();
+        try (var tasks = Files.list(Path.of("/proc", String.valueOf(pid), "task"))) {
+            for (Path t : tasks.toList()) {
+                try {
+                    names.merge(Files.readString(t.resolve("comm")).strip().replaceAll("[-0-9]+$", ""), 1L,
+                            Long::sum);
+                } catch (IOException e) {
+                    // the thread ended meanwhile
+                }
+            }
+        }
+        return names;
     }
 
     /** The kB figures of /proc/PID/status (VmRSS, Threads as a count). */

@@ -26,6 +26,8 @@ import io.zonekeeper.spi.DriverException;
 public final class QemuProcess {
     /** The environment variable that names the pid of the JVM that launched a QEMU. */
     public static final String LAUNCHED_BY = "ZONEKEEPER_LAUNCHED_BY";
+    /** How many scans 50 ms apart must find no process of the zone before a launch counts as failed. */
+    private static final int ABSENT_SCANS = 4;
     private final long pid;
     private final Process child;
     private final ProcessHandle handle;
@@ -65,6 +67,7 @@ public final class QemuProcess {
         }
         long deadline = System.nanoTime() + timeout.toNanos();
         long nextScan = 0;
+        int absentScans = 0;
         try {
             while (true) {
                 OptionalInt pidFromFile = readPid(files.pidFile());
@@ -79,11 +82,14 @@ public final class QemuProcess {
                             + tail(files.qemuLog(), 2000));
                 }
                 // Once setsid has forked and returned, QEMU (or the shell of its jail, before it execs QEMU) is the
-                // only process with the zone's uuid; none left means QEMU gave up.
+                // only process with the zone's uuid; none left means QEMU gave up. A process in the middle of an
+                // exec shows an empty command line for a moment, so only an absence seen several times counts.
                 if (!p.isAlive() && uuid.isPresent() && System.nanoTime() >= nextScan) {
                     nextScan = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50);
-                    if (GuestProcessScan.host().pidsOf(uuid.get()).isEmpty()
-                            && !(readPid(files.pidFile()).isPresent() && Files.exists(files.qmpSocket()))) {
+                    boolean absent = GuestProcessScan.host().pidsOf(uuid.get()).isEmpty()
+                            && !(readPid(files.pidFile()).isPresent() && Files.exists(files.qmpSocket()));
+                    absentScans = absent ? absentScans + 1 : 0;
+                    if (absentScans >= ABSENT_SCANS) {
                         throw new DriverException("QEMU exited at start: " + tail(files.qemuLog(), 2000));
                     }
                 }
