@@ -48,7 +48,8 @@ final class StartAttempt {
      */
     DriverException failed(String zone, QemuProcess process, Exception e) {
         String msg = "zone " + zone + " did not start: ";
-        if (process != null && !process.waitFor(Duration.ofMillis(200))) {
+        // QEMU that gave up may close QMP a moment before it exits; on a loaded host that moment is long.
+        if (process != null && !process.waitFor(Duration.ofSeconds(1))) {
             process.kill(Duration.ofSeconds(5));
             msg += e.getMessage();
             if (!(e instanceof DriverException) && Files.exists(files.qemuLog())) {

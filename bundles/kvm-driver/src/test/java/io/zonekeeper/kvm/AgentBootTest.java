@@ -65,9 +65,7 @@ public class AgentBootTest {
         if (kvm != null) {
             kvm.deactivate();
         }
-        ProcessHandle.current().descendants().filter(ProcessHandle::isAlive)
-                .filter(h -> QemuProcess.cmdline(h.pid()).stream().findFirst().orElse("").contains("qemu-system"))
-                .forEach(h -> h.destroyForcibly());
+        OurQemus.kill();
         if (dir != null) {
             Path log = dir.resolve("console.log");
             if (Files.exists(log)) {

@@ -119,7 +119,7 @@ public class DiskHandoffBootTest {
             assertTrue(e.getMessage(), e.getMessage().contains("disk data: cannot open "));
             assertTrue(e.getMessage(), e.getMessage().contains("symbolic link"));
         }
-        assertEquals(List.of(), ProcessHandle.current().descendants().filter(ProcessHandle::isAlive)
+        assertEquals(List.of(), OurQemus.live().stream()
                 .filter(h -> QemuProcess.isQemuOf(h.pid(), z.id())).toList());
     }
 }

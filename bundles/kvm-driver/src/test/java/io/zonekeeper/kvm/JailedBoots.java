@@ -28,12 +28,7 @@ final class JailedBoots {
         if (driver != null) {
             driver.deactivate();
         }
-        ProcessHandle.current().descendants().filter(ProcessHandle::isAlive)
-                .filter(h -> QemuProcess.cmdline(h.pid()).stream().findFirst().orElse("").contains("qemu-system"))
-                .forEach(h -> {
-                    h.destroyForcibly();
-                    h.onExit().orTimeout(5, TimeUnit.SECONDS).exceptionally(e -> h).join();
-                });
+        OurQemus.kill(); // QEMU runs detached (setsid --fork): found by the mark the launch gives it
         for (Path d : dirs) {
             try (Stream<Path> walk = Files.walk(d)) {
                 walk.sorted((a, b) -> b.getNameCount() - a.getNameCount()).forEach(p -> p.toFile().delete());

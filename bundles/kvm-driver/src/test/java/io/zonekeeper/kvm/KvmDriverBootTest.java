@@ -78,20 +78,13 @@ public class KvmDriverBootTest {
         }
     }
 
-    /** Kills, by PID, every QEMU this JVM started (they are its children, in their own sessions). */
+    /** Kills, by PID, every QEMU this JVM started. */
     private static void killOurQemus() {
-        ProcessHandle.current().descendants().filter(ProcessHandle::isAlive)
-                .filter(h -> QemuProcess.cmdline(h.pid()).stream().findFirst().orElse("").contains("qemu-system"))
-                .forEach(h -> {
-                    h.destroyForcibly();
-                    h.onExit().orTimeout(5, java.util.concurrent.TimeUnit.SECONDS).exceptionally(e -> h).join();
-                });
+        OurQemus.kill();
     }
 
     private static long liveQemuChildren() {
-        return ProcessHandle.current().descendants().filter(ProcessHandle::isAlive)
-                .filter(h -> QemuProcess.cmdline(h.pid()).stream().findFirst().orElse("").contains("qemu-system"))
-                .count();
+        return OurQemus.live().size();
     }
 
     private KvmDriver driver() {

@@ -70,12 +70,7 @@ public class MachineBootTest {
     @After
     public void killEverythingStarted() throws IOException {
         drivers.forEach(KvmDriver::deactivate);
-        ProcessHandle.current().descendants().filter(ProcessHandle::isAlive)
-                .filter(h -> QemuProcess.cmdline(h.pid()).stream().findFirst().orElse("").contains("qemu-system"))
-                .forEach(h -> {
-                    h.destroyForcibly();
-                    h.onExit().orTimeout(5, TimeUnit.SECONDS).exceptionally(e -> h).join();
-                });
+        OurQemus.kill();
         for (long pid : swtpms) {
             ProcessHandle.of(pid).filter(h -> QemuProcess.cmdline(pid).stream().findFirst().orElse("")
                     .contains("swtpm")).ifPresent(ProcessHandle::destroyForcibly);

@@ -208,6 +208,8 @@ public final class DriverUpgrader {
         registry.lifecycleEvents().upgrade("UPGRADE_BEGAN", type, oldVersion, newVersion.toString(), "");
         try {
             long t0 = System.nanoTime();
+            long updated = t0;
+            long bound = t0;
             String failure = null;
             Map<String, String> refused = Map.of();
             try (InputStream in = Files.newInputStream(jar)) {
@@ -215,8 +217,10 @@ public final class DriverUpgrader {
             } catch (BundleException | IOException e) {
                 failure = "the new bundle did not start: " + e.getMessage();
             }
+            updated = System.nanoTime();
             if (failure == null) {
                 DriverBinding b = registry.awaitBinding(type, x -> x.version.equals(newVersion.toString()), timeout);
+                bound = System.nanoTime();
                 if (b == null) {
                     failure = "the new bundle registered no '" + type + "' driver within " + timeout.toSeconds()
                             + " s (its component may have failed to activate; see the log)";
@@ -227,11 +231,14 @@ public final class DriverUpgrader {
                     }
                 }
             }
-            long window = (System.nanoTime() - t0) / 1_000_000;
+            long end = System.nanoTime();
+            long window = (end - t0) / 1_000_000;
             if (failure == null) {
                 List<String> zones = zonesOf(type);
                 progress.accept("driver " + type + " is now " + newVersion + "; adopted " + zones.size()
-                        + " zone(s) " + zones + "; control plane unavailable for " + window + " ms");
+                        + " zone(s) " + zones + "; control plane unavailable for " + window + " ms (bundle update "
+                        + (updated - t0) / 1_000_000 + " ms, until the driver bound " + (bound - updated) / 1_000_000
+                        + " ms, adoption " + (end - bound) / 1_000_000 + " ms)");
                 registry.lifecycleEvents().upgrade("UPGRADE_FINISHED", type, oldVersion, newVersion.toString(), "adopted " + zones);
                 return new Outcome(type, oldVersion, newVersion.toString(), window, zones);
             }

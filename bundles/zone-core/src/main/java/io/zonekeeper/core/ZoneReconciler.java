@@ -1,6 +1,7 @@
 package io.zonekeeper.core;
 
 import java.lang.System.Logger.Level;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.function.Function;
@@ -8,8 +9,11 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 
@@ -184,38 +188,74 @@ final class ZoneReconciler {
         trials.remove(type);
     }
 
+    /** The most zones adopted at once during an upgrade: QMP round trips and record writes overlap, CPUs are few. */
+    static final int ADOPTION_THREADS = 8;
+
     /**
-     * Hands every active zone of {@code type} to the driver's active binding now, on the caller's thread, and
-     * returns the zones that were refused with the reasons (only meaningful during a trial).
+     * Hands every active zone of {@code type} to the driver's active binding now, several zones at once (each under
+     * its own operation lock), and returns the zones that were refused with the reasons (only meaningful during a
+     * trial). The control plane waits for this during an upgrade, so its time is the upgrade window: adopting one
+     * zone after another made it grow by a QMP handshake and a record write per zone.
      */
     Map<String, String> adoptAllNow(String type) {
-        Map<String, String> refused = new TreeMap<>();
+        List<Zone> zones = new ArrayList<>();
         for (Zone z : table.all()) {
             ZoneRecord r = z.record();
-            if (!type.equals(r.driver()) || !r.state().isActive()) {
-                continue;
-            }
-            trialRefusals.remove(r.spec().name());
-            try {
-                if (!z.operation.tryLock(drivers.driverWait().toMillis(), TimeUnit.MILLISECONDS)) {
-                    refused.put(r.spec().name(), "another operation on the zone did not finish");
-                    continue;
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                refused.put(r.spec().name(), "interrupted");
-                continue;
-            }
-            try {
-                if (ensureAttached(z) == null && trialRefusals.containsKey(r.spec().name())) {
-                    refused.put(r.spec().name(), trialRefusals.get(r.spec().name()));
-                }
-            } catch (ZoneException | RuntimeException e) {
-                refused.put(r.spec().name(), e.getMessage());
-            } finally {
-                z.operation.unlock();
+            if (type.equals(r.driver()) && r.state().isActive()) {
+                trialRefusals.remove(r.spec().name());
+                zones.add(z);
             }
         }
-        return refused;
+        Map<String, String> refused = new ConcurrentSkipListMap<>();
+        if (zones.size() <= 1) {
+            zones.forEach(z -> adoptNow(z, refused));
+            return new TreeMap<>(refused);
+        }
+        // Threads made for this call and gone after it: an upgrade is rare, a parked pool would cost every day.
+        ExecutorService pool = Executors.newFixedThreadPool(Math.min(ADOPTION_THREADS, zones.size()),
+                r -> ZoneTable.daemon(r, "zonekeeper-adopt"));
+        try {
+            List<Future<?>> all = new ArrayList<>();
+            for (Zone z : zones) {
+                all.add(pool.submit(() -> adoptNow(z, refused)));
+            }
+            for (int i = 0; i < all.size(); i++) {
+                try {
+                    all.get(i).get();
+                } catch (ExecutionException e) {
+                    refused.put(zones.get(i).name(), String.valueOf(e.getCause()));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    refused.put(zones.get(i).name(), "interrupted");
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        return new TreeMap<>(refused);
+    }
+
+    /** Adopts one zone under its operation lock; a refusal goes into {@code refused}. */
+    private void adoptNow(Zone z, Map<String, String> refused) {
+        String name = z.name();
+        try {
+            if (!z.operation.tryLock(drivers.driverWait().toMillis(), TimeUnit.MILLISECONDS)) {
+                refused.put(name, "another operation on the zone did not finish");
+                return;
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            refused.put(name, "interrupted");
+            return;
+        }
+        try {
+            if (ensureAttached(z) == null && trialRefusals.containsKey(name)) {
+                refused.put(name, trialRefusals.get(name));
+            }
+        } catch (ZoneException | RuntimeException e) {
+            refused.put(name, String.valueOf(e.getMessage()));
+        } finally {
+            z.operation.unlock();
+        }
     }
 }

@@ -35,6 +35,8 @@ final class ScriptedDriver implements HypervisorDriver {
     /** The context and the host resources the last start was given. */
     volatile ZoneContext lastStarted;
     volatile io.zonekeeper.spi.PreparedResources lastResources;
+    /** Runs at the start of each adopt, on the adopting thread (a test's way to see adoptions overlap). */
+    volatile Runnable beforeAdopt = () -> { };
     private static int nextPid = 1000;
 
     ScriptedDriver(String type) {
@@ -72,6 +74,7 @@ final class ScriptedDriver implements HypervisorDriver {
     @Override
     public Adoption adopt(ZoneContext zone) {
         calls.add("adopt " + zone.name());
+        beforeAdopt.run();
         RuntimeRecord r = zone.runtime().orElse(null);
         if (r == null) {
             return Adoption.refused("no runtime record");

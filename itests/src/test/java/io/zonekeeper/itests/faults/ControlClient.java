@@ -24,10 +24,10 @@ import jakarta.json.JsonObject;
  * speaks (a JSON request line; JSON lines of "out", "err" and a last "exit"), without a JVM per command: the fault
  * sweeps issue thousands of them.
  */
-final class ControlClient {
+public final class ControlClient {
     /** What a command printed and its exit code; code -1 when the appliance went away before answering. */
-    record Answer(int code, String out, String err) {
-        boolean ok() {
+    public record Answer(int code, String out, String err) {
+        public boolean ok() {
             return code == 0;
         }
     }
@@ -40,11 +40,11 @@ final class ControlClient {
 
     private final Path socket;
 
-    ControlClient(Path stateDir) {
+    public ControlClient(Path stateDir) {
         this.socket = stateDir.resolve("run/control.sock");
     }
 
-    Answer run(String command, Duration limit) throws IOException {
+    public Answer run(String command, Duration limit) throws IOException {
         SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(socket));
         Future<Answer> answer = READERS.submit(() -> exchange(ch, command));
         try {

@@ -24,6 +24,10 @@ import io.zonekeeper.spi.DriverException;
  * only acted on after proof that it is still that zone's QEMU ({@link #isQemuOf}).
  */
 public final class QemuProcess {
+    /** The environment variable that names the pid of the JVM that launched a QEMU. */
+    public static final String LAUNCHED_BY = "ZONEKEEPER_LAUNCHED_BY";
+    /** How many scans 50 ms apart must find no process of the zone before a launch counts as failed. */
+    private static final int ABSENT_SCANS = 4;
     private final long pid;
     private final Process child;
     private final ProcessHandle handle;
@@ -37,14 +41,23 @@ public final class QemuProcess {
     /**
      * Starts QEMU and returns once it has written its pidfile and made its QMP socket. On any failure it kills
      * what it started and throws with QEMU's own error text; removing the other files is the caller's job.
+     *
+     * <p>QEMU is started through {@code setsid --fork}, so it is not a child of this JVM: the JDK parks a reaper
+     * thread for every child as long as it lives, and a hundred zones would hold a hundred of them. Its exit is seen
+     * by the shared {@link ProcessExits} instead, as for a QEMU adopted after a restart; the exit code is lost, but
+     * QEMU's own words are in its log.
      */
     public static QemuProcess launch(List<String> argv, ZoneFiles files, Duration timeout) throws DriverException {
         List<String> cmd = new ArrayList<>();
         cmd.add("setsid");
+        cmd.add("--fork");
         cmd.addAll(argv);
+        Optional<UUID> uuid = GuestProcessScan.uuidOn(argv);
         ProcessBuilder pb = new ProcessBuilder(cmd).directory(files.dir().toFile())
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .redirectOutput(ProcessBuilder.Redirect.to(files.qemuLog().toFile())).redirectErrorStream(true);
+        // Not our child, so named in its environment: tools and tests find the QEMUs a given JVM launched.
+        pb.environment().put(LAUNCHED_BY, String.valueOf(ProcessHandle.current().pid()));
         Process p;
         try {
             p = pb.start();
@@ -53,23 +66,31 @@ public final class QemuProcess {
                     + " (is qemu-system-x86 installed, and util-linux's setsid on the PATH?)", e);
         }
         long deadline = System.nanoTime() + timeout.toNanos();
+        long nextScan = 0;
+        int absentScans = 0;
         try {
             while (true) {
-                if (!p.isAlive()) {
-                    p.waitFor(1, TimeUnit.SECONDS);
-                    throw new DriverException("QEMU exited at start with code " + p.exitValue() + ": "
-                            + tail(files.qemuLog(), 2000));
-                }
                 OptionalInt pidFromFile = readPid(files.pidFile());
                 if (pidFromFile.isPresent() && Files.exists(files.qmpSocket())) {
-                    long pid = pidFromFile.getAsInt();
-                    if (pid == p.pid()) {
-                        return new QemuProcess(pid, p, p.toHandle());
-                    }
-                    // setsid forked after all: the pidfile names the real QEMU.
-                    Optional<ProcessHandle> h = ProcessHandle.of(pid);
+                    Optional<ProcessHandle> h = ProcessHandle.of(pidFromFile.getAsInt());
                     if (h.isPresent()) {
-                        return new QemuProcess(pid, null, h.get());
+                        return new QemuProcess(h.get().pid(), null, h.get());
+                    }
+                }
+                if (!p.isAlive() && p.exitValue() != 0) {
+                    throw new DriverException("QEMU exited at start: setsid ended with code " + p.exitValue() + ": "
+                            + tail(files.qemuLog(), 2000));
+                }
+                // Once setsid has forked and returned, QEMU (or the shell of its jail, before it execs QEMU) is the
+                // only process with the zone's uuid; none left means QEMU gave up. A process in the middle of an
+                // exec shows an empty command line for a moment, so only an absence seen several times counts.
+                if (!p.isAlive() && uuid.isPresent() && System.nanoTime() >= nextScan) {
+                    nextScan = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50);
+                    boolean absent = GuestProcessScan.host().pidsOf(uuid.get()).isEmpty()
+                            && !(readPid(files.pidFile()).isPresent() && Files.exists(files.qmpSocket()));
+                    absentScans = absent ? absentScans + 1 : 0;
+                    if (absentScans >= ABSENT_SCANS) {
+                        throw new DriverException("QEMU exited at start: " + tail(files.qemuLog(), 2000));
                     }
                 }
                 if (System.nanoTime() > deadline) {
@@ -80,28 +101,32 @@ public final class QemuProcess {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            killNow(p, files);
+            killNow(p, files, uuid);
             throw new DriverException("interrupted while starting QEMU", e);
         } catch (DriverException e) {
-            killNow(p, files);
+            killNow(p, files, uuid);
             throw e;
         }
     }
 
-    private static void killNow(Process p, ZoneFiles files) {
-        OptionalInt fromFile = readPid(files.pidFile());
+    /** Kills what a failed launch left: the setsid, the QEMU its pidfile names, any QEMU with the zone's uuid. */
+    private static void killNow(Process p, ZoneFiles files, Optional<UUID> uuid) {
         p.destroyForcibly();
-        if (fromFile.isPresent() && fromFile.getAsInt() != p.pid()) {
-            ProcessHandle.of(fromFile.getAsInt()).ifPresent(h -> {
-                if (isQemu(cmdline(h.pid()))) {
-                    h.destroyForcibly();
-                }
-            });
-        }
+        List<ProcessHandle> left = new ArrayList<>();
+        readPid(files.pidFile()).ifPresent(pid -> ProcessHandle.of(pid).filter(h -> isQemu(cmdline(h.pid())))
+                .ifPresent(left::add));
+        uuid.ifPresent(u -> GuestProcessScan.host().pidsOf(u).forEach(pid -> ProcessHandle.of(pid)
+                .ifPresent(left::add)));
+        left.forEach(ProcessHandle::destroyForcibly);
         try {
             p.waitFor(5, TimeUnit.SECONDS);
+            for (ProcessHandle h : left) {
+                h.onExit().get(5, TimeUnit.SECONDS);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            // killed with SIGKILL; the caller reports the launch's own failure
         }
     }
 
@@ -118,8 +143,15 @@ public final class QemuProcess {
         return handle.isAlive();
     }
 
+    /**
+     * Completes when the process ends. A child of this JVM already has the JDK's reaper waiting for it, so its exit
+     * comes from there; any other QEMU is watched by the shared {@link ProcessExits} rather than by a thread of its
+     * own.
+     */
     public CompletableFuture<ProcessHandle> onExit() {
-        return handle.onExit();
+        boolean child = this.child != null || handle.parent().map(p -> p.pid() == ProcessHandle.current().pid())
+                .orElse(false);
+        return child ? handle.onExit() : ProcessExits.SHARED.onExit(handle);
     }
 
     /** The exit code, known only when this JVM started the process and it has ended. */
@@ -136,16 +168,24 @@ public final class QemuProcess {
         return waitFor(wait);
     }
 
+    /**
+     * Waits up to {@code wait} for the process to end. The caller's thread waits, so it looks often rather than
+     * relying on the shared watcher's slower round.
+     */
     public boolean waitFor(Duration wait) {
-        try {
-            handle.onExit().get(wait.toMillis(), TimeUnit.MILLISECONDS);
-            return true;
-        } catch (Exception e) {
-            if (e instanceof InterruptedException) {
-                Thread.currentThread().interrupt();
+        long deadline = System.nanoTime() + wait.toNanos();
+        while (handle.isAlive()) {
+            if (System.nanoTime() > deadline) {
+                return false;
             }
-            return !handle.isAlive();
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return !handle.isAlive();
+            }
         }
+        return true;
     }
 
     /** The process's arguments from /proc, empty when it is gone or unreadable. */

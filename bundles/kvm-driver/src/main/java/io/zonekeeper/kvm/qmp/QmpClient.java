@@ -27,8 +27,10 @@ import jakarta.json.JsonValue;
 
 /**
  * A QMP connection to one QEMU over its Unix socket. Commands carry an id, so replies are matched even when events
- * arrive in between; events go to the listener on the reader thread, which must not block. When QEMU goes away
- * every pending command fails and {@code onClose} runs once.
+ * arrive in between. Every connection is read by one shared thread ({@link QmpReactor}), so a hundred zones cost no
+ * hundred parked readers; events and then {@code onClose} reach the listener in order, off that thread, so a
+ * listener that blocks delays only its own connection's events. When QEMU goes away every pending command fails
+ * and {@code onClose} runs once.
  */
 public final class QmpClient implements AutoCloseable {
     public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(5);
@@ -39,15 +41,15 @@ public final class QmpClient implements AutoCloseable {
     private final Map<String, CompletableFuture<JsonObject>> pending = new ConcurrentHashMap<>();
     private final CompletableFuture<JsonObject> greeting = new CompletableFuture<>();
     private final AtomicLong ids = new AtomicLong();
-    private final Thread reader;
+    private final ByteArrayOutputStream line = new ByteArrayOutputStream();
+    /** The listener calls not yet run, chained so that they run one after another in the order they came. */
+    private CompletableFuture<Void> deliveries = CompletableFuture.completedFuture(null);
     private volatile boolean closed;
 
-    private QmpClient(SocketChannel channel, String name, Consumer<QmpEvent> listener, Runnable onClose) {
+    private QmpClient(SocketChannel channel, Consumer<QmpEvent> listener, Runnable onClose) {
         this.channel = channel;
         this.listener = listener;
         this.onClose = onClose;
-        this.reader = new Thread(this::readLoop, "qmp-" + name);
-        this.reader.setDaemon(true);
     }
 
     /**
@@ -68,9 +70,14 @@ public final class QmpClient implements AutoCloseable {
                 sleep(10);
             }
         }
-        QmpClient c = new QmpClient(ch, String.valueOf(socket.getParent().getFileName()),
-                listener == null ? e -> { } : listener, onClose == null ? () -> { } : onClose);
-        c.reader.start();
+        QmpClient c = new QmpClient(ch, listener == null ? e -> { } : listener, onClose == null ? () -> { } : onClose);
+        try {
+            ch.configureBlocking(false);
+            QmpReactor.SHARED.register(ch, c::readable);
+        } catch (IOException e) {
+            c.close();
+            throw new QmpException("cannot watch QMP at " + socket + ": " + e.getMessage(), e);
+        }
         try {
             long left = Math.max(1, deadline - System.nanoTime());
             c.greeting.get(Math.max(left, TimeUnit.SECONDS.toNanos(1)), TimeUnit.NANOSECONDS);
@@ -120,13 +127,9 @@ public final class QmpClient implements AutoCloseable {
         pending.put(id, reply);
         try {
             byte[] line = (req.build().toString() + "\n").getBytes(StandardCharsets.UTF_8);
-            synchronized (channel) {
-                ByteBuffer buf = ByteBuffer.wrap(line);
-                while (buf.hasRemaining()) {
-                    channel.write(buf);
-                }
-            }
-            JsonObject r = reply.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            long deadline = System.nanoTime() + timeout.toNanos();
+            write(line, deadline);
+            JsonObject r = reply.get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
             if (r.containsKey("error")) {
                 JsonObject err = r.getJsonObject("error");
                 throw new QmpException(command + " failed: " + err.getString("class", "Error") + ": "
@@ -144,6 +147,24 @@ public final class QmpClient implements AutoCloseable {
             throw new QmpException("interrupted while waiting for " + command, e);
         } finally {
             pending.remove(id);
+        }
+    }
+
+    /**
+     * Writes a whole command line. The channel is non-blocking (the reactor selects on it); a command is a few
+     * hundred bytes, so the socket buffer is full only when QEMU stopped reading, and then the wait is bounded.
+     */
+    private void write(byte[] bytes, long deadline) throws IOException {
+        synchronized (channel) {
+            ByteBuffer buf = ByteBuffer.wrap(bytes);
+            while (buf.hasRemaining()) {
+                if (channel.write(buf) == 0) {
+                    if (System.nanoTime() > deadline) {
+                        throw new IOException("QEMU does not read its QMP socket");
+                    }
+                    java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+                }
+            }
         }
     }
 
@@ -190,17 +211,10 @@ public final class QmpClient implements AutoCloseable {
         execute("cont", null, DEFAULT_TIMEOUT);
     }
 
-    /** Closes the connection only; QEMU keeps running. */
+    /** Closes the connection only; QEMU keeps running. Returns at once: no reader thread to wait for. */
     @Override
     public void close() {
         shutdown(new QmpException("QMP connection closed"));
-        if (Thread.currentThread() != reader) {
-            try {
-                reader.join(1000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
     }
 
     private void shutdown(QmpException cause) {
@@ -210,30 +224,52 @@ public final class QmpClient implements AutoCloseable {
             closed = true;
         }
         try {
+            // A registered channel's descriptor is only released at the reactor's next select: shut the socket
+            // down now, so that QEMU sees the end at once and accepts the next client (a new driver adopting).
+            channel.shutdownInput();
+            channel.shutdownOutput();
+        } catch (IOException ignored) {
+            // not connected any more
+        }
+        try {
             channel.close();
         } catch (IOException ignored) {
             // closing anyway
         }
+        QmpReactor.SHARED.wakeup();
         greeting.completeExceptionally(cause);
         pending.values().forEach(f -> f.completeExceptionally(cause));
         if (first) {
-            try {
-                onClose.run();
-            } catch (RuntimeException ignored) {
-                // a listener's failure must not break the shutdown of the connection
-            }
+            deliver(() -> {
+                try {
+                    onClose.run();
+                } catch (RuntimeException ignored) {
+                    // a listener's failure must not break the shutdown of the connection
+                }
+            });
         }
     }
 
-    private void readLoop() {
-        ByteBuffer buf = ByteBuffer.allocate(8192);
-        ByteArrayOutputStream line = new ByteArrayOutputStream();
+    /** Runs a listener call after the ones before it, on the shared delivery pool. */
+    private synchronized void deliver(Runnable call) {
+        deliveries = deliveries.thenRunAsync(call, QmpReactor.DELIVERIES);
+    }
+
+    /**
+     * Reads what the socket has on the reactor's thread; false once the connection is over. The buffer is the
+     * reactor's, shared by every connection: it is only used for the length of this call.
+     */
+    private boolean readable(ByteBuffer buf) {
         try {
             while (true) {
                 buf.clear();
                 int n = channel.read(buf);
                 if (n < 0) {
-                    break;
+                    shutdown(new QmpException("QEMU closed the QMP connection"));
+                    return false;
+                }
+                if (n == 0) {
+                    return !closed;
                 }
                 byte[] a = buf.array();
                 for (int i = 0; i < n; i++) {
@@ -245,9 +281,9 @@ public final class QmpClient implements AutoCloseable {
                     }
                 }
             }
-            shutdown(new QmpException("QEMU closed the QMP connection"));
         } catch (IOException e) {
             shutdown(new QmpException("QMP connection lost: " + e.getMessage(), e));
+            return false;
         }
     }
 
@@ -270,11 +306,17 @@ public final class QmpClient implements AutoCloseable {
             }
         } else if (msg.containsKey("event")) {
             JsonObject data = msg.get("data") instanceof JsonObject d ? d : JsonValue.EMPTY_JSON_OBJECT;
-            try {
-                listener.accept(new QmpEvent(msg.getString("event"), data));
-            } catch (RuntimeException ignored) {
-                // a listener's failure must not stop the reader
+            if (!(msg.get("event") instanceof jakarta.json.JsonString name)) {
+                return; // not an event QEMU would send; the shared reader goes on with the next line
             }
+            QmpEvent event = new QmpEvent(name.getString(), data);
+            deliver(() -> {
+                try {
+                    listener.accept(event);
+                } catch (RuntimeException ignored) {
+                    // a listener's failure must not stop the deliveries after it
+                }
+            });
         } else if (msg.get("id") instanceof jakarta.json.JsonString id) {
             CompletableFuture<JsonObject> f = pending.get(id.getString());
             if (f != null) {

@@ -18,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -59,8 +60,22 @@ public class QmpClientTest {
         Files.deleteIfExists(dir);
     }
 
+    /** Serves every connection that comes, each on a thread of its own, as QEMU would serve one. */
     private void serve() {
-        try (SocketChannel ch = server.accept()) {
+        try {
+            while (true) {
+                SocketChannel ch = server.accept();
+                Thread t = new Thread(() -> serve(ch), "fake-qemu-connection");
+                t.setDaemon(true);
+                t.start();
+            }
+        } catch (IOException e) {
+            // the test closed the server
+        }
+    }
+
+    private void serve(SocketChannel connection) {
+        try (SocketChannel ch = connection) {
             BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(ch),
                     StandardCharsets.UTF_8));
             PrintWriter out = new PrintWriter(Channels.newOutputStream(ch), true, StandardCharsets.UTF_8);
@@ -122,6 +137,34 @@ public class QmpClientTest {
             assertEquals(List.of("POWERDOWN", "SHUTDOWN"), events.stream().map(QmpEvent::name).toList());
             assertEquals("guest-shutdown", events.get(1).reason());
         }
+    }
+
+    @Test
+    public void oneSharedThreadReadsEveryConnectionAndEndsAfterTheLast() throws Exception {
+        List<QmpClient> clients = new ArrayList<>();
+        try {
+            for (int i = 0; i < 5; i++) {
+                clients.add(QmpClient.connect(socket, Duration.ofSeconds(2), null, null));
+            }
+            for (QmpClient c : clients) {
+                assertEquals(VM, c.queryUuid());
+            }
+            assertEquals("one reader for five connections", 1, threadsNamed("qmp-reactor"));
+            assertEquals("no reader per connection", 0, Thread.getAllStackTraces().keySet().stream()
+                    .filter(t -> t.getName().startsWith("qmp-") && !t.getName().equals("qmp-reactor")
+                            && !t.getName().equals("qmp-events")).count());
+        } finally {
+            clients.forEach(QmpClient::close);
+        }
+        for (int i = 0; i < 100 && threadsNamed("qmp-reactor") > 0; i++) {
+            Thread.sleep(50);
+        }
+        assertEquals("the reader ends once no connection is left", 0, threadsNamed("qmp-reactor"));
+    }
+
+    private static long threadsNamed(String name) {
+        return Thread.getAllStackTraces().keySet().stream().filter(t -> t.isAlive() && t.getName().equals(name))
+                .count();
     }
 
     @Test
