@@ -6,11 +6,16 @@
  *   containerd-shim-zonekeeper-v2 -namespace NS -address GRPC -publish-binary CONTAINERD -id ID -bundle B delete
  * with the container's bundle as the working directory and TTRPC_ADDRESS in the environment.
  *
- * Zonekeeper has no shim process per container: the appliance itself serves containerd.task.v2.Task over ttrpc on
- * <state>/run/shim.ttrpc.sock (bundle zone-shim). So `start` only finds (or starts) the appliance and prints that
- * socket's address; containerd waits for `start` on every container, so it is a small static C program and not a
- * JVM. `delete` is containerd's cleanup when it cannot talk to the task any more: it asks the appliance to delete
- * the task, or, when no appliance answers, reports the task as killed (137), as the runc shim does.
+ * The appliance itself serves containerd.task.v2.Task over ttrpc on <state>/run/shim.ttrpc.sock (bundle zone-shim).
+ * `start` finds (or starts) the appliance, then leaves a relay for the container: a small process of this binary
+ * that holds containerd's connections and passes ttrpc frames to the appliance's socket unchanged. containerd 1.6
+ * takes a closed shim connection for a dead task (it runs `delete` and forgets the task), so without the relay a
+ * kill -9 or an upgrade restart of the appliance would lose every container from containerd although its zone
+ * runs on. While the appliance is away, the relay answers requests with UNAVAILABLE and reconnects on the next
+ * one. It ends when containerd shuts the task's shim down (Shutdown, after Delete) or the bundle is gone.
+ * containerd waits for `start` on every container, so this is a small static C program and not a JVM.
+ * `delete` is containerd's cleanup when it cannot talk to the task any more: it asks the appliance to delete the
+ * task, or, when no appliance answers, reports the task as killed (137), as the runc shim does.
  *
  * Success writes nothing on stderr: containerd 1.6 reads `start`'s stdout and stderr together as the address.
  */
@@ -18,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -45,6 +51,8 @@
 #define CODE_NOT_FOUND 5
 #define CODE_FAILED_PRECONDITION 9
 #define SIGKILL_EXIT_STATUS 137
+#define CODE_UNAVAILABLE 14
+#define CODE_TRANSPORT (-1) /* no answer at all */
 
 struct options {
     const char *namespace;
@@ -334,6 +342,9 @@ static void wait_for_socket(const char *socket_path, pid_t appliance, const char
     }
 }
 
+static void start_relay(const char *state, const char *socket_path, const struct options *o, char *relay_path,
+                        size_t size);
+
 static int do_start(const struct options *o, const char *home, const char *state) {
     char socket_path[PATH_MAX], control[PATH_MAX], lock[PATH_MAX], log[PATH_MAX];
     if (!o->id || !*o->id)
@@ -368,8 +379,9 @@ static int do_start(const struct options *o, const char *home, const char *state
         close(lockfd);
     }
 
-    char address[PATH_MAX + 16];
-    snprintf(address, sizeof(address), "unix://%s", socket_path);
+    char relay_path[PATH_MAX], address[PATH_MAX + 16];
+    start_relay(state, socket_path, o, relay_path, sizeof(relay_path));
+    snprintf(address, sizeof(address), "unix://%s", relay_path);
     char ttrpc_address[PATH_MAX + 16];
     const char *env_ttrpc = getenv("TTRPC_ADDRESS");
     if (env_ttrpc && *env_ttrpc)
@@ -379,7 +391,7 @@ static int do_start(const struct options *o, const char *home, const char *state
     else
         ttrpc_address[0] = 0;
     write_bundle_metadata(o, ttrpc_address);
-    /* containerd reads <bundle>/address to reconnect to the task after it restarts. */
+    /* containerd reads <bundle>/address to reconnect to the task after it restarts: the relay, which outlives it. */
     char address_line[PATH_MAX + 16];
     snprintf(address_line, sizeof(address_line), "%s", address);
     write_file_atomically("address", address_line);
@@ -536,11 +548,20 @@ static void ttrpc_call(int fd, uint32_t stream, const char *ns, const char *meth
         (uint8_t)(req.len >> 24), (uint8_t)(req.len >> 16), (uint8_t)(req.len >> 8), (uint8_t)req.len,
         (uint8_t)(stream >> 24),  (uint8_t)(stream >> 16),  (uint8_t)(stream >> 8),  (uint8_t)stream,
         TTRPC_TYPE_REQUEST,       0};
-    if (write_all(fd, header, sizeof(header)) < 0 || write_all(fd, req.data, req.len) < 0)
-        fail("cannot send %s.%s to the appliance: %s", TASK_SERVICE, method, strerror(errno));
+    res->code = CODE_TRANSPORT;
+    res->payload = NULL;
+    res->payload_len = 0;
+    if (write_all(fd, header, sizeof(header)) < 0 || write_all(fd, req.data, req.len) < 0) {
+        snprintf(res->message, sizeof(res->message), "cannot send %s.%s to the appliance: %s", TASK_SERVICE, method,
+                 strerror(errno));
+        return;
+    }
     for (;;) {
-        if (read_all(fd, header, sizeof(header)) < 0)
-            fail("the appliance closed the connection or timed out before answering %s.%s", TASK_SERVICE, method);
+        if (read_all(fd, header, sizeof(header)) < 0) {
+            snprintf(res->message, sizeof(res->message),
+                     "the appliance closed the connection or timed out before answering %s.%s", TASK_SERVICE, method);
+            return;
+        }
         uint32_t len = (uint32_t)header[0] << 24 | (uint32_t)header[1] << 16 | (uint32_t)header[2] << 8 | header[3];
         uint32_t sid = (uint32_t)header[4] << 24 | (uint32_t)header[5] << 16 | (uint32_t)header[6] << 8 | header[7];
         if (len > TTRPC_MAX_MESSAGE)
@@ -600,37 +621,37 @@ static void print_killed_now(void) {
         fail("cannot write the DeleteResponse: %s", strerror(errno));
 }
 
-/* The socket that served this task: the bundle's address file that `start` wrote, else the state's socket. */
-static void task_socket(const struct options *o, const char *state, char *path, size_t size) {
+/* The relay that `start` left for this task: the socket in the bundle's address file, if any. */
+static int task_relay(const struct options *o, char *path, size_t size) {
     char file[PATH_MAX];
     const char *bundle = o->bundle && *o->bundle ? o->bundle : ".";
     if ((size_t)snprintf(file, sizeof(file), "%s/address", bundle) >= sizeof(file))
         fail("bundle path too long: %s", bundle);
     FILE *f = fopen(file, "re");
-    if (f) {
-        char line[PATH_MAX + 16];
-        if (fgets(line, sizeof(line), f)) {
-            line[strcspn(line, "\r\n")] = 0;
-            const char *p = strncmp(line, "unix://", 7) == 0 ? line + 7 : line;
-            if (*p) {
-                fclose(f);
-                if ((size_t)snprintf(path, size, "%s", p) >= size)
-                    fail("the address in %s is too long", file);
-                return;
-            }
-        }
-        fclose(f);
+    if (!f)
+        return 0;
+    char line[PATH_MAX + 16];
+    int found = 0;
+    if (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        const char *p = strncmp(line, "unix://", 7) == 0 ? line + 7 : line;
+        found = *p && (size_t)snprintf(path, size, "%s", p) < size;
     }
-    if ((size_t)snprintf(path, size, "%s/run/shim.ttrpc.sock", state) >= size)
-        fail("state directory path too long: %s", state);
+    fclose(f);
+    return found;
 }
 
 static int do_delete(const struct options *o, const char *state) {
-    char socket_path[PATH_MAX];
+    char relay_path[PATH_MAX], socket_path[PATH_MAX];
     if (!o->id || !*o->id)
         fail("delete needs -id");
-    task_socket(o, state, socket_path, sizeof(socket_path));
-    int fd = unix_connect(socket_path);
+    if ((size_t)snprintf(socket_path, sizeof(socket_path), "%s/run/shim.ttrpc.sock", state) >= sizeof(socket_path))
+        fail("state directory path too long: %s", state);
+    int via_relay = 0, fd = -1;
+    if (task_relay(o, relay_path, sizeof(relay_path)) && (fd = unix_connect(relay_path)) >= 0)
+        via_relay = 1;
+    else
+        fd = unix_connect(socket_path);
     if (fd < 0) {
         /* No appliance: nothing runs the task any more (its zone went with a host restart or was never made). */
         print_killed_now();
@@ -653,6 +674,8 @@ static int do_delete(const struct options *o, const char *state) {
         put_varint_field(&kill, 4, 1);
         struct call_result killed;
         ttrpc_call(fd, stream += 2, o->namespace, "Kill", &kill, &killed);
+        if (killed.code == CODE_TRANSPORT)
+            fail("%s", killed.message);
         if (killed.code != 0 && killed.code != CODE_NOT_FOUND)
             fail("task %s runs and the appliance refused to kill it: %s (code %d)", o->id, killed.message,
                  killed.code);
@@ -662,16 +685,338 @@ static int do_delete(const struct options *o, const char *state) {
             ttrpc_call(fd, stream += 2, o->namespace, "Delete", &del, &res);
         }
     }
+    if (via_relay) {
+        /* containerd will not talk to this task again: the relay may end (ShutdownRequest {id=1, now=2}). */
+        struct buf shutdown = {.len = 0};
+        struct call_result ignored;
+        put_string_field(&shutdown, 1, o->id);
+        ttrpc_call(fd, stream += 2, o->namespace, "Shutdown", &shutdown, &ignored);
+    }
     close(fd);
-    if (res.code == CODE_NOT_FOUND) {
-        print_killed_now(); /* the appliance never made it or already deleted it: nothing left to clean */
+    if (res.code == CODE_NOT_FOUND || res.code == CODE_UNAVAILABLE) {
+        /* Never made, already deleted, or the appliance is gone: nothing left to clean. */
+        print_killed_now();
         return 0;
     }
+    if (res.code == CODE_TRANSPORT)
+        fail("%s", res.message);
     if (res.code != 0)
         fail("the appliance could not delete task %s: %s (code %d)", o->id, res.message, res.code);
     if (write_all(1, res.payload, res.payload_len) < 0)
         fail("cannot write the DeleteResponse: %s", strerror(errno));
     return 0;
+}
+
+/* ---- the relay: containerd <-> appliance, frame by frame ---- */
+
+struct frame_buffer {
+    uint8_t *data;
+    size_t len, cap;
+};
+
+struct relay_link {
+    int client;              /* containerd's connection */
+    int appliance;           /* -1 while the appliance is away */
+    struct frame_buffer from_client, from_appliance;
+    uint32_t *pending;       /* request stream ids the appliance has not answered */
+    size_t npending, cap_pending;
+    uint32_t shutdown_stream; /* non-zero: containerd asked this link's appliance to shut the task's shim down */
+};
+
+static const char *relay_socket_path; /* the appliance's task socket */
+static char relay_bundle[PATH_MAX];
+
+static int buffer_append(struct frame_buffer *b, const uint8_t *data, size_t len) {
+    if (b->len + len > b->cap) {
+        size_t cap = b->cap ? b->cap : 16384;
+        while (cap < b->len + len)
+            cap *= 2;
+        uint8_t *d = realloc(b->data, cap);
+        if (!d)
+            return -1;
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+    return 0;
+}
+
+/* The length of the first complete frame in b, 0 if it is not all there yet, -1 if it cannot be a ttrpc frame. */
+static long complete_frame(const struct frame_buffer *b) {
+    if (b->len < TTRPC_HEADER_LEN)
+        return 0;
+    uint32_t len = (uint32_t)b->data[0] << 24 | (uint32_t)b->data[1] << 16 | (uint32_t)b->data[2] << 8 | b->data[3];
+    if (len > TTRPC_MAX_MESSAGE)
+        return -1;
+    return b->len >= TTRPC_HEADER_LEN + len ? (long)(TTRPC_HEADER_LEN + len) : 0;
+}
+
+static void buffer_consume(struct frame_buffer *b, size_t n) {
+    memmove(b->data, b->data + n, b->len - n);
+    b->len -= n;
+}
+
+static uint32_t frame_stream(const uint8_t *f) {
+    return (uint32_t)f[4] << 24 | (uint32_t)f[5] << 16 | (uint32_t)f[6] << 8 | f[7];
+}
+
+/* Whether a request frame calls Task.Shutdown. */
+static int is_shutdown_request(const uint8_t *frame, size_t len) {
+    struct reader r = {frame + TTRPC_HEADER_LEN, frame + len};
+    int field, wire, more, service = 0, method = 0;
+    uint64_t v;
+    const uint8_t *data = NULL;
+    size_t dlen = 0;
+    while ((more = next_field(&r, &field, &wire, &v, &data, &dlen)) > 0) {
+        if (field == 1 && wire == 2)
+            service = dlen == strlen(TASK_SERVICE) && memcmp(data, TASK_SERVICE, dlen) == 0;
+        else if (field == 2 && wire == 2)
+            method = dlen == 8 && memcmp(data, "Shutdown", 8) == 0;
+    }
+    return more == 0 && service && method;
+}
+
+static void answer_status(int fd, uint32_t stream, int code, const char *message) {
+    struct buf status = {.len = 0}, resp = {.len = 0};
+    put_varint_field(&status, 1, (uint64_t)code);
+    put_string_field(&status, 2, message);
+    if (code)
+        put_bytes_field(&resp, 1, status.data, status.len);
+    uint8_t header[TTRPC_HEADER_LEN] = {
+        (uint8_t)(resp.len >> 24), (uint8_t)(resp.len >> 16), (uint8_t)(resp.len >> 8), (uint8_t)resp.len,
+        (uint8_t)(stream >> 24),   (uint8_t)(stream >> 16),   (uint8_t)(stream >> 8),   (uint8_t)stream,
+        TTRPC_TYPE_RESPONSE,       0};
+    if (write_all(fd, header, sizeof(header)) == 0)
+        write_all(fd, resp.data, resp.len);
+}
+
+static void appliance_gone(struct relay_link *l) {
+    if (l->appliance >= 0)
+        close(l->appliance);
+    l->appliance = -1;
+    l->from_appliance.len = 0;
+    for (size_t i = 0; i < l->npending; i++)
+        answer_status(l->client, l->pending[i], CODE_UNAVAILABLE,
+                      "the Zonekeeper appliance went away before answering; it keeps the zone, retry when it is back");
+    l->npending = 0;
+}
+
+static int pending_add(struct relay_link *l, uint32_t stream) {
+    if (l->npending == l->cap_pending) {
+        size_t cap = l->cap_pending ? l->cap_pending * 2 : 16;
+        uint32_t *p = realloc(l->pending, cap * sizeof(*p));
+        if (!p)
+            return -1;
+        l->pending = p;
+        l->cap_pending = cap;
+    }
+    l->pending[l->npending++] = stream;
+    return 0;
+}
+
+static void pending_remove(struct relay_link *l, uint32_t stream) {
+    for (size_t i = 0; i < l->npending; i++)
+        if (l->pending[i] == stream) {
+            l->pending[i] = l->pending[--l->npending];
+            return;
+        }
+}
+
+static void link_close(struct relay_link *l) {
+    close(l->client);
+    if (l->appliance >= 0)
+        close(l->appliance);
+    free(l->from_client.data);
+    free(l->from_appliance.data);
+    free(l->pending);
+    memset(l, 0, sizeof(*l));
+    l->client = l->appliance = -1;
+}
+
+/* containerd's frames to the appliance. Returns 1 when containerd's Shutdown was answered while the appliance is
+ * away (the relay may end), 0 otherwise, -1 when containerd's side is unusable. */
+static int relay_from_client(struct relay_link *l) {
+    long n;
+    while ((n = complete_frame(&l->from_client)) > 0) {
+        uint8_t *f = l->from_client.data;
+        int request = f[8] == TTRPC_TYPE_REQUEST;
+        uint32_t stream = frame_stream(f);
+        int shutdown = request && is_shutdown_request(f, (size_t)n);
+        if (l->appliance < 0)
+            l->appliance = unix_connect(relay_socket_path);
+        if (l->appliance >= 0 && write_all(l->appliance, f, (size_t)n) < 0)
+            appliance_gone(l);
+        if (l->appliance < 0) {
+            if (shutdown) { /* nothing to shut down on the appliance's side: the relay is all that is left */
+                answer_status(l->client, stream, 0, NULL);
+                buffer_consume(&l->from_client, (size_t)n);
+                return 1;
+            }
+            if (request)
+                answer_status(l->client, stream, CODE_UNAVAILABLE,
+                              "the Zonekeeper appliance is not running; it keeps the zone, retry when it is back");
+        } else if (request) {
+            if (pending_add(l, stream) < 0)
+                return -1;
+            if (shutdown)
+                l->shutdown_stream = stream;
+        }
+        buffer_consume(&l->from_client, (size_t)n);
+    }
+    return n < 0 ? -1 : 0;
+}
+
+/* The appliance's frames to containerd. Returns 1 when the answer to containerd's Shutdown went through. */
+static int relay_from_appliance(struct relay_link *l) {
+    long n;
+    while ((n = complete_frame(&l->from_appliance)) > 0) {
+        uint8_t *f = l->from_appliance.data;
+        uint32_t stream = frame_stream(f);
+        if (f[8] == TTRPC_TYPE_RESPONSE)
+            pending_remove(l, stream);
+        if (write_all(l->client, f, (size_t)n) < 0)
+            return -1;
+        buffer_consume(&l->from_appliance, (size_t)n);
+        if (f[8] == TTRPC_TYPE_RESPONSE && l->shutdown_stream && stream == l->shutdown_stream)
+            return 1;
+    }
+    if (n < 0)
+        appliance_gone(l);
+    return 0;
+}
+
+#define RELAY_LINKS 32
+
+static void relay(int listener) {
+    struct relay_link links[RELAY_LINKS];
+    for (int i = 0; i < RELAY_LINKS; i++) {
+        memset(&links[i], 0, sizeof(links[i]));
+        links[i].client = links[i].appliance = -1;
+    }
+    uint8_t chunk[65536];
+    for (;;) {
+        struct pollfd pfd[1 + 2 * RELAY_LINKS];
+        int owner[1 + 2 * RELAY_LINKS], nfd = 0, clients = 0;
+        pfd[nfd].fd = listener;
+        pfd[nfd].events = POLLIN;
+        owner[nfd++] = -1;
+        for (int i = 0; i < RELAY_LINKS; i++) {
+            if (links[i].client < 0)
+                continue;
+            clients++;
+            pfd[nfd].fd = links[i].client;
+            pfd[nfd].events = POLLIN;
+            owner[nfd++] = i;
+            if (links[i].appliance >= 0) {
+                pfd[nfd].fd = links[i].appliance;
+                pfd[nfd].events = POLLIN;
+                owner[nfd++] = i;
+            }
+        }
+        int ready = poll(pfd, (nfds_t)nfd, 10000);
+        if (ready < 0 && errno != EINTR)
+            _exit(1);
+        if (ready <= 0) {
+            /* Quiet: end once containerd has dropped the task's bundle and holds no connection. */
+            struct stat st;
+            if (clients == 0 && stat(relay_bundle, &st) < 0 && errno == ENOENT)
+                _exit(0);
+            continue;
+        }
+        for (int k = 0; k < nfd; k++) {
+            if (!pfd[k].revents)
+                continue;
+            if (owner[k] < 0) {
+                int c = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+                if (c < 0)
+                    continue;
+                int i = 0;
+                while (i < RELAY_LINKS && links[i].client >= 0)
+                    i++;
+                if (i == RELAY_LINKS) {
+                    close(c);
+                    continue;
+                }
+                links[i].client = c;
+                links[i].appliance = unix_connect(relay_socket_path);
+                continue;
+            }
+            struct relay_link *l = &links[owner[k]];
+            if (l->client < 0)
+                continue; /* closed earlier in this round */
+            int from_client = pfd[k].fd == l->client;
+            if (!from_client && pfd[k].fd != l->appliance)
+                continue;
+            ssize_t got = read(pfd[k].fd, chunk, sizeof(chunk));
+            if (got < 0 && (errno == EINTR || errno == EAGAIN))
+                continue;
+            if (from_client) {
+                int r = got > 0 && buffer_append(&l->from_client, chunk, (size_t)got) == 0 ? relay_from_client(l) : -1;
+                if (r == 1)
+                    _exit(0);
+                if (r < 0)
+                    link_close(l);
+            } else if (got <= 0 || buffer_append(&l->from_appliance, chunk, (size_t)got) < 0) {
+                appliance_gone(l);
+            } else {
+                int r = relay_from_appliance(l);
+                if (r == 1)
+                    _exit(0);
+                if (r < 0)
+                    link_close(l);
+            }
+        }
+    }
+}
+
+/* FNV-1a: a short, stable name for the relay's socket from the container's namespace and id. */
+static uint64_t name_hash(const char *ns, const char *id) {
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = ns ? ns : ""; *p; p++)
+        h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+    h = (h ^ '/') * 1099511628211ULL;
+    for (const char *p = id; *p; p++)
+        h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+    return h;
+}
+
+/* Binds the container's relay socket and leaves a relay process on it, detached from containerd (its stdio is
+ * not the pipe containerd reads `start`'s answer from). */
+static void start_relay(const char *state, const char *socket_path, const struct options *o, char *relay_path,
+                        size_t size) {
+    if ((size_t)snprintf(relay_path, size, "%s/run/shim-%016llx.sock", state,
+                         (unsigned long long)name_hash(o->namespace, o->id)) >= size)
+        fail("state directory path too long: %s", state);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(relay_path) >= sizeof(sa.sun_path))
+        fail("the socket path %s is longer than a Unix socket allows; use a shorter state directory", relay_path);
+    if (answers(relay_path))
+        return; /* containerd asked again for the same container: its relay is there */
+    unlink(relay_path);
+    strcpy(sa.sun_path, relay_path);
+    int listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (listener < 0 || bind(listener, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(listener, 16) < 0)
+        fail("cannot listen on %s: %s", relay_path, strerror(errno));
+    if (!getcwd(relay_bundle, sizeof(relay_bundle)))
+        fail("cannot read the bundle's path: %s", strerror(errno));
+    pid_t pid = fork();
+    if (pid < 0)
+        fail("cannot fork the relay: %s", strerror(errno));
+    if (pid == 0) {
+        setsid();
+        int devnull = open("/dev/null", O_RDWR);
+        if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0)
+            _exit(127);
+        for (int fd = 3; fd < 1024; fd++)
+            if (fd != listener)
+                close(fd);
+        if (chdir("/") < 0)
+            _exit(127);
+        relay_socket_path = socket_path;
+        relay(listener);
+    }
+    close(listener);
 }
 
 int main(int argc, char **argv) {
