@@ -1,0 +1,103 @@
+# Sourced by containerd-test and scripts/bench.d/containerd.sh: a containerd of their own under WORK (root, state,
+# config, sockets), never the machine's, and the Zonekeeper appliance of DIST on WORK/zk. Callers set WORK and DIST
+# and call ctr_cleanup from their EXIT trap; every process started here is ended by its PID.
+#   ctr_start_containerd    ctr_stop_containerd    zk_start_appliance    zk_kill_appliance [SIGNAL]    ctr_ ...
+CTR_SOCK=$WORK/c.sock
+ZK_STATE=$WORK/zk
+containerd_pid=""
+appliance_pid=""
+
+ctr_() { ctr --address "$CTR_SOCK" "$@"; }
+
+ctr_write_config() {
+  mkdir -p "$WORK/root" "$WORK/state"
+  # The CRI plugin is off (no kubelet here); docs/KUBERNETES.md has the runtime's CRI section.
+  cat >"$WORK/config.toml" <<TOML
+version = 2
+root = "$WORK/root"
+state = "$WORK/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$CTR_SOCK"
+[ttrpc]
+  address = "$CTR_SOCK.ttrpc"
+[debug]
+  level = "info"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$WORK/opt"
+TOML
+}
+
+ctr_start_containerd() {
+  [ -f "$WORK/config.toml" ] || ctr_write_config
+  # The distribution's bin/ first on PATH: containerd finds containerd-shim-zonekeeper-v2 there, and the shim finds
+  # the appliance's state through ZONEKEEPER_STATE.
+  PATH="$DIST/bin:$PATH" ZONEKEEPER_STATE="$ZK_STATE" \
+    containerd --config "$WORK/config.toml" >>"$WORK/containerd.log" 2>&1 </dev/null &
+  containerd_pid=$!
+  for _ in $(seq 300); do
+    ctr_ version >/dev/null 2>&1 && return 0
+    kill -0 "$containerd_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "containerd did not start; its log:" >&2
+  tail -20 "$WORK/containerd.log" >&2
+  return 1
+}
+
+ctr_stop_containerd() {
+  if [ -n "$containerd_pid" ]; then
+    kill "$containerd_pid" 2>/dev/null || true
+    wait "$containerd_pid" 2>/dev/null || true
+    containerd_pid=""
+  fi
+}
+
+zk_start_appliance() {
+  "$DIST/bin/zonekeeper" --state "$ZK_STATE" --no-shell >>"$WORK/appliance.log" 2>&1 </dev/null &
+  appliance_pid=$!
+  for _ in $(seq 1200); do
+    [ -S "$ZK_STATE/run/shim.ttrpc.sock" ] && python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])' \
+      "$ZK_STATE/run/shim.ttrpc.sock" 2>/dev/null && return 0
+    kill -0 "$appliance_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "the appliance did not serve $ZK_STATE/run/shim.ttrpc.sock; its log:" >&2
+  tail -20 "$WORK/appliance.log" >&2
+  return 1
+}
+
+zk_kill_appliance() {
+  if [ -n "$appliance_pid" ]; then
+    kill "-${1:-TERM}" "$appliance_pid" 2>/dev/null || true
+    wait "$appliance_pid" 2>/dev/null || true
+    appliance_pid=""
+  fi
+}
+
+zk_() { "$DIST/bin/zonekeeper" --state "$ZK_STATE" -c "$*"; }
+
+# The relays the shim left (one per container, see the shim's source), found by their sockets' owners; and the
+# QEMU processes of zones on this state directory.
+ctr_cleanup() {
+  ctr_stop_containerd
+  if [ -n "$appliance_pid" ]; then
+    zk_ "zone:list" 2>/dev/null | awk 'NR>1 {print $1}' | while read -r z; do zk_ "zone:destroy $z" >/dev/null 2>&1 || true; done
+  fi
+  zk_kill_appliance TERM
+  local pid
+  for pid in $(ctr_relay_pids); do kill "$pid" 2>/dev/null || true; done
+}
+
+ctr_relay_pids() {
+  local sock inode
+  for sock in "$ZK_STATE"/run/shim-*.sock; do
+    [ -S "$sock" ] || continue
+    # /proc/net/unix names the listening socket's inode; its owner holds it as an open file.
+    inode=$(awk -v p="$sock" '$8 == p {print $7}' /proc/net/unix | head -1)
+    [ -n "$inode" ] || continue
+    for fd in /proc/[0-9]*/fd/*; do
+      [ "$(readlink "$fd" 2>/dev/null)" = "socket:[$inode]" ] && echo "${fd#/proc/}" | cut -d/ -f1
+    done
+  done | sort -u
+}
