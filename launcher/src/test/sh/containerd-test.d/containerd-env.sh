@@ -45,12 +45,16 @@ ctr_start_containerd() {
   return 1
 }
 
+# end_process PID [SIGNAL]: signals a process this script started and reaps it.
+end_process() {
+  [ -n "$1" ] || return 0
+  kill "-${2:-TERM}" "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
 ctr_stop_containerd() {
-  if [ -n "$containerd_pid" ]; then
-    kill "$containerd_pid" 2>/dev/null || true
-    wait "$containerd_pid" 2>/dev/null || true
-    containerd_pid=""
-  fi
+  end_process "$containerd_pid"
+  containerd_pid=""
 }
 
 zk_start_appliance() {
@@ -68,11 +72,8 @@ zk_start_appliance() {
 }
 
 zk_kill_appliance() {
-  if [ -n "$appliance_pid" ]; then
-    kill "-${1:-TERM}" "$appliance_pid" 2>/dev/null || true
-    wait "$appliance_pid" 2>/dev/null || true
-    appliance_pid=""
-  fi
+  end_process "$appliance_pid" "${1:-TERM}"
+  appliance_pid=""
 }
 
 zk_() { "$DIST/bin/zonekeeper" --state "$ZK_STATE" -c "$*"; }
