@@ -7,7 +7,8 @@ ZK_STATE=$WORK/zk
 containerd_pid=""
 appliance_pid=""
 
-ctr_() { ctr --address "$CTR_SOCK" "$@"; }
+# Time-limited, so that a hung call fails the check instead of the whole run.
+ctr_() { timeout 300 ctr --address "$CTR_SOCK" "$@"; }
 
 ctr_write_config() {
   mkdir -p "$WORK/root" "$WORK/state"
@@ -76,7 +77,7 @@ zk_kill_appliance() {
   appliance_pid=""
 }
 
-zk_() { "$DIST/bin/zonekeeper" --state "$ZK_STATE" -c "$*"; }
+zk_() { timeout 300 "$DIST/bin/zonekeeper" --state "$ZK_STATE" -c "$*"; }
 
 # The relays the shim left (one per container, see the shim's source), found by their sockets' owners; and the
 # QEMU processes of zones on this state directory.
