@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -1013,6 +1014,7 @@ static void start_relay(const char *state, const char *socket_path, const struct
                 close(fd);
         if (chdir("/") < 0)
             _exit(127);
+        prctl(PR_SET_NAME, "zk-shim-relay"); /* what ps and top show for it */
         relay_socket_path = socket_path;
         relay(listener);
     }
