@@ -7,6 +7,9 @@ ZK_STATE=$WORK/zk
 containerd_pid=""
 appliance_pid=""
 
+# ctr's snapshotter (its CONTAINERD_SNAPSHOTTER), which decides the rootfs mounts a Create gets: overlayfs gives an
+# overlay mount, native a bind mount of a folder. ZK_CTR_SNAPSHOTTER picks another.
+export CONTAINERD_SNAPSHOTTER=${ZK_CTR_SNAPSHOTTER:-overlayfs}
 # Time-limited, so that a hung call fails the check instead of the whole run.
 ctr_() { timeout 300 ctr --address "$CTR_SOCK" "$@"; }
 
