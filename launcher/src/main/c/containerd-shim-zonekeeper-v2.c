@@ -725,6 +725,13 @@ struct relay_link {
 };
 
 static const char *relay_socket_path; /* the appliance's task socket */
+static char relay_listen_path[PATH_MAX]; /* the relay's own socket, removed when it ends */
+
+static void relay_end(void) __attribute__((noreturn));
+static void relay_end(void) {
+    unlink(relay_listen_path);
+    _exit(0);
+}
 static char relay_bundle[PATH_MAX];
 
 static int buffer_append(struct frame_buffer *b, const uint8_t *data, size_t len) {
@@ -922,7 +929,7 @@ static void relay(int listener) {
             /* Quiet: end once containerd has dropped the task's bundle and holds no connection. */
             struct stat st;
             if (clients == 0 && stat(relay_bundle, &st) < 0 && errno == ENOENT)
-                _exit(0);
+                relay_end();
             continue;
         }
         for (int k = 0; k < nfd; k++) {
@@ -955,7 +962,7 @@ static void relay(int listener) {
             if (from_client) {
                 int r = got > 0 && buffer_append(&l->from_client, chunk, (size_t)got) == 0 ? relay_from_client(l) : -1;
                 if (r == 1)
-                    _exit(0);
+                    relay_end();
                 if (r < 0)
                     link_close(l);
             } else if (got <= 0 || buffer_append(&l->from_appliance, chunk, (size_t)got) < 0) {
@@ -963,7 +970,7 @@ static void relay(int listener) {
             } else {
                 int r = relay_from_appliance(l);
                 if (r == 1)
-                    _exit(0);
+                    relay_end();
                 if (r < 0)
                     link_close(l);
             }
@@ -1016,6 +1023,7 @@ static void start_relay(const char *state, const char *socket_path, const struct
             _exit(127);
         prctl(PR_SET_NAME, "zk-shim-relay"); /* what ps and top show for it */
         relay_socket_path = socket_path;
+        snprintf(relay_listen_path, sizeof(relay_listen_path), "%s", relay_path);
         relay(listener);
     }
     close(listener);
