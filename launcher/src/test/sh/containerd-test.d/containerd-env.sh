@@ -82,8 +82,8 @@ zk_kill_appliance() {
 
 zk_() { timeout 300 "$DIST/bin/zonekeeper" --state "$ZK_STATE" -c "$*"; }
 
-# The relays the shim left (one per container, see the shim's source), found by their sockets' owners; and the
-# QEMU processes of zones on this state directory.
+# Ends what this script started: containerd, the zones on the appliance, the appliance, and the relays the shim
+# left (one per container, see the shim's source).
 ctr_cleanup() {
   ctr_stop_containerd
   if [ -n "$appliance_pid" ]; then
@@ -95,14 +95,11 @@ ctr_cleanup() {
 }
 
 ctr_relay_pids() {
-  local sock inode
-  for sock in "$ZK_STATE"/run/shim-*.sock; do
-    [ -S "$sock" ] || continue
-    # /proc/net/unix names the listening socket's inode; its owner holds it as an open file.
-    inode=$(awk -v p="$sock" '$8 == p {print $7}' /proc/net/unix | head -1)
-    [ -n "$inode" ] || continue
-    for fd in /proc/[0-9]*/fd/*; do
-      [ "$(readlink "$fd" 2>/dev/null)" = "socket:[$inode]" ] && echo "${fd#/proc/}" | cut -d/ -f1
-    done
-  done | sort -u
+  local f pid
+  # The shim writes each relay's PID beside its socket (shim-<hash>.pid); a PID now used by another program is skipped.
+  for f in "$ZK_STATE"/run/shim-*.pid; do
+    [ -f "$f" ] || continue
+    pid=$(cat "$f")
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = zk-shim-relay ] && echo "$pid"
+  done
 }
