@@ -39,15 +39,25 @@ ctr_start_containerd() {
   PATH="$DIST/bin:$PATH" ZONEKEEPER_STATE="$ZK_STATE" \
     containerd --config "$WORK/config.toml" >>"$WORK/containerd.log" 2>&1 </dev/null &
   containerd_pid=$!
-  for _ in $(seq 300); do
-    ctr_ version >/dev/null 2>&1 && return 0
-    kill -0 "$containerd_pid" 2>/dev/null || break
+  wait_ready "$containerd_pid" 300 "$WORK/containerd.log" "containerd did not start" ctr_ version
+}
+
+# wait_ready PID TENTHS LOG WHAT CHECK...: polls CHECK every 0.1 s, at most TENTHS times and while PID lives; else
+# says WHAT with the end of LOG and fails.
+wait_ready() {
+  local pid=$1 tries=$2 log=$3 what=$4
+  shift 4
+  for _ in $(seq "$tries"); do
+    "$@" >/dev/null 2>&1 && return 0
+    kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
-  echo "containerd did not start; its log:" >&2
-  tail -20 "$WORK/containerd.log" >&2
+  echo "$what; the end of $log:" >&2
+  tail -20 "$log" >&2
   return 1
 }
+
+answers() { python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])' "$1"; }
 
 # end_process PID [SIGNAL]: signals a process this script started and reaps it.
 end_process() {
@@ -64,15 +74,8 @@ ctr_stop_containerd() {
 zk_start_appliance() {
   "$DIST/bin/zonekeeper" --state "$ZK_STATE" --no-shell >>"$WORK/appliance.log" 2>&1 </dev/null &
   appliance_pid=$!
-  for _ in $(seq 1200); do
-    [ -S "$ZK_STATE/run/shim.ttrpc.sock" ] && python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])' \
-      "$ZK_STATE/run/shim.ttrpc.sock" 2>/dev/null && return 0
-    kill -0 "$appliance_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "the appliance did not serve $ZK_STATE/run/shim.ttrpc.sock; its log:" >&2
-  tail -20 "$WORK/appliance.log" >&2
-  return 1
+  wait_ready "$appliance_pid" 1200 "$WORK/appliance.log" "the appliance did not serve $ZK_STATE/run/shim.ttrpc.sock" \
+    answers "$ZK_STATE/run/shim.ttrpc.sock"
 }
 
 zk_kill_appliance() {
