@@ -95,8 +95,10 @@ public final class TaskService implements TtrpcService {
     private static final long MAX_SHIM_FILE = 64 * 1024;
     static final Pattern ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,75}");
     private static final Pattern WORKLOAD_EXIT = Pattern.compile("workload exited (\\d+)");
-    private static final Duration AGENT_GREET = Duration.ofSeconds(60);
-    private static final Duration EXEC_START = Duration.ofSeconds(30);
+    // A zone under TCG on a busy 2-core host can take a minute and more to boot its agent; a container's start
+    // waits for it rather than failing a run that would have worked.
+    private static final Duration AGENT_GREET = Duration.ofSeconds(180);
+    private static final Duration EXEC_START = Duration.ofSeconds(120);
     private static final Duration STOP_GRACE = Duration.ofSeconds(10);
     private static final int SIGKILL = 9;
 
