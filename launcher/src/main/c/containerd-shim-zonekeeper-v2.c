@@ -1007,7 +1007,12 @@ static void start_relay(const char *state, const char *socket_path, const struct
     unlink(relay_path);
     strcpy(sa.sun_path, relay_path);
     int listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (listener < 0 || bind(listener, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(listener, 16) < 0)
+    /* Owner only from the start: the relay speaks to the appliance as containerd's user, so whoever could connect
+     * to it could drive zones through it (the appliance's own socket is 0600 and checks SO_PEERCRED). */
+    mode_t old_umask = umask(077);
+    int bound = listener >= 0 && bind(listener, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    umask(old_umask);
+    if (!bound || listen(listener, 16) < 0)
         fail("cannot listen on %s: %s", relay_path, strerror(errno));
     if (!getcwd(relay_bundle, sizeof(relay_bundle)))
         fail("cannot read the bundle's path: %s", strerror(errno));
