@@ -154,7 +154,7 @@ public class KvmDriverBootTest {
         kvm.stop(z, Duration.ofSeconds(15));
         long stopMs = (System.nanoTime() - t0) / 1_000_000;
 
-        assertFalse("QEMU pid " + pid + " is gone", ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false));
+        assertFalse("QEMU pid " + pid + " is gone", ProcessHandle.of(pid).map(QemuProcess::running).orElse(false));
         String console = Files.readString(z.directory().resolve("console.log"));
         assertTrue("the power button was honoured, not the fallback (" + stopMs + " ms); console:\n" + console,
                 console.contains("zonekeeper: zone alpha powering off"));
@@ -204,11 +204,11 @@ public class KvmDriverBootTest {
         }
 
         assertNotNull("the guest's own power-off is reported; alive: " + ProcessHandle.of(pidOf(r))
-                .map(ProcessHandle::isAlive).orElse(false) + "; console:\n"
+                .map(QemuProcess::running).orElse(false) + "; console:\n"
                 + Files.readString(z.directory().resolve("console.log")), report);
         assertEquals(report.reason(), ZoneState.STOPPED, report.state());
         assertTrue(report.reason(), report.reason().contains("powered off"));
-        assertFalse(ProcessHandle.of(pidOf(r)).map(ProcessHandle::isAlive).orElse(false));
+        assertFalse(ProcessHandle.of(pidOf(r)).map(QemuProcess::running).orElse(false));
         assertEquals(ZoneState.STOPPED, kvm.observe(z));
         assertFalse(Files.exists(sock));
         waitForConsole(z, "zonekeeper: zone beta finished, exit 0", 1);
@@ -223,14 +223,14 @@ public class KvmDriverBootTest {
         waitForConsole(z, "zonekeeper: tick 1", 30);
 
         first.deactivate();
-        assertTrue("deactivation leaves the guest running", ProcessHandle.of(pid).orElseThrow().isAlive());
+        assertTrue("deactivation leaves the guest running", QemuProcess.running(ProcessHandle.of(pid).orElseThrow()));
 
         KvmDriver second = driver();
         TestZone impostor = z.withId(UUID.randomUUID());
         Adoption refused = second.adopt(impostor);
         assertFalse(refused.adopted());
         assertTrue(refused.reason(), refused.reason().contains(z.id().toString()));
-        assertTrue("refusal kills nothing", ProcessHandle.of(pid).orElseThrow().isAlive());
+        assertTrue("refusal kills nothing", QemuProcess.running(ProcessHandle.of(pid).orElseThrow()));
 
         Adoption adopted = second.adopt(z);
         assertTrue(adopted.reason(), adopted.adopted());
@@ -246,7 +246,7 @@ public class KvmDriverBootTest {
             console.write(ByteBuffer.wrap("echo via-console-$((6*7))\n".getBytes(StandardCharsets.US_ASCII)));
             waitForConsole(z, "via-console-42", 20);
         }
-        assertTrue(ProcessHandle.of(pid).orElseThrow().isAlive());
+        assertTrue(QemuProcess.running(ProcessHandle.of(pid).orElseThrow()));
 
         // QEMU dies unasked: the adopting driver reports a crash with what the console said last.
         ProcessHandle.of(pid).orElseThrow().destroyForcibly();

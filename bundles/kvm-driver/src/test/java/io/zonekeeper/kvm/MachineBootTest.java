@@ -115,7 +115,7 @@ public class MachineBootTest {
     }
 
     private static boolean alive(long pid) {
-        return ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+        return ProcessHandle.of(pid).map(QemuProcess::running).orElse(false);
     }
 
     /** Starts a swtpm for a zone as a device backend would, and the device it prepares. */

@@ -20,7 +20,7 @@ final class OurQemus {
 
     static List<ProcessHandle> live() {
         String mark = QemuProcess.LAUNCHED_BY + "=" + ProcessHandle.current().pid();
-        return ProcessHandle.allProcesses().filter(ProcessHandle::isAlive)
+        return ProcessHandle.allProcesses().filter(QemuProcess::running)
                 .filter(h -> QemuProcess.cmdline(h.pid()).stream().findFirst().orElse("").contains("qemu-system"))
                 .filter(h -> environment(h.pid()).contains(mark)).toList();
     }

@@ -18,6 +18,7 @@ import org.junit.After;
 import org.junit.Before;
 import org.junit.Test;
 
+import io.zonekeeper.kvm.qemu.QemuProcess;
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.api.ZoneState;
 import io.zonekeeper.kvm.qemu.ZoneFiles;
@@ -100,7 +101,7 @@ public class StartingRecordBootTest {
                 z.runtime().orElseThrow().properties());
 
         second.stop(z, java.time.Duration.ofSeconds(10));
-        assertFalse(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false));
+        assertFalse(ProcessHandle.of(pid).map(QemuProcess::running).orElse(false));
     }
 
     @Test

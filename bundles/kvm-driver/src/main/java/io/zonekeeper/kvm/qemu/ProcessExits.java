@@ -45,7 +45,7 @@ final class ProcessExits {
     private void run() {
         while (true) {
             watched.forEach((p, exit) -> {
-                if (!p.isAlive()) {
+                if (!QemuProcess.running(p)) {
                     watched.remove(p);
                     exit.complete(p);
                 }

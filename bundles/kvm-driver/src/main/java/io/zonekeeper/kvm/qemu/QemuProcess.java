@@ -132,7 +132,26 @@ public final class QemuProcess {
 
     /** A QEMU started earlier, found again by PID; empty when no such process runs. */
     public static Optional<QemuProcess> find(long pid) {
-        return ProcessHandle.of(pid).filter(ProcessHandle::isAlive).map(h -> new QemuProcess(pid, null, h));
+        return ProcessHandle.of(pid).filter(QemuProcess::running).map(h -> new QemuProcess(pid, null, h));
+    }
+
+    /**
+     * Whether {@code h} still runs. A QEMU launched detached is not this JVM's child, so when it ends it stays a
+     * zombie until the host's init reaps it, which some inits do only every second or two; the JDK counts a zombie
+     * as alive, this does not.
+     */
+    public static boolean running(ProcessHandle h) {
+        if (!h.isAlive()) {
+            return false;
+        }
+        try {
+            String stat = Files.readString(Path.of("/proc", String.valueOf(h.pid()), "stat"));
+            int end = stat.lastIndexOf(')');
+            char state = end > 0 && end + 2 < stat.length() ? stat.charAt(end + 2) : '?';
+            return state != 'Z' && state != 'X';
+        } catch (IOException e) {
+            return h.isAlive(); // gone between the two looks, or /proc unreadable: the JDK's word
+        }
     }
 
     public long pid() {
@@ -140,7 +159,7 @@ public final class QemuProcess {
     }
 
     public boolean isAlive() {
-        return handle.isAlive();
+        return running(handle);
     }
 
     /**
@@ -174,7 +193,7 @@ public final class QemuProcess {
      */
     public boolean waitFor(Duration wait) {
         long deadline = System.nanoTime() + wait.toNanos();
-        while (handle.isAlive()) {
+        while (running(handle)) {
             if (System.nanoTime() > deadline) {
                 return false;
             }
@@ -182,7 +201,7 @@ public final class QemuProcess {
                 Thread.sleep(10);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                return !handle.isAlive();
+                return !running(handle);
             }
         }
         return true;
