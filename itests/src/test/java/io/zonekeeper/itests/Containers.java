@@ -259,4 +259,22 @@ final class Containers {
         org.junit.Assert.assertFalse("the namespace has none of the machine's interfaces: " + links,
                 links.lines().anyMatch(l -> !l.contains(" lo:") && !l.contains("zk")));
     }
+
+    /**
+     * Whether the process runs. The kvm driver starts QEMU detached, so an ended QEMU waits as a zombie until the
+     * host's init reaps it (here every second or two), and the JDK calls a zombie alive.
+     */
+    static boolean running(long pid) {
+        if (!ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+            return false;
+        }
+        try {
+            String stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc", Long.toString(pid), "stat"));
+            int end = stat.lastIndexOf(')');
+            char state = end > 0 && end + 2 < stat.length() ? stat.charAt(end + 2) : '?';
+            return state != 'Z' && state != 'X';
+        } catch (java.io.IOException e) {
+            return false; // gone between the two looks
+        }
+    }
 }

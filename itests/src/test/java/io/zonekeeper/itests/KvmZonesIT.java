@@ -78,7 +78,7 @@ public class KvmZonesIT {
         ZoneInfo z = zones.get(name).orElseThrow();
         assertEquals(name + " " + z.reason(), ZoneState.RUNNING, z.state());
         long pid = pid(z);
-        assertTrue("QEMU of " + name + " is alive", ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false));
+        assertTrue("QEMU of " + name + " is alive", Containers.running(pid));
         return pid;
     }
 
@@ -111,7 +111,7 @@ public class KvmZonesIT {
         assertTrue(sh("zone:stop --grace 20 alpha").contains("STOPPED"));
         assertEquals(ZoneState.STOPPED, zones.get("alpha").orElseThrow().state());
         ProcessHandle.of(pid).ifPresent(p -> p.onExit().join());
-        assertFalse(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false));
+        assertFalse(Containers.running(pid));
 
         Path dir = STATE.resolve("zones/alpha");
         sh("zone:destroy alpha");
@@ -225,14 +225,14 @@ public class KvmZonesIT {
         }
         // The new driver stops a zone it adopted cleanly: the guest powers off and its QEMU is gone.
         assertTrue(sh("zone:stop up2").contains("STOPPED"));
-        assertFalse("QEMU of up2 ended", ProcessHandle.of(pids[1]).map(ProcessHandle::isAlive).orElse(false));
+        assertFalse("QEMU of up2 ended", Containers.running(pids[1]));
         // And back to the version before the upgrade, which adopts the other zone and stops it cleanly too.
         sh("driver:rollback kvm");
         assertTrue(kvmDriverBundle().getVersion().toString().startsWith("1.0.0"));
         awaitAttached("up1");
         assertEquals(pids[0], runningPid("up1"));
         assertTrue(sh("zone:stop up1").contains("STOPPED"));
-        assertFalse("QEMU of up1 ended", ProcessHandle.of(pids[0]).map(ProcessHandle::isAlive).orElse(false));
+        assertFalse("QEMU of up1 ended", Containers.running(pids[0]));
         assertEquals("zone-api and zone-core were neither updated nor refreshed", untouched,
                 revisionsAndWirings("zone-api", "zone-core"));
     }

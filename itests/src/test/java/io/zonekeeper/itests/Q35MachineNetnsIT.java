@@ -120,7 +120,6 @@ public class Q35MachineNetnsIT {
         assertTrue(sh("zone:stop --grace 30 q1").contains("STOPPED"));
         assertTrue("q1 powered off by its ACPI power button:\n" + console("q1"),
                 console("q1").contains("zonekeeper: zone q1 powering off"));
-        assertFalse(ProcessHandle.of(Long.parseLong(q1.runtime().get("pid"))).map(ProcessHandle::isAlive)
-                .orElse(false));
+        assertFalse(Containers.running(Long.parseLong(q1.runtime().get("pid"))));
     }
 }
