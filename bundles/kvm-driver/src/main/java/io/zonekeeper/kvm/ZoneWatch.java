@@ -140,7 +140,12 @@ final class ZoneWatch {
         if (released) {
             return;
         }
-        KvmDriver.removeRuntimeFiles(files, zone.spec());
+        // The exit is seen by a shared watcher, a moment after it happened. When the driver ended the guest it has
+        // already removed these files, and by now the zone may have been destroyed and a zone of the same name
+        // started in the same folder: its files are not this QEMU's to remove. The pidfile tells whose they are.
+        if (!asked && pidFileIsOurs()) {
+            KvmDriver.removeRuntimeFiles(files, zone.spec());
+        }
         String reason = shutdownReason;
         ZoneState end;
         String why;
@@ -174,6 +179,12 @@ final class ZoneWatch {
         if (!asked) {
             report(end, why);
         }
+    }
+
+    /** Whether the zone folder's pidfile is absent or names this watch's QEMU (not a later one's). */
+    private boolean pidFileIsOurs() {
+        java.util.OptionalInt pid = QemuProcess.readPid(files.pidFile());
+        return pid.isEmpty() || pid.getAsInt() == process.pid();
     }
 
     /** The exit status an image zone's init printed last, if the console's last lines hold one. */
