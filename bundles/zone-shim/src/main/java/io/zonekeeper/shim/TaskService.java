@@ -37,6 +37,7 @@ import io.zonekeeper.agent.ExecSession;
 import io.zonekeeper.api.WorkloadSpec;
 import io.zonekeeper.api.ZoneException;
 import io.zonekeeper.api.ZoneInfo;
+import io.zonekeeper.api.ZoneState;
 import io.zonekeeper.api.ZoneManager;
 import io.zonekeeper.api.ZoneSpec;
 import io.zonekeeper.api.image.ImageException;
@@ -94,7 +95,7 @@ public final class TaskService implements TtrpcService {
     static final String SHIM_FILE = "zonekeeper-shim.json";
     private static final long MAX_SHIM_FILE = 64 * 1024;
     static final Pattern ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,75}");
-    private static final Pattern WORKLOAD_EXIT = Pattern.compile("workload exited (\\d+)");
+    private static final Pattern WORKLOAD_EXIT = Pattern.compile("workload exited (\\d{1,3})\\b");
     // A zone under TCG on a busy 2-core host can take a minute and more to boot its agent; a container's start
     // waits for it rather than failing a run that would have worked.
     private static final Duration AGENT_GREET = Duration.ofSeconds(180);
@@ -753,10 +754,12 @@ public final class TaskService implements TtrpcService {
         Optional<ZoneInfo> z = zones.get().get(t.record.zone());
         if (z.isEmpty() || !z.get().state().isActive()) {
             int code = 128 + SIGKILL;
-            if (z.isPresent()) {
+            // Only a zone that stopped carries the init's exit line; a crashed zone's reason quotes the guest's
+            // console, which the guest controls, so it gives no exit code. A status is 0..255 whatever it says.
+            if (z.isPresent() && z.get().state() == ZoneState.STOPPED) {
                 Matcher m = WORKLOAD_EXIT.matcher(z.get().reason());
                 if (m.find()) {
-                    code = Integer.parseInt(m.group(1));
+                    code = Math.min(255, Integer.parseInt(m.group(1)));
                 }
             }
             exited(t, t.main, code);
