@@ -14,7 +14,7 @@ import jnr.ffi.Pointer;
  * dom0's end of one vchan: a libxenvchan client in non-blocking mode. One thread may wait for events
  * ({@link #awaitEvent}) while another writes; every library call holds the lock, and only the waiting thread takes
  * events from the event channel, so the two never steal each other's wake-ups: a writer whose ring is full waits
- * for {@link #awaitChange}, which the event thread signals.
+ * in {@link #awaitSpace}, which the event thread signals.
  */
 public final class VchanClient implements AutoCloseable {
 
@@ -23,7 +23,7 @@ public final class VchanClient implements AutoCloseable {
         final Libxenvchan vchan;
         final Libc libc;
 
-        private Natives(Libxenvchan vchan, Libc libc) {
+        Natives(Libxenvchan vchan, Libc libc) {
             this.vchan = vchan;
             this.libc = libc;
         }
@@ -42,7 +42,7 @@ public final class VchanClient implements AutoCloseable {
     private final Condition changed = lock.newCondition();
     private boolean closed;
 
-    private VchanClient(Natives n, Pointer ctrl) {
+    VchanClient(Natives n, Pointer ctrl) {
         this.n = n;
         this.ctrl = ctrl;
         this.fd = n.vchan.libxenvchan_fd_for_select(ctrl);
@@ -102,7 +102,7 @@ public final class VchanClient implements AutoCloseable {
 
     /**
      * Waits up to {@code millis} for the other side to do something (write, read, close), takes the event and wakes
-     * writers waiting in {@link #awaitChange}. Only one thread may call this.
+     * writers waiting in {@link #awaitSpace}. Only one thread may call this.
      */
     public void awaitEvent(int millis) {
         ByteBuffer pfd = ByteBuffer.allocate(8).order(ByteOrder.nativeOrder());
@@ -123,10 +123,19 @@ public final class VchanClient implements AutoCloseable {
         }
     }
 
-    /** Waits up to {@code millis} for the event thread to see the other side act. */
-    public void awaitChange(long millis) throws InterruptedException {
+    /**
+     * Waits up to {@code millis} for room in the ring: returns at once when there is room already or the vchan is
+     * closed, else when the event thread takes the next event. The look at the ring and the wait are one step under
+     * the lock the event thread signals under, so room made (and its event taken) between a writer's full write and
+     * its wait is seen, not waited out (a lost wake-up costs the writer the whole wait, and with the zone's 1 KiB
+     * ring a writer waits every kilobyte).
+     */
+    public void awaitSpace(long millis) throws InterruptedException {
         lock.lock();
         try {
+            if (closed || n.vchan.libxenvchan_buffer_space(ctrl) > 0 || n.vchan.libxenvchan_is_open(ctrl) != 1) {
+                return;
+            }
             changed.await(millis, TimeUnit.MILLISECONDS);
         } finally {
             lock.unlock();

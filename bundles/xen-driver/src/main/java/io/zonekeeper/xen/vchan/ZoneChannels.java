@@ -186,7 +186,7 @@ final class ZoneChannels {
                         }
                         off += w;
                         if (off < n) {
-                            v.awaitChange(500); // the ring is full: the zone has not read yet
+                            v.awaitSpace(500); // the ring is full: the zone has not read yet
                         }
                     }
                 }
