@@ -200,11 +200,13 @@ final class Appliance {
         StartTrace.mark("resolved");
         Thread thread = Thread.currentThread();
         ClassLoader original = thread.getContextClassLoader();
+        ClassLoader jline = bundleClassLoader(bundles, JLINE_BUNDLE);
         if (interactive) {
-            ClassLoader jline = bundleClassLoader(bundles, JLINE_BUNDLE);
             if (jline != null) {
                 thread.setContextClassLoader(jline);
             }
+        } else if (jline != null) {
+            giveDumbTerminalItsCapabilities(jline);
         }
         try {
             for (int i = 0; i < bundles.size(); i++) {
@@ -225,6 +227,25 @@ final class Appliance {
             }
         } finally {
             thread.setContextClassLoader(original);
+        }
+    }
+
+    /**
+     * Without a shell, gogo.jline's terminal is JLine's dumb one, and JLine asks {@code infocmp -x dumb} for its
+     * capabilities each time it builds one: a process started and waited for inside gogo.jline's bundle start, on
+     * the start's path (and JLine falls back to ANSI capabilities where the host has no infocmp). JLine carries the
+     * dumb terminal's capabilities itself; handing them over as already loaded spares the process. Should JLine's
+     * API differ, nothing is lost: JLine then asks infocmp as before.
+     */
+    static void giveDumbTerminalItsCapabilities(ClassLoader jline) {
+        try {
+            Class<?> infoCmp = Class.forName("org.jline.utils.InfoCmp", true, jline);
+            Object caps = infoCmp.getMethod("getDefaultInfoCmp", String.class).invoke(null, "dumb");
+            if (caps instanceof String && !((String) caps).isEmpty()) {
+                infoCmp.getMethod("setLoadedInfoCmp", String.class, String.class).invoke(null, "dumb", caps);
+            }
+        } catch (ReflectiveOperationException | LinkageError | RuntimeException e) {
+            // JLine runs infocmp itself, as it would without this
         }
     }
 
