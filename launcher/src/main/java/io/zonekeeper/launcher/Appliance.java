@@ -136,6 +136,7 @@ final class Appliance {
                 features.add(reader.read(file));
             }
             BundlePlan plan = BundlePlan.of(features, distribution.bundles());
+            StartTrace.mark("features");
             if (!interactive) {
                 // gogo.jline always builds a system terminal; without a shell, JLine's dumb terminal neither probes
                 // the tty nor takes over SIGINT, which must stay the JVM's to stop the appliance.
@@ -149,6 +150,7 @@ final class Appliance {
             } catch (IOException e) {
                 throw new LaunchException("cannot check " + distribution.deploy() + ": " + e.getMessage(), e);
             }
+            StartTrace.mark("deploy-gate");
             Map<String, Object> config = new HashMap<>(properties);
             FelixLog log = new FelixLog();
             config.put("felix.log.logger", log);
@@ -157,13 +159,17 @@ final class Appliance {
             framework = ServiceLoader.load(FrameworkFactory.class).findFirst()
                     .orElseThrow(() -> new LaunchException("no OSGi framework in lib/ (expected Felix)"))
                     .newFramework(felixConfig);
+            StartTrace.mark("new-framework");
             framework.init();
+            StartTrace.mark("framework");
             shutdownHook = new Thread(this::stop, "zonekeeper-shutdown");
             Runtime.getRuntime().addShutdownHook(shutdownHook);
             List<Bundle> installed = install(plan);
+            StartTrace.mark("installed");
             framework.start();
             startAll(plan, installed);
             deployGate.watch();
+            StartTrace.mark("started");
             started = true;
         } catch (BundleException e) {
             throw new LaunchException("cannot start the OSGi framework: " + e.getMessage(), e);
@@ -191,13 +197,16 @@ final class Appliance {
 
     private void startAll(BundlePlan plan, List<Bundle> bundles) {
         framework.adapt(FrameworkWiring.class).resolveBundles(bundles);
+        StartTrace.mark("resolved");
         Thread thread = Thread.currentThread();
         ClassLoader original = thread.getContextClassLoader();
+        ClassLoader jline = bundleClassLoader(bundles, JLINE_BUNDLE);
         if (interactive) {
-            ClassLoader jline = bundleClassLoader(bundles, JLINE_BUNDLE);
             if (jline != null) {
                 thread.setContextClassLoader(jline);
             }
+        } else if (jline != null) {
+            giveDumbTerminalItsCapabilities(jline);
         }
         try {
             for (int i = 0; i < bundles.size(); i++) {
@@ -207,6 +216,9 @@ final class Appliance {
                 }
                 try {
                     bundle.start();
+                    if (StartTrace.on()) {
+                        StartTrace.mark("bundle " + bundle.getSymbolicName());
+                    }
                 } catch (BundleException | RuntimeException e) {
                     BundlePlan.Entry entry = plan.entries().get(i);
                     err.println("zonekeeper: bundle " + entry.id() + " (" + entry.jar().getFileName() + ", from "
@@ -215,6 +227,25 @@ final class Appliance {
             }
         } finally {
             thread.setContextClassLoader(original);
+        }
+    }
+
+    /**
+     * Without a shell, gogo.jline's terminal is JLine's dumb one, and JLine asks {@code infocmp -x dumb} for its
+     * capabilities each time it builds one: a process started and waited for inside gogo.jline's bundle start, on
+     * the start's path (and JLine falls back to ANSI capabilities where the host has no infocmp). JLine carries the
+     * dumb terminal's capabilities itself; handing them over as already loaded spares the process. Should JLine's
+     * API differ, nothing is lost: JLine then asks infocmp as before.
+     */
+    static void giveDumbTerminalItsCapabilities(ClassLoader jline) {
+        try {
+            Class<?> infoCmp = Class.forName("org.jline.utils.InfoCmp", true, jline);
+            Object caps = infoCmp.getMethod("getDefaultInfoCmp", String.class).invoke(null, "dumb");
+            if (caps instanceof String && !((String) caps).isEmpty()) {
+                infoCmp.getMethod("setLoadedInfoCmp", String.class, String.class).invoke(null, "dumb", caps);
+            }
+        } catch (ReflectiveOperationException | LinkageError | RuntimeException e) {
+            // JLine runs infocmp itself, as it would without this
         }
     }
 

@@ -26,6 +26,7 @@ public final class Main {
     }
 
     public static void main(String[] args) {
+        StartTrace.mark("main");
         int code = new Main(System.out, System.err, System.getenv()).run(args);
         System.out.flush();
         System.exit(code);
@@ -63,6 +64,7 @@ public final class Main {
 
     private int runAppliance(Distribution distribution, Path state, boolean interactive)
             throws LaunchException, InterruptedException {
+        StartTrace.mark("options");
         Appliance appliance = new Appliance(distribution, state, interactive, err);
         appliance.start();
         if (!interactive) {
