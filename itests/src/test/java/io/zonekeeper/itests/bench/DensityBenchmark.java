@@ -276,11 +276,13 @@ public final class DensityBenchmark {
             long anon = meanKiB("Pss_Anon");
             System.out.printf("density: %d zones: per zone on the host: QEMU RSS %d MiB, PSS %d MiB (of which %d MiB "
                     + "its own anonymous memory: guest RAM, translation buffer, QEMU's heap), %.1f %% of a CPU while "
-                    + "the guest idles (mean of %d); MemAvailable %d MiB (%d MiB at the start)%n", n, rss / 1024,
-                    pss / 1024, anon / 1024, cpu, qemus.size(), memAvailableMiB(), availableAtStartMiB);
+                    + "the guest idles (mean of %d); MemAvailable %d MiB (%d MiB at the start); the appliance meanwhile"
+                    + " %.1f %% of a CPU%n", n, rss / 1024, pss / 1024, anon / 1024, cpu, qemus.size(),
+                    memAvailableMiB(), availableAtStartMiB, applianceCpu);
             figures.figure("QEMU RSS per zone, " + n + " zones", rss / 1024.0, "MiB");
             figures.figure("QEMU PSS per zone, " + n + " zones", pss / 1024.0, "MiB");
             figures.figure("QEMU idle CPU per zone, " + n + " zones", cpu, "% of a CPU");
+            figures.figure("appliance CPU while " + n + " zones idle", applianceCpu, "% of a CPU");
         }
     }
 
@@ -306,20 +308,29 @@ public final class DensityBenchmark {
         return n == 0 ? 0 : sum / n;
     }
 
-    /** The mean CPU the zones' QEMUs use over {@code span}, in percent of one CPU per zone. */
+    /** The appliance's own CPU over the last {@link #idleCpuPercent} span, in percent of one CPU. */
+    private double applianceCpu;
+
+    /**
+     * The mean CPU the zones' QEMUs use over {@code span}, in percent of one CPU per zone; the appliance's own over
+     * the same span goes to {@link #applianceCpu}.
+     */
     private double idleCpuPercent(Duration span) throws InterruptedException {
         long before = 0;
         for (long pid : qemus) {
             before += cpuTicks(pid);
         }
+        long app0 = cpuTicks(appliance.pid());
         long t0 = System.nanoTime();
         Thread.sleep(span.toMillis());
         long after = 0;
         for (long pid : qemus) {
             after += cpuTicks(pid);
         }
+        long app1 = cpuTicks(appliance.pid());
         double seconds = (System.nanoTime() - t0) / 1e9;
         // USER_HZ is 100 on Linux.
+        applianceCpu = (app1 - app0) / 100.0 / seconds * 100;
         return (after - before) / 100.0 / seconds * 100 / qemus.size();
     }
 
