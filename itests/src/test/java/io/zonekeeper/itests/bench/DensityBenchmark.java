@@ -279,6 +279,10 @@ public final class DensityBenchmark {
                     + "the guest idles (mean of %d); MemAvailable %d MiB (%d MiB at the start); the appliance meanwhile"
                     + " %.1f %% of a CPU%n", n, rss / 1024, pss / 1024, anon / 1024, cpu, qemus.size(),
                     memAvailableMiB(), availableAtStartMiB, applianceCpu);
+            int cores = Runtime.getRuntime().availableProcessors();
+            System.out.printf("density: %d zones: their QEMUs idle take %.0f %% of the machine's %d cores together "
+                    + "(at this rate %d idle zones would fill them: the CPU ceiling)%n", n, cpu * qemus.size()
+                            / cores, cores, cpu <= 0 ? 0 : (long) (cores * 100 / cpu));
             figures.figure("QEMU RSS per zone, " + n + " zones", rss / 1024.0, "MiB");
             figures.figure("QEMU PSS per zone, " + n + " zones", pss / 1024.0, "MiB");
             figures.figure("QEMU idle CPU per zone, " + n + " zones", cpu, "% of a CPU");
