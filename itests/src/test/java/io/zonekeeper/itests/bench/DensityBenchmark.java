@@ -79,14 +79,24 @@ public final class DensityBenchmark {
         // Interrupted (Ctrl-C, a section's timeout): the QEMUs started so far are still killed by PID.
         Thread hook = new Thread(bench::tearDown, "density-teardown");
         Runtime.getRuntime().addShutdownHook(hook);
+        Path log = state.resolveSibling(state.getFileName() + ".log");
+        boolean done = false;
         try {
             bench.run(max);
+            done = true;
         } finally {
             bench.tearDown();
             try {
                 Runtime.getRuntime().removeShutdownHook(hook);
             } catch (IllegalStateException e) {
                 // already shutting down: the hook runs tearDown again, which does nothing the second time
+            }
+            // The state folder goes; the appliance's log stays only when the run failed.
+            deleteTree(state);
+            if (done) {
+                Files.deleteIfExists(log);
+            } else {
+                System.err.println("density: the appliance's log is in " + log);
             }
         }
     }
@@ -407,6 +417,20 @@ public final class DensityBenchmark {
         JsonObject runtime = info.getJsonObject("runtime");
         return runtime == null || !runtime.containsKey("pid") ? Optional.empty()
                 : Optional.of(Long.parseLong(runtime.getString("pid")));
+    }
+
+    private static void deleteTree(Path root) {
+        try (var all = Files.walk(root)) {
+            all.sorted(java.util.Comparator.reverseOrder()).forEach(p -> {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException e) {
+                    // best effort: a temp folder
+                }
+            });
+        } catch (IOException e) {
+            System.err.println("density: could not remove " + root + ": " + e.getMessage());
+        }
     }
 
     /**
