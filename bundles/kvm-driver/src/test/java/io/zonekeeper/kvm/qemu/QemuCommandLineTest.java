@@ -33,6 +33,22 @@ public class QemuCommandLineTest {
             Path.of("/var/lib/zk/cache/kvm/vmlinux-x"), Path.of("/var/lib/zk/cache/kvm/initramfs-x.cpio.gz"), true,
             Set.of("power", "channels"), "6.1.0-56-amd64");
 
+    /** The translation buffer's size is TCG's alone: KVM gets the host CPU and no tb-size anywhere. */
+    @Test
+    public void translationBufferSizeOnlyUnderTcg() {
+        ZoneSpec spec = ZoneSpec.builder("web").memoryMiB(96).build();
+        QemuCommandLine kvm = new QemuCommandLine("qemu-system-x86_64", QemuCommandLine.KVM,
+                java.util.OptionalLong.empty());
+        List<String> a = kvm.render(ID, "web", spec, FILES, IMAGE, PreparedResources.NONE,
+                CommandLines.machineFor(PreparedResources.NONE));
+        assertEquals("kvm", after(a, "-accel"));
+        assertEquals("host", after(a, "-cpu"));
+        assertFalse(a.toString(), a.stream().anyMatch(x -> x.contains("tb-size")));
+        List<String> t = render(spec, FILES, IMAGE);
+        assertEquals("tcg,tb-size=16", after(t, "-accel"));
+        assertEquals(1, t.stream().filter(x -> x.contains("tb-size")).count());
+    }
+
     @Test
     public void rendersTunedMicrovmUnderTcg() {
         ZoneSpec spec = ZoneSpec.builder("web").memoryMiB(96).vcpus(2).cmdline("zk.heartbeat=1").build();
