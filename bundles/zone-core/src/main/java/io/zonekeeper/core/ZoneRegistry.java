@@ -178,6 +178,13 @@ public class ZoneRegistry implements ZoneManager {
         drivers.unstage(bundleId);
     }
 
+    /** Waits until the reconciler has done what was asked of it so far (for tests). */
+    void awaitReconciler() throws InterruptedException {
+        java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
+        reconciler.execute(done::countDown);
+        done.await(5, java.util.concurrent.TimeUnit.SECONDS);
+    }
+
     /** Reconciles {@code type} again on the reconciler's thread (declared zones that wait for a driver). */
     void reconcileLater(String type) {
         if (reconciler.isOpen()) {
