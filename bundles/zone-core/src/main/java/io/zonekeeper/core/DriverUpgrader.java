@@ -20,6 +20,7 @@ import org.osgi.framework.Version;
 import org.osgi.framework.VersionRange;
 import org.osgi.framework.wiring.BundleCapability;
 import org.osgi.framework.wiring.BundleRevision;
+import org.osgi.framework.wiring.BundleWiring;
 import org.osgi.framework.wiring.FrameworkWiring;
 
 import io.zonekeeper.hostio.AtomicFiles;
@@ -287,10 +288,12 @@ public final class DriverUpgrader {
                     failure = "the new bundle did not start: " + e.getMessage();
                 }
             }
-            if (failure == null && registry.awaitBound(type, fresh.getBundleId(), timeout) == null) {
+            DriverBinding staged = failure == null ? registry.awaitBound(type, fresh.getBundleId(), timeout) : null;
+            if (failure == null && staged == null) {
                 failure = "the new bundle registered no '" + type + "' driver within " + timeout.toSeconds()
                         + " s (its component may have failed to activate; see the log)";
             }
+            int preloaded = failure == null ? preload(fresh, staged.driver.getClass()) : 0;
             if (failure != null) {
                 registry.lifecycleEvents().upgrade("UPGRADE_ROLLED_BACK", type, newVersion.toString(), oldVersion,
                         failure);
@@ -334,8 +337,9 @@ public final class DriverUpgrader {
                         + " zone(s) " + zones + "; control plane unavailable for " + window + " ms (previous driver"
                         + " stopped " + (stopped - t0) / 1_000_000 + " ms, adoption " + (end - stopped) / 1_000_000
                         + " ms; before the switch the new bundle was installed, started and bound beside the"
-                        + " running one in " + (prepared - preparing) / 1_000_000 + " ms; after it the zone"
-                        + " records were stored in " + (saved - end) / 1_000_000 + " ms)");
+                        + " running one, and " + preloaded + " of its classes loaded, in "
+                        + (prepared - preparing) / 1_000_000 + " ms; after it the zone records were stored in "
+                        + (saved - end) / 1_000_000 + " ms)");
                 registry.lifecycleEvents().upgrade("UPGRADE_FINISHED", type, oldVersion, newVersion.toString(),
                         "adopted " + zones);
                 return new Outcome(type, oldVersion, newVersion.toString(), window, zones);
@@ -368,6 +372,31 @@ public final class DriverUpgrader {
             }
             registry.unstage(fresh.getBundleId());
         }
+    }
+
+    /**
+     * Loads (without initializing) the new driver's own classes, those of its bundle under the first two segments of
+     * its package, before the switch: otherwise the first adoptions, inside the window, define them one by one in
+     * the fresh class loader. Embedded libraries elsewhere in the bundle are left alone. Returns how many loaded.
+     */
+    static int preload(Bundle fresh, Class<?> driverClass) {
+        BundleWiring wiring = fresh.adapt(BundleWiring.class);
+        String[] segments = driverClass.getPackageName().split("\\.");
+        if (wiring == null || segments.length < 2 || driverClass.getClassLoader() != wiring.getClassLoader()) {
+            return 0;
+        }
+        int loaded = 0;
+        for (String resource : wiring.listResources("/" + segments[0] + "/" + segments[1], "*.class",
+                BundleWiring.LISTRESOURCES_RECURSE | BundleWiring.LISTRESOURCES_LOCAL)) {
+            String name = resource.substring(0, resource.length() - ".class".length()).replace('/', '.');
+            try {
+                Class.forName(name, false, wiring.getClassLoader());
+                loaded++;
+            } catch (ClassNotFoundException | LinkageError e) {
+                // A class that needs what is not there; the driver never loads it either then.
+            }
+        }
+        return loaded;
     }
 
     private static void uninstallQuietly(Bundle bundle, Consumer<String> progress) {
