@@ -39,6 +39,11 @@ final class DriverBindings {
     /** Drivers not bound because their type belongs to another bundle, with the reason. */
     private final Map<DriverBinding, String> refused = new LinkedHashMap<>();
     private Map<String, Set<String>> consents = Map.of();
+    /**
+     * Bundles (ids) whose drivers are bound but held back: a driver upgrade starts the new bundle beside the running
+     * one, and its driver becomes active only at the switch ({@link #unstage}).
+     */
+    private final Set<Long> staged = new TreeSet<>();
     private boolean settled;
     private volatile Duration driverWait = Duration.ofSeconds(15);
 
@@ -163,7 +168,53 @@ final class DriverBindings {
     DriverBinding active(String type) {
         synchronized (drivers) {
             List<DriverBinding> list = drivers.get(type);
-            return list == null || list.isEmpty() ? null : list.get(0);
+            if (list != null) {
+                for (DriverBinding b : list) {
+                    if (!staged.contains(b.bundleId)) {
+                        return b;
+                    }
+                }
+            }
+            return null;
+        }
+    }
+
+    /** Holds back the drivers of bundle {@code bundleId}: bound, but never active, until {@link #unstage}. */
+    void stage(long bundleId) {
+        synchronized (drivers) {
+            staged.add(bundleId);
+        }
+    }
+
+    /** Lets the drivers of bundle {@code bundleId} be active again, and wakes whoever waits for a driver. */
+    void unstage(long bundleId) {
+        synchronized (drivers) {
+            staged.remove(bundleId);
+            drivers.notifyAll();
+        }
+    }
+
+    /** Waits until a driver of {@code type} from bundle {@code bundleId} is bound, active or not; null on timeout. */
+    DriverBinding awaitBound(String type, long bundleId, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        synchronized (drivers) {
+            while (true) {
+                for (DriverBinding b : drivers.getOrDefault(type, List.of())) {
+                    if (b.bundleId == bundleId) {
+                        return b;
+                    }
+                }
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return null;
+                }
+                try {
+                    drivers.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return null;
+                }
+            }
         }
     }
 

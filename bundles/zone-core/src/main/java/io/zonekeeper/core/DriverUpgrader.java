@@ -20,6 +20,8 @@ import org.osgi.framework.Version;
 import org.osgi.framework.VersionRange;
 import org.osgi.framework.wiring.BundleCapability;
 import org.osgi.framework.wiring.BundleRevision;
+import org.osgi.framework.wiring.BundleWiring;
+import org.osgi.framework.wiring.FrameworkWiring;
 
 import io.zonekeeper.hostio.AtomicFiles;
 import io.zonekeeper.hostio.CodePolicy;
@@ -201,9 +203,214 @@ public final class DriverUpgrader {
         AtomicFiles.write(to, out -> Files.copy(from, out));
     }
 
-    /** Updates {@code bundle} to {@code jar}; on any failure updates it back to {@code backup}, the running jar. */
+    /**
+     * Replaces {@code bundle} by {@code jar}: beside it where the framework lets a second bundle of the same name in
+     * ({@link #swapBeside}), else in place ({@link #swapInPlace}).
+     */
     private Outcome swap(String type, Bundle bundle, Path jar, Version newVersion, String oldVersion, Path backup,
             Consumer<String> progress) throws ZoneException {
+        if (!watchedByFileInstall(bundle)) {
+            long prepared = System.nanoTime();
+            Bundle fresh;
+            try (InputStream in = Files.newInputStream(jar)) {
+                fresh = context.installBundle(BESIDE_LOCATION + bundle.getSymbolicName() + "/" + newVersion + "/"
+                        + System.nanoTime(), in);
+            } catch (BundleException e) {
+                if (e.getType() != BundleException.DUPLICATE_BUNDLE_ERROR) {
+                    throw new ZoneException("cannot install " + bundle.getSymbolicName() + " " + newVersion + ": "
+                            + e.getMessage() + "; nothing was changed", e);
+                }
+                // The same name and version as an installed bundle (the framework allows one): in place.
+                fresh = null;
+            } catch (IOException e) {
+                throw new ZoneException("cannot read " + jar + ": " + e.getMessage() + "; nothing was changed", e);
+            }
+            if (fresh != null) {
+                return swapBeside(type, bundle, fresh, newVersion, oldVersion, prepared, progress);
+            }
+        }
+        return swapInPlace(type, bundle, jar, newVersion, oldVersion, backup, progress);
+    }
+
+    /** The location prefix of a driver bundle that an upgrade installed beside the running one. */
+    static final String BESIDE_LOCATION = "zonekeeper-driver:";
+
+    /**
+     * Whether FileInstall installed the bundle (from a folder it watches): it must stay the bundle FileInstall
+     * knows, or FileInstall would install its jar again, so it is updated in place.
+     */
+    private boolean watchedByFileInstall(Bundle bundle) {
+        String dirs = context.getProperty("felix.fileinstall.dir");
+        String location = bundle.getLocation();
+        if (dirs == null || !location.startsWith("file:")) {
+            return false;
+        }
+        Path file;
+        try {
+            file = Path.of(java.net.URI.create(location)).toAbsolutePath().normalize();
+        } catch (RuntimeException e) {
+            return false;
+        }
+        for (String dir : dirs.split(",")) {
+            if (!dir.isBlank() && file.startsWith(Path.of(dir.trim()).toAbsolutePath().normalize())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * The new bundle is installed, resolved and started beside the running one, its driver bound but held back
+     * (staged) while the running driver still serves every zone: none of that is unavailable time, and a new
+     * driver that does not resolve, start or register is refused before anything changed. The switch: the running
+     * bundle is stopped (its driver lets go of the zones and leaves), the new driver becomes the active one and
+     * adopts every zone by proof. That is the unavailable window: from the moment the running driver begins to
+     * stop until every zone is adopted. Each zone's record is stored after the window (see
+     * {@link ZoneRegistry#adoptAllNow(String, java.util.Collection)}). If one zone is refused, the new bundle is
+     * stopped and the previous one, still installed, is started again and adopts the zones back.
+     */
+    private Outcome swapBeside(String type, Bundle old, Bundle fresh, Version newVersion, String oldVersion,
+            long preparing, Consumer<String> progress) throws ZoneException {
+        registry.beginTrial(type);
+        registry.stage(fresh.getBundleId());
+        registry.lifecycleEvents().upgrade("UPGRADE_BEGAN", type, oldVersion, newVersion.toString(), "");
+        boolean keepFresh = false;
+        try {
+            String failure = null;
+            if (!context.getBundle(0).adapt(FrameworkWiring.class).resolveBundles(List.of(fresh))) {
+                failure = "the new bundle does not resolve: " + BundleDiagnosis.unresolved(context).stream()
+                        .filter(u -> u.id() == fresh.getBundleId()).flatMap(u -> u.missing().stream())
+                        .collect(java.util.stream.Collectors.joining("; "));
+            } else {
+                try {
+                    fresh.start();
+                } catch (BundleException | RuntimeException e) {
+                    failure = "the new bundle did not start: " + e.getMessage();
+                }
+            }
+            DriverBinding staged = failure == null ? registry.awaitBound(type, fresh.getBundleId(), timeout) : null;
+            if (failure == null && staged == null) {
+                failure = "the new bundle registered no '" + type + "' driver within " + timeout.toSeconds()
+                        + " s (its component may have failed to activate; see the log)";
+            }
+            int preloaded = failure == null ? preload(fresh, staged.driver.getClass()) : 0;
+            if (failure != null) {
+                registry.lifecycleEvents().upgrade("UPGRADE_ROLLED_BACK", type, newVersion.toString(), oldVersion,
+                        failure);
+                throw new ZoneException("upgrade of driver " + type + " to " + newVersion + " was rolled back "
+                        + "before the switch: " + failure + "; the zones stayed with " + oldVersion + " throughout");
+            }
+            long prepared = System.nanoTime();
+            // The switch.
+            long t0 = System.nanoTime();
+            try {
+                old.stop();
+            } catch (BundleException | RuntimeException e) {
+                failure = "the running bundle did not stop: " + e.getMessage();
+            }
+            long stopped = System.nanoTime();
+            registry.unstage(fresh.getBundleId());
+            List<Runnable> later = java.util.Collections.synchronizedList(new ArrayList<>());
+            Map<String, String> refused = Map.of();
+            if (failure == null) {
+                DriverBinding active = registry.activeDriver(type);
+                if (active == null || active.bundleId != fresh.getBundleId()) {
+                    failure = "the new driver is not the active '" + type + "' driver after the switch ("
+                            + (active == null ? "none is" : active.describe() + " is") + ")";
+                } else {
+                    refused = registry.adoptAllNow(type, later);
+                    if (!refused.isEmpty()) {
+                        failure = "the new driver did not adopt " + refused;
+                    }
+                }
+            }
+            long end = System.nanoTime();
+            if (failure == null) {
+                keepFresh = true;
+                long window = (end - t0) / 1_000_000;
+                registry.finishAdoptions(later);
+                long saved = System.nanoTime();
+                uninstallQuietly(old, progress);
+                registry.reconcileLater(type);
+                List<String> zones = zonesOf(type);
+                progress.accept("driver " + type + " is now " + newVersion + "; adopted " + zones.size()
+                        + " zone(s) " + zones + "; control plane unavailable for " + window + " ms (previous driver"
+                        + " stopped " + (stopped - t0) / 1_000_000 + " ms, adoption " + (end - stopped) / 1_000_000
+                        + " ms; before the switch the new bundle was installed, started and bound beside the"
+                        + " running one, and " + preloaded + " of its classes loaded, in "
+                        + (prepared - preparing) / 1_000_000 + " ms; after it the zone records were stored in "
+                        + (saved - end) / 1_000_000 + " ms)");
+                registry.lifecycleEvents().upgrade("UPGRADE_FINISHED", type, oldVersion, newVersion.toString(),
+                        "adopted " + zones);
+                return new Outcome(type, oldVersion, newVersion.toString(), window, zones);
+            }
+            progress.accept("upgrade failed: " + failure + "; putting " + oldVersion + " back");
+            registry.stage(fresh.getBundleId());
+            try {
+                fresh.stop();
+            } catch (BundleException | RuntimeException e) {
+                // Its driver is held back (staged) in any case; it is uninstalled below.
+            }
+            try {
+                old.start();
+            } catch (BundleException | RuntimeException e) {
+                throw new ZoneException("upgrade of driver " + type + " failed (" + failure + ") and the previous "
+                        + "bundle did not start again: " + e.getMessage() + ". Zones keep running; install a "
+                        + "working driver with driver:upgrade", e);
+            }
+            DriverBinding back = registry.awaitBinding(type, x -> x.bundleId == old.getBundleId(), timeout);
+            Map<String, String> lost = back == null ? Map.of("*", "the old driver did not come back")
+                    : registry.adoptAllNow(type);
+            registry.lifecycleEvents().upgrade("UPGRADE_ROLLED_BACK", type, newVersion.toString(), oldVersion, failure);
+            throw new ZoneException("upgrade of driver " + type + " to " + newVersion + " was rolled back: "
+                    + failure + (lost.isEmpty() ? "; the zones are managed by " + oldVersion + " again"
+                            : "; after the rollback these zones are not adopted: " + lost));
+        } finally {
+            registry.endTrial(type);
+            if (!keepFresh) {
+                uninstallQuietly(fresh, progress);
+            }
+            registry.unstage(fresh.getBundleId());
+        }
+    }
+
+    /**
+     * Loads (without initializing) the new driver's own classes, those of its bundle under the first two segments of
+     * its package, before the switch: otherwise the first adoptions, inside the window, define them one by one in
+     * the fresh class loader. Embedded libraries elsewhere in the bundle are left alone. Returns how many loaded.
+     */
+    static int preload(Bundle fresh, Class<?> driverClass) {
+        BundleWiring wiring = fresh.adapt(BundleWiring.class);
+        String[] segments = driverClass.getPackageName().split("\\.");
+        if (wiring == null || segments.length < 2 || driverClass.getClassLoader() != wiring.getClassLoader()) {
+            return 0;
+        }
+        int loaded = 0;
+        for (String resource : wiring.listResources("/" + segments[0] + "/" + segments[1], "*.class",
+                BundleWiring.LISTRESOURCES_RECURSE | BundleWiring.LISTRESOURCES_LOCAL)) {
+            String name = resource.substring(0, resource.length() - ".class".length()).replace('/', '.');
+            try {
+                Class.forName(name, false, wiring.getClassLoader());
+                loaded++;
+            } catch (ClassNotFoundException | LinkageError e) {
+                // A class that needs what is not there; the driver never loads it either then.
+            }
+        }
+        return loaded;
+    }
+
+    private static void uninstallQuietly(Bundle bundle, Consumer<String> progress) {
+        try {
+            bundle.uninstall();
+        } catch (BundleException | RuntimeException e) {
+            progress.accept("warning: bundle " + bundle.getSymbolicName() + " " + bundle.getVersion() + " (id "
+                    + bundle.getBundleId() + ") could not be uninstalled: " + e.getMessage());
+        }
+    }
+
+    /** Updates {@code bundle} to {@code jar}; on any failure updates it back to {@code backup}, the running jar. */
+    private Outcome swapInPlace(String type, Bundle bundle, Path jar, Version newVersion, String oldVersion,
+            Path backup, Consumer<String> progress) throws ZoneException {
         registry.beginTrial(type);
         registry.lifecycleEvents().upgrade("UPGRADE_BEGAN", type, oldVersion, newVersion.toString(), "");
         try {

@@ -39,6 +39,10 @@ final class Zone {
     final ReentrantLock operation = new ReentrantLock();
     private final ZoneTable table;
     private ZoneRecord record;
+    /** Held (before the monitor) while the record is written, so that this zone's writes reach the store in order. */
+    private final Object storeWrites = new Object();
+    /** Whether {@link #record} changed in memory since it was last stored ({@link #noteUnsaved}). */
+    private boolean unsaved;
     /** The driver binding that adopted or started this zone's guest, or null while none has. */
     private DriverBinding attachedTo;
     /** What the resource providers prepared for the current start. */
@@ -91,23 +95,26 @@ final class Zone {
         ZoneRecord before;
         ZoneRecord after;
         CountDownLatch ends = null;
-        synchronized (this) {
-            before = record;
-            after = how.apply(before);
-            if (after.equals(before)) {
-                return;
+        synchronized (storeWrites) {
+            synchronized (this) {
+                before = record;
+                after = how.apply(before);
+                if (after.equals(before)) {
+                    return;
+                }
+                try {
+                    table.store().update(after);
+                } catch (IOException e) {
+                    LOG.log(Level.ERROR, "could not store zone " + after.spec().name() + ": " + e.getMessage());
+                }
+                unsaved = false;
+                if (before.state().isActive() && !after.state().isActive()) {
+                    ends = new CountDownLatch(1);
+                    ending = ends;
+                }
+                record = after;
+                notifyAll();
             }
-            try {
-                table.store().update(after);
-            } catch (IOException e) {
-                LOG.log(Level.ERROR, "could not store zone " + after.spec().name() + ": " + e.getMessage());
-            }
-            if (before.state().isActive() && !after.state().isActive()) {
-                ends = new CountDownLatch(1);
-                ending = ends;
-            }
-            record = after;
-            notifyAll();
         }
         if (ends != null) {
             // Stopped, crashed, or a start undone: whatever ends a guest gives back its taps, leases and locks.
@@ -121,6 +128,54 @@ final class Zone {
             table.publish(new ZoneEvent(after.spec().name(), before.state(), after.state(), after.reason(),
                     Instant.now()));
         }
+    }
+
+    /**
+     * Changes only the reason (and its time) of the record, in memory: the store gets it at the next {@link #change}
+     * or {@link #save}. For an adoption during a driver upgrade, whose record write need not hold the control plane
+     * up: what it changes is redone by proof after a restart anyway. Returns false (and changes nothing) when
+     * {@code state} is not the zone's state: a change of state is always stored first.
+     */
+    synchronized boolean noteUnsaved(ZoneState state, String reason) {
+        if (record.state() != state) {
+            return false;
+        }
+        record = record.withState(state, reason);
+        unsaved = true;
+        notifyAll();
+        return true;
+    }
+
+    /**
+     * Stores the record if {@link #noteUnsaved} changed it since it was last stored. The write runs outside the
+     * zone's monitor, so that readers ({@code zone:list}) do not wait for the disk; writes of this zone stay in order.
+     */
+    void save() {
+        synchronized (storeWrites) {
+            ZoneRecord r;
+            synchronized (this) {
+                if (!unsaved) {
+                    return;
+                }
+                r = record;
+            }
+            try {
+                table.store().update(r);
+            } catch (IOException e) {
+                LOG.log(Level.ERROR, "could not store zone " + r.spec().name() + ": " + e.getMessage());
+                return;
+            }
+            synchronized (this) {
+                if (record == r) {
+                    unsaved = false;
+                }
+            }
+        }
+    }
+
+    /** Whether the record in memory is newer than the stored one (for tests). */
+    synchronized boolean unsaved() {
+        return unsaved;
     }
 
     void setState(ZoneState state, String reason) {

@@ -136,6 +136,15 @@ final class ZoneReconciler {
      * no active guest.
      */
     DriverBinding ensureAttached(Zone z) throws ZoneException {
+        return ensureAttached(z, null);
+    }
+
+    /**
+     * {@link #ensureAttached(Zone)}; when {@code later} is not null, an adoption that leaves the zone's state as it
+     * is changes the record in memory only, and adds to {@code later} what can wait until every zone is adopted:
+     * storing the record, the lifecycle event, the log line.
+     */
+    private DriverBinding ensureAttached(Zone z, java.util.Collection<Runnable> later) throws ZoneException {
         ZoneRecord r = z.record();
         if (!r.state().isActive() || r.driver() == null) {
             return null;
@@ -153,9 +162,21 @@ final class ZoneReconciler {
         }
         if (a.adopted()) {
             z.attach(binding);
-            z.setState(a.state(), "adopted by " + binding.describe());
-            table.lifecycleEvents.adopted(r.spec().name(), a.state(), binding.type, "adopted by " + binding.describe());
-            LOG.log(Level.INFO, "zone " + r.spec().name() + " adopted by " + binding.describe());
+            String why = "adopted by " + binding.describe();
+            ZoneState state = a.state();
+            Runnable tell = () -> {
+                table.lifecycleEvents.adopted(r.spec().name(), state, binding.type, why);
+                LOG.log(Level.INFO, "zone " + r.spec().name() + " " + why);
+            };
+            if (later != null && z.noteUnsaved(state, why)) {
+                later.add(() -> {
+                    z.save();
+                    tell.run();
+                });
+            } else {
+                z.setState(state, why);
+                tell.run();
+            }
             return binding;
         }
         z.attach(null);
@@ -198,6 +219,15 @@ final class ZoneReconciler {
      * zone after another made it grow by a QMP handshake and a record write per zone.
      */
     Map<String, String> adoptAllNow(String type) {
+        return adoptAllNow(type, null);
+    }
+
+    /**
+     * {@link #adoptAllNow(String)}, leaving in {@code later} (when not null) what each adoption can do once every
+     * zone is adopted ({@link #finish}): an adoption that keeps the zone's state changes its record in memory now
+     * and stores it then. A crash in between loses nothing: the next start adopts every zone by proof again.
+     */
+    Map<String, String> adoptAllNow(String type, java.util.Collection<Runnable> later) {
         List<Zone> zones = new ArrayList<>();
         for (Zone z : table.all()) {
             ZoneRecord r = z.record();
@@ -208,7 +238,7 @@ final class ZoneReconciler {
         }
         Map<String, String> refused = new ConcurrentSkipListMap<>();
         if (zones.size() <= 1) {
-            zones.forEach(z -> adoptNow(z, refused));
+            zones.forEach(z -> adoptNow(z, refused, later));
             return new TreeMap<>(refused);
         }
         // Threads made for this call and gone after it: an upgrade is rare, a parked pool would cost every day.
@@ -217,7 +247,7 @@ final class ZoneReconciler {
         try {
             List<Future<?>> all = new ArrayList<>();
             for (Zone z : zones) {
-                all.add(pool.submit(() -> adoptNow(z, refused)));
+                all.add(pool.submit(() -> adoptNow(z, refused, later)));
             }
             for (int i = 0; i < all.size(); i++) {
                 try {
@@ -235,8 +265,37 @@ final class ZoneReconciler {
         return new TreeMap<>(refused);
     }
 
+    /**
+     * Runs what {@link #adoptAllNow(String, java.util.Collection)} left for later, several at once (each stores one
+     * zone's record), and returns when all of it is done.
+     */
+    static void finish(java.util.Collection<Runnable> later) {
+        if (later.size() <= 1) {
+            later.forEach(Runnable::run);
+            return;
+        }
+        ExecutorService pool = Executors.newFixedThreadPool(Math.min(ADOPTION_THREADS, later.size()),
+                r -> ZoneTable.daemon(r, "zonekeeper-adopted"));
+        try {
+            List<Future<?>> all = new ArrayList<>();
+            later.forEach(work -> all.add(pool.submit(work)));
+            for (Future<?> f : all) {
+                try {
+                    f.get();
+                } catch (ExecutionException e) {
+                    LOG.log(Level.WARNING, "after an adoption: " + e.getCause());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        } finally {
+            pool.shutdown();
+        }
+    }
+
     /** Adopts one zone under its operation lock; a refusal goes into {@code refused}. */
-    private void adoptNow(Zone z, Map<String, String> refused) {
+    private void adoptNow(Zone z, Map<String, String> refused, java.util.Collection<Runnable> later) {
         String name = z.name();
         try {
             if (!z.operation.tryLock(drivers.driverWait().toMillis(), TimeUnit.MILLISECONDS)) {
@@ -249,7 +308,7 @@ final class ZoneReconciler {
             return;
         }
         try {
-            if (ensureAttached(z) == null && trialRefusals.containsKey(name)) {
+            if (ensureAttached(z, later) == null && trialRefusals.containsKey(name)) {
                 refused.put(name, trialRefusals.get(name));
             }
         } catch (ZoneException | RuntimeException e) {

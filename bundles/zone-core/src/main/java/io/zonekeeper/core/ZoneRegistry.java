@@ -166,6 +166,32 @@ public class ZoneRegistry implements ZoneManager {
         return drivers.awaitBinding(type, which, timeout);
     }
 
+    DriverBinding awaitBound(String type, long bundleId, Duration timeout) {
+        return drivers.awaitBound(type, bundleId, timeout);
+    }
+
+    void stage(long bundleId) {
+        drivers.stage(bundleId);
+    }
+
+    void unstage(long bundleId) {
+        drivers.unstage(bundleId);
+    }
+
+    /** Waits until the reconciler has done what was asked of it so far (for tests). */
+    void awaitReconciler() throws InterruptedException {
+        java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
+        reconciler.execute(done::countDown);
+        done.await(5, java.util.concurrent.TimeUnit.SECONDS);
+    }
+
+    /** Reconciles {@code type} again on the reconciler's thread (declared zones that wait for a driver). */
+    void reconcileLater(String type) {
+        if (reconciler.isOpen()) {
+            reconciler.schedule(type);
+        }
+    }
+
     void beginTrial(String type) {
         reconciler.beginTrial(type);
     }
@@ -176,6 +202,16 @@ public class ZoneRegistry implements ZoneManager {
 
     Map<String, String> adoptAllNow(String type) {
         return reconciler.adoptAllNow(type);
+    }
+
+    /** Adopts every zone of {@code type}, leaving in {@code later} what can wait (see {@link ZoneReconciler}). */
+    Map<String, String> adoptAllNow(String type, java.util.Collection<Runnable> later) {
+        return reconciler.adoptAllNow(type, later);
+    }
+
+    /** Runs what {@link #adoptAllNow(String, java.util.Collection)} left for later. */
+    void finishAdoptions(java.util.Collection<Runnable> later) {
+        ZoneReconciler.finish(later);
     }
 
     // ---- ZoneManager ----

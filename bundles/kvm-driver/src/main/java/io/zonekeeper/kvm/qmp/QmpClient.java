@@ -19,11 +19,11 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
-import jakarta.json.Json;
 import jakarta.json.JsonException;
 import jakarta.json.JsonObject;
 import jakarta.json.JsonReader;
 import jakarta.json.JsonValue;
+import jakarta.json.spi.JsonProvider;
 
 /**
  * A QMP connection to one QEMU over its Unix socket. Commands carry an id, so replies are matched even when events
@@ -34,6 +34,12 @@ import jakarta.json.JsonValue;
  */
 public final class QmpClient implements AutoCloseable {
     public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(5);
+    /**
+     * Looked up once: {@code Json.createReader} and the like look the provider up anew on every call (a service
+     * lookup and a new provider), which cost more than the parse of a QMP line; adoptions during a driver upgrade
+     * parse a few per zone.
+     */
+    private static final JsonProvider JSON = JsonProvider.provider();
 
     private final SocketChannel channel;
     private final Consumer<QmpEvent> listener;
@@ -119,7 +125,7 @@ public final class QmpClient implements AutoCloseable {
             throw new QmpException("QMP connection is closed; cannot run " + command);
         }
         String id = "zk-" + ids.incrementAndGet();
-        var req = Json.createObjectBuilder().add("execute", command).add("id", id);
+        var req = JSON.createObjectBuilder().add("execute", command).add("id", id);
         if (arguments != null && !arguments.isEmpty()) {
             req.add("arguments", arguments);
         }
@@ -292,7 +298,7 @@ public final class QmpClient implements AutoCloseable {
             return;
         }
         JsonObject msg;
-        try (JsonReader r = Json.createReader(new StringReader(text))) {
+        try (JsonReader r = JSON.createReader(new StringReader(text))) {
             msg = r.readObject();
         } catch (JsonException | IllegalStateException | NumberFormatException | ArithmeticException | StackOverflowError e) {
             // Not a QMP message; nothing waits for it. The object reader recurses once per level, so a line nested
