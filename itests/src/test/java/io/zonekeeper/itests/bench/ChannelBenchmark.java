@@ -90,18 +90,24 @@ public final class ChannelBenchmark {
                 List<String> hArgs = cmdline(hz);
                 Path hLog = registry.consoleLog(h);
                 awaitLine(hLog, "zonekeeper: zone " + h + " ready", 0);
-                double[] zk = hostChannels(socketOf(hz, "up"), socketOf(hz, "down"), hLog, 0);
+                double[] zk = hostSample("zonekeeper host channels, run " + (i + 1), failures, hLog, 0,
+                        () -> hostChannels(socketOf(hz, "up"), socketOf(hz, "down"), hLog, 0));
                 registry.destroy(h);
                 Path hDir = NetworkDiskBenchmark.consoleLogOf(hArgs).getParent();
                 long mark = sizeOf(hLog);
                 Process p = launch(hArgs, plain);
                 awaitLine(hLog, "zonekeeper: zone " + h + " ready", mark);
-                double[] pl = hostChannels(socketOf(hz, "up"), socketOf(hz, "down"), hLog, mark);
+                double[] pl = hostSample("plain host channels, run " + (i + 1), failures, hLog, mark,
+                        () -> hostChannels(socketOf(hz, "up"), socketOf(hz, "down"), hLog, mark));
                 stop(p, hDir);
-                upZk.add(zk[0]);
-                downZk.add(zk[1]);
-                upPlain.add(pl[0]);
-                downPlain.add(pl[1]);
+                if (zk[0] > 0 && pl[0] > 0) {
+                    upZk.add(zk[0]);
+                    upPlain.add(pl[0]);
+                }
+                if (zk[1] > 0 && pl[1] > 0) {
+                    downZk.add(zk[1]);
+                    downPlain.add(pl[1]);
+                }
 
                 // A zone-to-zone channel: "a" + i sorts first, so its QEMU listens and the other's connects.
                 String a = "a" + i;
@@ -111,24 +117,38 @@ public final class ChannelBenchmark {
                 registry.create(ZoneSpec.builder(b).hypervisor("kvm").channel(new ChannelSpec("pipe", a))
                         .cmdline("zk.run=\"" + reader("pipe") + "\"").build());
                 List<String> aArgs = cmdline(registry.start(a));
-                List<String> bArgs = cmdline(registry.start(b));
+                ZoneInfo bz = registry.start(b);
+                List<String> bArgs = cmdline(bz);
+                Path meeting = meetingFolder(aArgs, "pipe");
                 Path bLog = registry.consoleLog(b);
                 double zz = sample("zonekeeper zone to zone, run " + (i + 1), failures, () -> withWriter(
                         registry.consoleLog(a), 0, () -> ddRate(awaitLine(bLog, "zonekeeper: zone " + b + " finished",
                         0))));
                 registry.destroy(a);
                 registry.destroy(b);
+                // A guest that powered off by itself is an exit the driver's shared watcher may see a moment later,
+                // and then it removes that zone's sockets: let it, before plain QEMUs make the same paths again.
+                awaitGone(aArgs);
+                awaitGone(bArgs);
+                Thread.sleep(2000);
                 Path aDir = NetworkDiskBenchmark.consoleLogOf(aArgs).getParent();
                 Path bDir = NetworkDiskBenchmark.consoleLogOf(bArgs).getParent();
                 long markB = sizeOf(bLog);
                 long markA = sizeOf(NetworkDiskBenchmark.consoleLogOf(aArgs));
                 Process pa = launch(aArgs, plain);
-                Process pb = launch(bArgs, plain);
+                Process pb = launchConnecting(bArgs, meeting, plain);
                 double zzp = sample("plain zone to zone, run " + (i + 1), failures, () -> withWriter(
                         NetworkDiskBenchmark.consoleLogOf(aArgs), markA, () -> ddRate(awaitLine(bLog, "zonekeeper: zone " + b + " finished",
                         markB))));
+                if (zzp == 0) {
+                    for (Path d : List.of(aDir, bDir)) {
+                        Path out = d.resolve("plain-qemu.out");
+                        System.err.println(out + ": " + (Files.exists(out) ? Files.readString(out) : "(none)"));
+                    }
+                }
                 stop(pa, aDir);
                 stop(pb, bDir);
+                deleteTree(jailRoot(bArgs));
                 if (zz > 0 && zzp > 0) {
                     zzZk.add(zz);
                     zzPlain.add(zzp);
@@ -138,6 +158,10 @@ public final class ChannelBenchmark {
                         zk[1], pl[1], zz, zzp);
             }
             String accel = driver.capabilities().details().get("accel");
+            if (upZk.isEmpty() || downZk.isEmpty()) {
+                figures.failed("host channels: no run completed: " + String.join("; ", failures));
+                throw new IllegalStateException("host channels: no run completed: " + String.join("; ", failures));
+            }
             report(figures, "zone to host", median(upZk), median(upPlain), "plain virtio-serial to a host socket",
                     ">= 0.9", runs, accel, "host clock");
             report(figures, "host to zone", median(downZk), median(downPlain), "plain virtio-serial to a host socket",
@@ -149,7 +173,7 @@ public final class ChannelBenchmark {
             report(figures, "zone to zone", median(zzZk), median(zzPlain), "plain QEMU-QEMU chardev socket",
                     ">= 1.0", zzZk.size(), accel, "guest clock");
             if (!failures.isEmpty()) {
-                figures.failed("zone to zone: " + failures.size() + " of " + 2 * runs + " transfers failed: "
+                figures.failed(failures.size() + " of " + 4 * runs + " transfers failed: "
                         + String.join("; ", failures));
             }
         } finally {
@@ -270,6 +294,105 @@ public final class ChannelBenchmark {
             failures.add(what + ": " + first + oom);
             return 0;
         }
+    }
+
+    interface HostMeasure {
+        double[] get() throws Exception;
+    }
+
+    /** Host channel transfers that may end early: printed, recorded and left out (zeros), with the zone's console. */
+    private static double[] hostSample(String what, List<String> failures, Path log, long from, HostMeasure m)
+            throws Exception {
+        try {
+            return m.get();
+        } catch (IOException | IllegalStateException e) {
+            String c = Files.exists(log) ? Files.readString(log, StandardCharsets.ISO_8859_1) : "";
+            c = c.length() > from ? c.substring((int) from) : "";
+            String oom = c.contains("Out of memory") ? " (the guest ran out of memory)" : "";
+            String first = String.valueOf(e.getMessage()).lines().findFirst().orElse("");
+            System.out.println("channels: " + what + " failed: " + first + oom);
+            System.err.println(e.getMessage() + "\nthe zone's console:\n" + c);
+            failures.add(what + ": " + first + oom);
+            return new double[] {0, 0};
+        }
+    }
+
+    /**
+     * The folder of a zone-to-zone channel's socket, from the listening QEMU's chardev ({@code path=FOLDER/s}), which
+     * the driver binds onto {@code c0} of the connecting zone's own jail root.
+     */
+    private static Path meetingFolder(List<String> listening, String channel) {
+        String prefix = "socket,id=ch-" + channel + ",path=";
+        for (String a : listening) {
+            if (a.startsWith(prefix) && a.contains(",server=on")) {
+                return Path.of(a.substring(prefix.length(), a.indexOf(',', prefix.length()))).getParent();
+            }
+        }
+        throw new IllegalStateException("the listening QEMU has no socket for channel " + channel + ": " + listening);
+    }
+
+    /** Waits until no process runs with {@code argv}'s uuid (the zone's QEMU, which the driver started detached). */
+    private static void awaitGone(List<String> argv) throws Exception {
+        String uuid = argv.get(argv.indexOf("-uuid") + 1);
+        long deadline = System.nanoTime() + LIMIT.toNanos();
+        while (ProcessHandle.allProcesses().anyMatch(h -> h.info().arguments().map(x -> Arrays.asList(x)
+                .contains(uuid)).orElse(false) && isLive(h.pid()))) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("the QEMU of VM " + uuid + " did not end");
+            }
+            Thread.sleep(20);
+        }
+    }
+
+    private static boolean isLive(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+            return stat.charAt(stat.lastIndexOf(')') + 2) != 'Z';
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
+    private static Path jailRoot(List<String> argv) {
+        int at = argv.indexOf("-chroot");
+        if (at < 0) {
+            throw new IllegalStateException("the connecting zone's QEMU is not jailed: " + argv);
+        }
+        return Path.of(argv.get(at + 1));
+    }
+
+    /**
+     * The same QEMU command as a connecting zone's, run directly but in the same place the driver gives it: its
+     * own jail root (removed when the zone was destroyed, so made again) with the meeting folder bound onto
+     * {@code c0} in a mount namespace of its own, started in that root so that {@code c0/s} names the socket before
+     * and after QEMU's chroot. Without it QEMU cannot chroot, or cannot reach the socket.
+     */
+    private static Process launchConnecting(List<String> argv, Path meeting, List<Process> plain) throws IOException {
+        Path root = jailRoot(argv);
+        Files.createDirectories(root.resolve("c0"));
+        // As through the driver, whose start of the listening zone returns once its QEMU runs: QEMU's first connect
+        // must find the socket.
+        long deadline = System.nanoTime() + LIMIT.toNanos();
+        while (!Files.exists(meeting.resolve("s"))) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("the listening QEMU made no socket in " + meeting);
+            }
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted", e);
+            }
+        }
+        Path dir = NetworkDiskBenchmark.consoleLogOf(argv).getParent();
+        Files.createDirectories(dir.resolve("channels"));
+        List<String> cmd = new ArrayList<>(List.of("unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                "mount --bind \"$0\" c0 && exec \"$@\"", meeting.toString()));
+        cmd.addAll(argv);
+        Process p = new ProcessBuilder(cmd).directory(root.toFile()).redirectErrorStream(true)
+                .redirectOutput(new File(dir.resolve("plain-qemu.out").toString())).start();
+        plain.add(p);
+        return p;
     }
 
     interface Measure {

@@ -69,8 +69,36 @@ public enum Machine {
 
     /** QEMU's {@code -M} value. */
     String qemuMachine() {
+        return qemuMachine(false);
+    }
+
+    /**
+     * QEMU's {@code -M} value; with {@code serialOnPci}, microvm also gets its PCI Express host bridge, for a
+     * virtio-serial bus on PCI ({@link #serialDevice}).
+     */
+    String qemuMachine(boolean serialOnPci) {
         // q35 without the SATA controller, SMBus and VMware port that -nodefaults leaves on: nothing uses them.
-        return pci() ? "q35,sata=off,smbus=off,vmport=off" : "microvm,x-option-roms=off,isa-serial=on,rtc=on";
+        return pci() ? "q35,sata=off,smbus=off,vmport=off"
+                : "microvm,x-option-roms=off,isa-serial=on,rtc=on" + (serialOnPci ? ",pcie=on" : "");
+    }
+
+    /**
+     * Whether a zone's virtio-serial bus goes on PCI. Always on q35. On microvm, where the rest stays on
+     * virtio-mmio, only for a zone with channels whose image is the zone init with its virtio_pci group: QEMU's
+     * virtio-mmio offers every queue at 1024 entries (its VIRTQUEUE_MAX_SIZE, whatever the device asked for), and the
+     * guest's virtio_console pre-posts a 4 KiB receive buffer per entry and keeps up to one buffer of up to 32 KiB
+     * per entry of a port's send queue while the host side has not taken the data: 4 MiB of guest memory per port
+     * at boot and up to 32 MiB more per port that the host reads slower than the guest writes, more than a 128 MiB
+     * guest has free after boot (measured: a zone writing into a channel whose reader lagged ran out of memory).
+     * On PCI the queues are QEMU's 128 entries: 512 KiB and at most 4 MiB per port.
+     */
+    public boolean serialOnPci(boolean channels, boolean zoneInitWithPci) {
+        return pci() || (channels && zoneInitWithPci);
+    }
+
+    /** The virtio-serial bus device: {@code virtio-serial-pci} where {@link #serialOnPci} says so. */
+    String serialDevice(boolean serialOnPci) {
+        return serialOnPci ? "virtio-serial-pci" : virtio("serial");
     }
 
     /** The QEMU device name of a virtio device of this machine's transport: {@code virtio-net-device} or -pci. */

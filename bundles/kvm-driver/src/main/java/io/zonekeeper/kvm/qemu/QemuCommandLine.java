@@ -69,7 +69,8 @@ public final class QemuCommandLine {
             PreparedResources res, Machine machine, ImageRoot root) {
         List<String> a = new ArrayList<>();
         a.add(qemuBinary);
-        a.addAll(List.of("-M", machine.qemuMachine()));
+        boolean serialOnPci = machine.serialOnPci(!spec.channels().isEmpty(), zoneInitWithPci(image));
+        a.addAll(List.of("-M", machine.qemuMachine(serialOnPci)));
         if (KVM.equals(accel)) {
             a.addAll(List.of("-accel", "kvm", "-cpu", "host"));
         } else {
@@ -87,7 +88,8 @@ public final class QemuCommandLine {
                 + files.consoleLog() + ",logappend=on", "-serial", "chardev:console"));
         // One virtio-serial bus for the guest agent's port and the channels. QEMU holds the agent's socket, so an
         // exec outlives the JVM and driver upgrades; the agent in the guest finds its port by name.
-        a.addAll(List.of("-device", machine.virtio("serial")));
+        // Its queues bound the guest memory each port can hold (Machine.serialOnPci): on PCI for a zone with channels.
+        a.addAll(List.of("-device", machine.serialDevice(serialOnPci)));
         a.addAll(List.of("-chardev", "socket,id=agent,path=" + files.agentSocket() + ",server=on,wait=off",
                 "-device", "virtserialport,chardev=agent,name=" + AgentEndpoint.KVM_PORT_NAME));
         if (root != null) {
@@ -169,6 +171,11 @@ public final class QemuCommandLine {
                 : RECONNECT);
     }
 
+    /** Whether the image's zone init can load virtio_pci (its {@code vpci} group), for a serial bus on PCI. */
+    private static boolean zoneInitWithPci(BootImage image) {
+        return image.zoneInit() && image.features().contains("vpci");
+    }
+
     /** How a connecting channel's chardev ends: QEMU tries again every second. */
     public static final String RECONNECT = ",reconnect=1";
     /**
@@ -194,6 +201,8 @@ public final class QemuCommandLine {
             // The agent's port is virtio too: on PCI the zone needs virtio_pci for it alone.
             if (machine.pci() && (agent || StartChecks.usesVirtio(spec, res))) {
                 features.add(machine.transportFeature());
+            } else if (!machine.pci() && machine.serialOnPci(!spec.channels().isEmpty(), zoneInitWithPci(image))) {
+                features.add("vpci"); // microvm with its virtio-serial bus on PCI
             }
             if (agent) {
                 features.add("agent");

@@ -105,6 +105,33 @@ public class QemuCommandLineTest {
         assertTrue(append, append.contains(" zk.features=power,channels zk.channels=data,log.1"));
     }
 
+    /**
+     * On microvm a zone with channels gets its virtio-serial bus on PCI (microvm's PCIe host bridge), where each
+     * queue has QEMU's 128 entries rather than virtio-mmio's 1024: a port whose host side reads slowly can then hold
+     * at most 4 MiB of the guest's memory, not 32 MiB (a 128 MiB guest ran out of memory that way). The rest stays
+     * on virtio-mmio; a zone without channels, or whose image cannot load virtio_pci, is unchanged.
+     */
+    @Test
+    public void channelsPutTheSerialBusOnPciSoAPortCannotHoldTheGuestsMemory() {
+        BootImage withPci = new BootImage(IMAGE.kernel(), IMAGE.bootKernel(), IMAGE.initramfs(), true,
+                Set.of("power", "agent", "channels", "vpci"), IMAGE.release());
+        ZoneSpec spec = ZoneSpec.builder("web").channel(ChannelSpec.toHost("data")).build();
+        List<String> a = render(spec, FILES, withPci);
+        assertEquals("microvm,x-option-roms=off,isa-serial=on,rtc=on,pcie=on", after(a, "-M"));
+        assertEquals(List.of("virtio-serial-pci", "virtserialport,chardev=agent,name=io.zonekeeper.agent",
+                "virtserialport,chardev=ch-data,name=data"), all(a, "-device"));
+        assertTrue(after(a, "-append"), after(a, "-append").contains(" zk.features=power,vpci,agent,channels "));
+
+        List<String> none = render(ZoneSpec.builder("web").build(), FILES, withPci);
+        assertEquals("microvm,x-option-roms=off,isa-serial=on,rtc=on", after(none, "-M"));
+        assertEquals("virtio-serial-device", all(none, "-device").get(0));
+        assertFalse(after(none, "-append").contains("vpci"));
+
+        List<String> noPciGroup = render(spec, FILES, IMAGE);
+        assertEquals("virtio-serial-device", all(noPciGroup, "-device").get(0));
+        assertFalse(after(noPciGroup, "-M").contains("pcie"));
+    }
+
     @Test
     public void readsHostFacts() {
         assertEquals(OptionalLong.of(2096013), HostInfo.tscKhz("processor\t: 0\ncpu MHz\t\t: 2096.013\n"));
