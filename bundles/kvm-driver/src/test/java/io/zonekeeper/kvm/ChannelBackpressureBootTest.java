@@ -14,7 +14,6 @@ import java.nio.file.Path;
 import java.util.UUID;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 
 import org.junit.After;
 import org.junit.BeforeClass;
@@ -36,7 +35,6 @@ public class ChannelBackpressureBootTest {
     private static final Pattern SENT = Pattern.compile("zonekeeper: channel up sent (\\d+) received");
     private KvmDriver kvm;
     private Path dir;
-    private long pid = -1;
 
     @BeforeClass
     public static void needsQemuKernelAndBusybox() throws IOException {
@@ -45,20 +43,7 @@ public class ChannelBackpressureBootTest {
 
     @After
     public void killTheGuest() throws IOException {
-        if (kvm != null) {
-            kvm.deactivate();
-        }
-        if (pid > 0) {
-            ProcessHandle.of(pid).ifPresent(h -> {
-                h.destroyForcibly();
-                h.onExit().orTimeout(5, java.util.concurrent.TimeUnit.SECONDS).exceptionally(e -> h).join();
-            });
-        }
-        if (dir != null) {
-            try (Stream<Path> walk = Files.walk(dir)) {
-                walk.sorted((a, b) -> b.getNameCount() - a.getNameCount()).forEach(p -> p.toFile().delete());
-            }
-        }
+        JailedBoots.cleanUp(kvm, dir == null ? java.util.List.of() : java.util.List.of(dir));
     }
 
     @Test
@@ -67,10 +52,10 @@ public class ChannelBackpressureBootTest {
         dir = Files.createTempDirectory(Path.of("/tmp"), "zk-");
         TestZone z = new TestZone(UUID.randomUUID(), ZoneSpec.builder("bp").memoryMiB(128)
                 .channel(ChannelSpec.toHost("up"))
-                .cmdline("zk.run=\"dd if=/dev/zero of=/dev/virtio-ports/up bs=65536 count=1024; echo zk-writer-exit $?\"")
-                .build(), dir);
+                .cmdline("zk.run=\"dd if=/dev/zero of=/dev/virtio-ports/up bs=65536 count=1024; echo zk-writer-exit $?; sleep 120\"")
+                .build(), dir); // the sleep keeps the zone up while the host drains what dd queued last
         RuntimeRecord r = kvm.start(z);
-        pid = Long.parseLong(r.get(RuntimeRecord.PID).orElseThrow());
+        assertTrue("the start names QEMU's pid", r.get(RuntimeRecord.PID).isPresent());
         Path socket = Path.of(r.get("channel.up").orElseThrow().substring("host ".length()));
         Path log = dir.resolve("console.log");
         try (SocketChannel s = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {

@@ -44,20 +44,7 @@ public class ConsoleFloodBootTest {
 
     @After
     public void killTheGuest() throws IOException {
-        if (kvm != null) {
-            kvm.deactivate();
-        }
-        if (pid > 0) {
-            ProcessHandle.of(pid).ifPresent(h -> {
-                h.destroyForcibly();
-                h.onExit().orTimeout(5, java.util.concurrent.TimeUnit.SECONDS).exceptionally(e -> h).join();
-            });
-        }
-        if (dir != null) {
-            try (Stream<Path> walk = Files.walk(dir)) {
-                walk.sorted((a, b) -> b.getNameCount() - a.getNameCount()).forEach(p -> p.toFile().delete());
-            }
-        }
+        JailedBoots.cleanUp(kvm, dir == null ? java.util.List.of() : java.util.List.of(dir));
     }
 
     private static FileTime waitForRotationAfter(Path rotated, FileTime after, int seconds) throws Exception {
