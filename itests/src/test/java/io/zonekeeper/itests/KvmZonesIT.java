@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -247,15 +248,35 @@ public class KvmZonesIT {
         Path qmp = Path.of(zones.get("rb1").orElseThrow().runtime().get("qmp"));
         // A client queued on the zone's QMP socket: QEMU serves one client at a time, so when the running driver lets
         // go at the switch, QEMU takes this one and the new driver gets no greeting (it waits 3 s): it refuses the
-        // zone. The queued client leaves a while later, so that the previous driver can take the zone back.
+        // zone. The queued client leaves once the new bundle, which was staged beside the running one, is no longer
+        // starting or active (the switch failed and it was stopped), so that the previous driver can take the zone
+        // back. Not a fixed delay: on a loaded machine the staging alone took longer than the 5 s it used to wait.
         java.nio.channels.SocketChannel queued = java.nio.channels.SocketChannel.open(
                 java.net.UnixDomainSocketAddress.of(qmp));
+        long runningId = running.getBundleId();
         Thread leaves = new Thread(() -> {
             try {
-                Thread.sleep(5000);
-                queued.close();
+                boolean staged = false;
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+                while (System.nanoTime() < deadline) {
+                    boolean newActive = java.util.Arrays.stream(context.getBundles())
+                            .anyMatch(b -> "kvm-driver".equals(b.getSymbolicName()) && b.getBundleId() != runningId
+                                    && (b.getState() & (Bundle.STARTING | Bundle.ACTIVE)) != 0);
+                    if (newActive) {
+                        staged = true;
+                    } else if (staged) {
+                        break;
+                    }
+                    Thread.sleep(20);
+                }
             } catch (Exception ignored) {
                 // the test fails on its own if the zone is not adopted back
+            } finally {
+                try {
+                    queued.close();
+                } catch (java.io.IOException ignored) {
+                    // closing
+                }
             }
         });
         leaves.start();

@@ -3,6 +3,7 @@ package io.zonekeeper.kvm.qmp;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.StringReader;
+import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
@@ -68,7 +69,7 @@ public final class QmpClient implements AutoCloseable {
         SocketChannel ch = null;
         while (ch == null) {
             try {
-                ch = SocketChannel.open(UnixDomainSocketAddress.of(socket));
+                ch = openBefore(socket, deadline);
             } catch (IOException e) {
                 if (System.nanoTime() > deadline) {
                     throw new QmpException("cannot connect to QMP at " + socket + ": " + e.getMessage(), e);
@@ -101,6 +102,37 @@ public final class QmpClient implements AutoCloseable {
             throw new QmpException("interrupted while connecting to QMP at " + socket, e);
         } catch (QmpException e) {
             c.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Opens a connection to {@code socket} without waiting past {@code deadline}. A blocking connect to a Unix socket
+     * whose listener does not accept waits without any limit once the listener's backlog is full, and QEMU accepts
+     * one QMP client at a time: with another client queued there (a second driver instance, a tool), an adoption
+     * hung for good, and with it a driver upgrade and the zone's lock. Non-blocking, a full backlog is an error
+     * (EAGAIN) that the caller retries until its deadline.
+     */
+    static SocketChannel openBefore(Path socket, long deadline) throws IOException {
+        SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+        try {
+            ch.configureBlocking(false);
+            boolean connected = ch.connect(UnixDomainSocketAddress.of(socket));
+            while (!connected) {
+                if (System.nanoTime() > deadline) {
+                    throw new IOException("the listener did not accept the connection in time");
+                }
+                try {
+                    Thread.sleep(10);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IOException("interrupted while connecting", e);
+                }
+                connected = ch.finishConnect();
+            }
+            return ch;
+        } catch (IOException | RuntimeException e) {
+            ch.close();
             throw e;
         }
     }

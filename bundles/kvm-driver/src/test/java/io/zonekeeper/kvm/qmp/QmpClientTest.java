@@ -219,4 +219,57 @@ public class QmpClientTest {
         }
         assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(2));
     }
+
+    /**
+     * A listener that accepts nothing, its backlog full (as QEMU's QMP socket is while another client holds QEMU's
+     * one QMP slot and more are queued): the connect gives up at its deadline instead of blocking for good.
+     */
+    @Test
+    public void aListenerThatAcceptsNothingDoesNotHangTheConnect() throws Exception {
+        Path full = dir.resolve("full.sock");
+        List<SocketChannel> queued = new ArrayList<>();
+        try (ServerSocketChannel deaf = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            deaf.bind(UnixDomainSocketAddress.of(full), 1);
+            // Queue clients until the backlog refuses one (a non-blocking connect then fails with EAGAIN).
+            for (int i = 0; i < 64; i++) {
+                SocketChannel c = SocketChannel.open(StandardProtocolFamily.UNIX);
+                c.configureBlocking(false);
+                try {
+                    c.connect(UnixDomainSocketAddress.of(full));
+                    queued.add(c);
+                } catch (IOException e) {
+                    c.close();
+                    break;
+                }
+            }
+            assertTrue("the backlog never filled", queued.size() < 64);
+            java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newSingleThreadExecutor();
+            try {
+                java.util.concurrent.Future<String> f = pool.submit(() -> {
+                    try {
+                        QmpClient.connect(full, Duration.ofMillis(500), null, null).close();
+                        return "connected";
+                    } catch (QmpException e) {
+                        return e.getMessage();
+                    }
+                });
+                String outcome;
+                try {
+                    outcome = f.get(30, TimeUnit.SECONDS);
+                } catch (java.util.concurrent.TimeoutException e) {
+                    f.cancel(true);
+                    outcome = null;
+                }
+                assertTrue("the connect blocked on a listener that accepts nothing", outcome != null);
+                assertTrue(outcome, outcome.contains("cannot connect to QMP at " + full));
+            } finally {
+                pool.shutdownNow();
+            }
+        } finally {
+            for (SocketChannel c : queued) {
+                c.close();
+            }
+            Files.deleteIfExists(full);
+        }
+    }
 }
