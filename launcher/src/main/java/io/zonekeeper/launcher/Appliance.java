@@ -171,6 +171,7 @@ final class Appliance {
             deployGate.watch();
             StartTrace.mark("started");
             started = true;
+            ArchiveTraining.startedFully();
         } catch (BundleException e) {
             throw new LaunchException("cannot start the OSGi framework: " + e.getMessage(), e);
         } finally {
