@@ -164,7 +164,9 @@ final class Appliance {
             StartTrace.mark("framework");
             shutdownHook = new Thread(this::stop, "zonekeeper-shutdown");
             Runtime.getRuntime().addShutdownHook(shutdownHook);
-            List<Bundle> installed = install(plan);
+            List<Bundle> installed = install(plan, KeptDrivers.choose(plan.entries(),
+                    KeptDrivers.driversDir(distribution.etc(), stateDir, properties), () -> CodePolicy.of(properties::get),
+                    err));
             StartTrace.mark("installed");
             framework.start();
             startAll(plan, installed);
@@ -181,23 +183,78 @@ final class Appliance {
         }
     }
 
-    private List<Bundle> install(BundlePlan plan) throws LaunchException {
+    /** Bundles installed from a kept driver upgrade instead of the distribution's jar, by plan index. */
+    private Map<Integer, KeptDrivers.Kept> keptDrivers = Map.of();
+
+    private List<Bundle> install(BundlePlan plan, Map<Integer, KeptDrivers.Kept> kept) throws LaunchException {
         BundleContext context = framework.getBundleContext();
         List<Bundle> bundles = new ArrayList<>();
-        for (BundlePlan.Entry entry : plan.entries()) {
-            try {
-                // reference: leaves the jar where it is instead of copying it into the cache.
-                bundles.add(context.installBundle("reference:" + entry.jar().toUri()));
-            } catch (BundleException e) {
-                throw new LaunchException("cannot install " + entry.jar() + " (" + entry.id() + ", from "
-                        + entry.feature().getFileName() + "): " + e.getMessage(), e);
+        Map<Integer, KeptDrivers.Kept> installedKept = new HashMap<>();
+        List<BundlePlan.Entry> entries = plan.entries();
+        for (int i = 0; i < entries.size(); i++) {
+            BundlePlan.Entry entry = entries.get(i);
+            KeptDrivers.Kept k = kept.get(i);
+            if (k != null) {
+                // Copied into the framework's cache, not by reference: a later driver:upgrade replaces current.jar.
+                try (var in = Files.newInputStream(k.jar())) {
+                    bundles.add(context.installBundle(k.location(), in));
+                    installedKept.put(i, k);
+                    continue;
+                } catch (BundleException | IOException e) {
+                    err.println("zonekeeper: the upgraded " + k.symbolicName() + " " + k.version() + " in " + k.jar()
+                            + " cannot be installed (" + e.getMessage() + "); starting the distribution's "
+                            + k.distributionVersion());
+                }
             }
+            bundles.add(installByReference(context, entry));
         }
+        keptDrivers = installedKept;
         return bundles;
     }
 
-    private void startAll(BundlePlan plan, List<Bundle> bundles) {
+    private static Bundle installByReference(BundleContext context, BundlePlan.Entry entry) throws LaunchException {
+        try {
+            // reference: leaves the jar where it is instead of copying it into the cache.
+            return context.installBundle("reference:" + entry.jar().toUri());
+        } catch (BundleException e) {
+            throw new LaunchException("cannot install " + entry.jar() + " (" + entry.id() + ", from "
+                    + entry.feature().getFileName() + "): " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * A kept driver upgrade that does not resolve against this distribution (its imports no longer fit) is replaced
+     * by the distribution's jar before anything starts, so a restart never ends without the driver.
+     */
+    private void resolvedOrReplaced(BundlePlan plan, List<Bundle> bundles) throws LaunchException {
+        boolean replaced = false;
+        for (Map.Entry<Integer, KeptDrivers.Kept> e : keptDrivers.entrySet()) {
+            Bundle b = bundles.get(e.getKey());
+            if (b.getState() != Bundle.INSTALLED) {
+                continue;
+            }
+            KeptDrivers.Kept k = e.getValue();
+            err.println("zonekeeper: the upgraded " + k.symbolicName() + " " + k.version() + " kept in " + k.jar()
+                    + " does not resolve against this distribution; starting the distribution's "
+                    + k.distributionVersion() + " (the kept jars stay for driver:upgrade to replace)");
+            try {
+                b.uninstall();
+            } catch (BundleException ex) {
+                err.println("zonekeeper: cannot remove it: " + ex.getMessage());
+            }
+            bundles.set(e.getKey(), installByReference(framework.getBundleContext(), plan.entries().get(e.getKey())));
+            replaced = true;
+        }
+        if (replaced) {
+            framework.adapt(FrameworkWiring.class).resolveBundles(bundles);
+        }
+    }
+
+    private void startAll(BundlePlan plan, List<Bundle> bundles) throws LaunchException {
         framework.adapt(FrameworkWiring.class).resolveBundles(bundles);
+        if (!keptDrivers.isEmpty()) {
+            resolvedOrReplaced(plan, bundles);
+        }
         StartTrace.mark("resolved");
         Thread thread = Thread.currentThread();
         ClassLoader original = thread.getContextClassLoader();

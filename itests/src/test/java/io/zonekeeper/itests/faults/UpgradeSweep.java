@@ -139,6 +139,14 @@ public final class UpgradeSweep {
      * kvm-driver-next and the distribution's own kvm-driver jar, in that order, both signed into {@code into} as an
      * operator would sign them: the appliance runs under its default code policy (signed only).
      */
+    /** kvm-driver-next as built, unsigned: a jar the distribution's default code policy refuses. */
+    static Path unsignedKvmDriverNext(Path dist) throws IOException {
+        try (Stream<Path> s = Files.list(dist.resolve("../../../itests/kvm-driver-next/target").normalize())) {
+            return s.filter(p -> p.getFileName().toString().matches("kvm-driver-next-.*\\.jar")).findFirst()
+                    .orElseThrow(() -> new IOException("no kvm-driver-next jar; build itests/kvm-driver-next"));
+        }
+    }
+
     static List<Path> signedKvmDriverJars(Path dist, Path into) throws IOException {
         Path next;
         Path own;
