@@ -490,42 +490,41 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         ZoneFiles files = new ZoneFiles(zone.directory());
         Path qmpSocket = rec.get().get(R_QMP).map(Path::of).orElse(files.qmpSocket());
         ZoneWatch watch = new ZoneWatch(zone, files, process.get(), rec.get().get(R_ACCEL).orElse("?"), this::gone);
-        QmpClient qmp;
+        // One exchange: the negotiation and both queries are written together (QmpClient.connectAndProve).
+        QmpClient.Proof proof;
         try {
-            qmp = QmpClient.connect(qmpSocket, Duration.ofSeconds(3), watch::onEvent, watch::onQmpClosed);
+            proof = QmpClient.connectAndProve(qmpSocket, Duration.ofSeconds(3), watch::onEvent, watch::onQmpClosed);
         } catch (QmpException e) {
+            if (e.getMessage().startsWith("query-")) {
+                return Adoption.refused("QEMU pid " + pid.get() + " did not prove its identity over QMP: "
+                        + e.getMessage());
+            }
             return Adoption.refused("QEMU pid " + pid.get() + " does not answer on QMP (" + e.getMessage()
                     + "); is another driver instance still connected?");
         }
-        try {
-            UUID vm = qmp.queryUuid();
-            if (!vm.equals(zone.id())) {
-                qmp.close();
-                return Adoption.refused("QEMU pid " + pid.get() + " runs VM " + vm + ", not zone " + zone.id());
-            }
-            String status = qmp.queryStatus();
-            ZoneState state = switch (status) {
-                case "running" -> ZoneState.RUNNING;
-                case "shutdown" -> ZoneState.STOPPING;
-                default -> ZoneState.PAUSED;
-            };
-            if (qemuVersion == null) {
-                qemuVersion = versionFromGreeting(qmp);
-            }
-            if (starting) {
-                // The appliance that launched it never wrote the full record; this one names the pid it proved.
-                zone.saveRuntime(StartingRecord.adopted(rec.get(), pid.get()));
-            }
-            ended.remove(zone.id());
-            watches.put(zone.id(), watch);
-            jails.adopt(zone.id(), rec.get().properties());
-            watch.attach(qmp, state);
-            return Adoption.adopted(state);
-        } catch (QmpException e) {
+        QmpClient qmp = proof.client();
+        UUID vm = proof.uuid();
+        if (!vm.equals(zone.id())) {
             qmp.close();
-            return Adoption.refused("QEMU pid " + pid.get() + " did not prove its identity over QMP: "
-                    + e.getMessage());
+            return Adoption.refused("QEMU pid " + pid.get() + " runs VM " + vm + ", not zone " + zone.id());
         }
+        ZoneState state = switch (proof.status()) {
+            case "running" -> ZoneState.RUNNING;
+            case "shutdown" -> ZoneState.STOPPING;
+            default -> ZoneState.PAUSED;
+        };
+        if (qemuVersion == null) {
+            qemuVersion = versionFromGreeting(qmp);
+        }
+        if (starting) {
+            // The appliance that launched it never wrote the full record; this one names the pid it proved.
+            zone.saveRuntime(StartingRecord.adopted(rec.get(), pid.get()));
+        }
+        ended.remove(zone.id());
+        watches.put(zone.id(), watch);
+        jails.adopt(zone.id(), rec.get().properties());
+        watch.attach(qmp, state);
+        return Adoption.adopted(state);
     }
 
     @Override
