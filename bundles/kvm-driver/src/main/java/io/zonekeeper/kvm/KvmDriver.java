@@ -473,7 +473,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         }
         boolean starting = StartingRecord.isStarting(rec.get());
         Optional<Long> pid = starting ? StartingRecord.guestPid(zone, rec.get(), GuestProcessScan.host())
-                : recordedPid(zone);
+                : recordedPid(zone, rec);
         if (pid.isEmpty()) {
             return Adoption.refused(starting ? "zone " + zone.name() + " was starting, and no QEMU with its uuid runs"
                     + " (its pidfile names none)" : "the runtime record has no valid pid");
@@ -537,7 +537,11 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
 
     /** The recorded pid, or for a record written just before a launch the pid in the pidfile it names. */
     private static Optional<Long> recordedPid(ZoneContext zone) {
-        Optional<RuntimeRecord> rec = zone.runtime();
+        return recordedPid(zone, zone.runtime());
+    }
+
+    /** {@link #recordedPid(ZoneContext)} from a record the caller has read already (it is a file read and a parse). */
+    private static Optional<Long> recordedPid(ZoneContext zone, Optional<RuntimeRecord> rec) {
         if (rec.isPresent() && StartingRecord.isStarting(rec.get())) {
             var fromFile = QemuProcess.readPid(rec.get().get(StartingRecord.R_PIDFILE).map(Path::of)
                     .orElse(new ZoneFiles(zone.directory()).pidFile()));
