@@ -174,8 +174,53 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
     }
 
     @Activate
-    void activate(KvmDriverConfig config) {
+    void activate(KvmDriverConfig config, org.osgi.framework.BundleContext context) {
         configure(settingsOf(stateLocation.directory(), config));
+        if (besideARunningRevision(context)) {
+            warmAdoptionPath();
+        }
+    }
+
+    /**
+     * Whether another revision of this bundle is active: a driver upgrade starts the new bundle beside the running
+     * one, and then switches and adopts every zone with it at once.
+     */
+    private static boolean besideARunningRevision(org.osgi.framework.BundleContext context) {
+        org.osgi.framework.Bundle self = context.getBundle();
+        for (org.osgi.framework.Bundle b : context.getBundles()) {
+            if (b.getBundleId() != self.getBundleId() && self.getSymbolicName().equals(b.getSymbolicName())
+                    && b.getState() == org.osgi.framework.Bundle.ACTIVE) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Runs the adoption path's own code once, on canned input and this JVM's own process, touching no zone: the
+     * classes of a freshly started revision are otherwise linked and initialized by the first adoptions, inside the
+     * upgrade window, where every adopting thread waits for whichever one holds a class's initialization (measured:
+     * the first adoptions' first steps took 13-74 ms of wall clock for 0.5 ms of CPU). Called while the revision is
+     * staged, before the switch; a failure here only means less warmth.
+     */
+    static void warmAdoptionPath() {
+        try {
+            QmpClient.warmUp();
+            long self = ProcessHandle.current().pid();
+            QemuProcess.find(self);
+            QemuProcess.whyNotQemuOf(QemuProcess.cmdline(self), new UUID(0, 0));
+            RuntimeRecord canned = new RuntimeRecord(TYPE, Map.of(RuntimeRecord.PID, String.valueOf(self),
+                    R_QMP, "/nonexistent/qmp.sock"));
+            StartingRecord.isStarting(canned);
+            canned.get(R_QMP).map(Path::of);
+            new ZoneFiles(Path.of("/nonexistent")).qmpSocket();
+            ClassLoader loader = KvmDriver.class.getClassLoader();
+            for (Class<?> c : List.of(ZoneWatch.class, ZoneJails.class, Adoption.class, ZoneState.class)) {
+                Class.forName(c.getName(), true, loader);
+            }
+        } catch (ClassNotFoundException | RuntimeException e) {
+            LOG.log(System.Logger.Level.DEBUG, "warming the adoption path: " + e);
+        }
     }
 
     @Modified

@@ -112,6 +112,39 @@ public final class QmpClient implements AutoCloseable {
         }
     }
 
+    /**
+     * Runs what an adoption's exchange runs, on canned lines and without a socket: the requests are built, a greeting
+     * and the three answers parsed and matched the way the shared reader does. A driver bundle staged for an upgrade
+     * calls it, so that its first adoptions run no code for the first time.
+     */
+    public static void warmUp() {
+        QmpClient c = new QmpClient(null, e -> { }, () -> { });
+        c.handle("{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7}, \"package\": \"\"},"
+                + " \"capabilities\": [\"oob\"]}}");
+        List<String> answers = List.of("{}", "{\"UUID\": \"" + new UUID(0, 0) + "\"}",
+                "{\"status\": \"running\", \"singlestep\": false, \"running\": true}");
+        List<String> commands = List.of("qmp_capabilities", "query-uuid", "query-status");
+        for (int i = 0; i < commands.size(); i++) {
+            String id = "zk-" + c.ids.incrementAndGet();
+            JSON.createObjectBuilder().add("execute", commands.get(i)).add("id", id).build().toString()
+                    .getBytes(StandardCharsets.UTF_8);
+            CompletableFuture<JsonObject> reply = new CompletableFuture<>();
+            c.pending.put(id, reply);
+            c.handle("{\"return\": " + answers.get(i) + ", \"id\": \"" + id + "\"}");
+            JsonValue v = reply.getNow(JsonValue.EMPTY_JSON_OBJECT).getOrDefault("return", JsonValue.EMPTY_JSON_OBJECT);
+            try {
+                if (i == 1) {
+                    uuidOf(v);
+                } else if (i == 2 && v instanceof JsonObject o) {
+                    o.getString("status", "");
+                }
+            } catch (QmpException e) {
+                throw new IllegalStateException("the canned answer did not parse", e);
+            }
+            c.pending.remove(id);
+        }
+    }
+
     /** Opens the connection (retrying until {@code deadline}) and lets the shared reader read it. */
     private static QmpClient open(Path socket, long deadline, Consumer<QmpEvent> listener, Runnable onClose)
             throws QmpException {

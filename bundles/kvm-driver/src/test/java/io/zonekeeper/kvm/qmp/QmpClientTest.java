@@ -386,4 +386,17 @@ public class QmpClientTest {
             Files.deleteIfExists(late);
         }
     }
+
+    @Test
+    public void warmingUpParsesCannedAnswersWithoutASocketOrAThread() throws Exception {
+        boolean readerBefore = Thread.getAllStackTraces().keySet().stream()
+                .anyMatch(t -> t.isAlive() && t.getName().equals("qmp-reactor"));
+        QmpClient.warmUp();
+        QmpClient.warmUp();
+        if (!readerBefore) {
+            assertFalse("warming up started the shared reader", Thread.getAllStackTraces().keySet().stream()
+                    .anyMatch(t -> t.isAlive() && t.getName().equals("qmp-reactor")));
+        }
+        assertTrue("the fake QEMU was not contacted: " + received, received.isEmpty());
+    }
 }
