@@ -174,8 +174,53 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
     }
 
     @Activate
-    void activate(KvmDriverConfig config) {
+    void activate(KvmDriverConfig config, org.osgi.framework.BundleContext context) {
         configure(settingsOf(stateLocation.directory(), config));
+        if (besideARunningRevision(context)) {
+            warmAdoptionPath();
+        }
+    }
+
+    /**
+     * Whether another revision of this bundle is active: a driver upgrade starts the new bundle beside the running
+     * one, and then switches and adopts every zone with it at once.
+     */
+    private static boolean besideARunningRevision(org.osgi.framework.BundleContext context) {
+        org.osgi.framework.Bundle self = context.getBundle();
+        for (org.osgi.framework.Bundle b : context.getBundles()) {
+            if (b.getBundleId() != self.getBundleId() && self.getSymbolicName().equals(b.getSymbolicName())
+                    && b.getState() == org.osgi.framework.Bundle.ACTIVE) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Runs the adoption path's own code once, on canned input and this JVM's own process, touching no zone: the
+     * classes of a freshly started revision are otherwise linked and initialized by the first adoptions, inside the
+     * upgrade window, where every adopting thread waits for whichever one holds a class's initialization (measured:
+     * the first adoptions' first steps took 13-74 ms of wall clock for 0.5 ms of CPU). Called while the revision is
+     * staged, before the switch; a failure here only means less warmth.
+     */
+    static void warmAdoptionPath() {
+        try {
+            QmpClient.warmUp();
+            long self = ProcessHandle.current().pid();
+            QemuProcess.find(self);
+            QemuProcess.whyNotQemuOf(QemuProcess.cmdline(self), new UUID(0, 0));
+            RuntimeRecord canned = new RuntimeRecord(TYPE, Map.of(RuntimeRecord.PID, String.valueOf(self),
+                    R_QMP, "/nonexistent/qmp.sock"));
+            StartingRecord.isStarting(canned);
+            canned.get(R_QMP).map(Path::of);
+            new ZoneFiles(Path.of("/nonexistent")).qmpSocket();
+            ClassLoader loader = KvmDriver.class.getClassLoader();
+            for (Class<?> c : List.of(ZoneWatch.class, ZoneJails.class, Adoption.class, ZoneState.class)) {
+                Class.forName(c.getName(), true, loader);
+            }
+        } catch (ClassNotFoundException | RuntimeException e) {
+            LOG.log(System.Logger.Level.DEBUG, "warming the adoption path: " + e);
+        }
     }
 
     @Modified
@@ -473,7 +518,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         }
         boolean starting = StartingRecord.isStarting(rec.get());
         Optional<Long> pid = starting ? StartingRecord.guestPid(zone, rec.get(), GuestProcessScan.host())
-                : recordedPid(zone);
+                : recordedPid(zone, rec);
         if (pid.isEmpty()) {
             return Adoption.refused(starting ? "zone " + zone.name() + " was starting, and no QEMU with its uuid runs"
                     + " (its pidfile names none)" : "the runtime record has no valid pid");
@@ -490,42 +535,41 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         ZoneFiles files = new ZoneFiles(zone.directory());
         Path qmpSocket = rec.get().get(R_QMP).map(Path::of).orElse(files.qmpSocket());
         ZoneWatch watch = new ZoneWatch(zone, files, process.get(), rec.get().get(R_ACCEL).orElse("?"), this::gone);
-        QmpClient qmp;
+        // One exchange: the negotiation and both queries are written together (QmpClient.connectAndProve).
+        QmpClient.Proof proof;
         try {
-            qmp = QmpClient.connect(qmpSocket, Duration.ofSeconds(3), watch::onEvent, watch::onQmpClosed);
+            proof = QmpClient.connectAndProve(qmpSocket, Duration.ofSeconds(3), watch::onEvent, watch::onQmpClosed);
         } catch (QmpException e) {
+            if (e.getMessage().startsWith("query-")) {
+                return Adoption.refused("QEMU pid " + pid.get() + " did not prove its identity over QMP: "
+                        + e.getMessage());
+            }
             return Adoption.refused("QEMU pid " + pid.get() + " does not answer on QMP (" + e.getMessage()
                     + "); is another driver instance still connected?");
         }
-        try {
-            UUID vm = qmp.queryUuid();
-            if (!vm.equals(zone.id())) {
-                qmp.close();
-                return Adoption.refused("QEMU pid " + pid.get() + " runs VM " + vm + ", not zone " + zone.id());
-            }
-            String status = qmp.queryStatus();
-            ZoneState state = switch (status) {
-                case "running" -> ZoneState.RUNNING;
-                case "shutdown" -> ZoneState.STOPPING;
-                default -> ZoneState.PAUSED;
-            };
-            if (qemuVersion == null) {
-                qemuVersion = versionFromGreeting(qmp);
-            }
-            if (starting) {
-                // The appliance that launched it never wrote the full record; this one names the pid it proved.
-                zone.saveRuntime(StartingRecord.adopted(rec.get(), pid.get()));
-            }
-            ended.remove(zone.id());
-            watches.put(zone.id(), watch);
-            jails.adopt(zone.id(), rec.get().properties());
-            watch.attach(qmp, state);
-            return Adoption.adopted(state);
-        } catch (QmpException e) {
+        QmpClient qmp = proof.client();
+        UUID vm = proof.uuid();
+        if (!vm.equals(zone.id())) {
             qmp.close();
-            return Adoption.refused("QEMU pid " + pid.get() + " did not prove its identity over QMP: "
-                    + e.getMessage());
+            return Adoption.refused("QEMU pid " + pid.get() + " runs VM " + vm + ", not zone " + zone.id());
         }
+        ZoneState state = switch (proof.status()) {
+            case "running" -> ZoneState.RUNNING;
+            case "shutdown" -> ZoneState.STOPPING;
+            default -> ZoneState.PAUSED;
+        };
+        if (qemuVersion == null) {
+            qemuVersion = versionFromGreeting(qmp);
+        }
+        if (starting) {
+            // The appliance that launched it never wrote the full record; this one names the pid it proved.
+            zone.saveRuntime(StartingRecord.adopted(rec.get(), pid.get()));
+        }
+        ended.remove(zone.id());
+        watches.put(zone.id(), watch);
+        jails.adopt(zone.id(), rec.get().properties());
+        watch.attach(qmp, state);
+        return Adoption.adopted(state);
     }
 
     @Override
@@ -538,7 +582,11 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
 
     /** The recorded pid, or for a record written just before a launch the pid in the pidfile it names. */
     private static Optional<Long> recordedPid(ZoneContext zone) {
-        Optional<RuntimeRecord> rec = zone.runtime();
+        return recordedPid(zone, zone.runtime());
+    }
+
+    /** {@link #recordedPid(ZoneContext)} from a record the caller has read already (it is a file read and a parse). */
+    private static Optional<Long> recordedPid(ZoneContext zone, Optional<RuntimeRecord> rec) {
         if (rec.isPresent() && StartingRecord.isStarting(rec.get())) {
             var fromFile = QemuProcess.readPid(rec.get().get(StartingRecord.R_PIDFILE).map(Path::of)
                     .orElse(new ZoneFiles(zone.directory()).pidFile()));

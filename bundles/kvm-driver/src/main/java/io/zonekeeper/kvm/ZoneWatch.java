@@ -93,6 +93,9 @@ final class ZoneWatch {
         if (c != null) {
             c.close();
         }
+        // A released watch ignores the exit anyway; without this, a replaced driver bundle's exit watcher kept polling
+        // every guest it had let go of (and kept that bundle's classes) until the guest ended, one more per upgrade.
+        process.forgetExit();
     }
 
     void onEvent(QmpEvent e) {

@@ -186,6 +186,18 @@ final class DriverBindings {
         }
     }
 
+    /**
+     * Holds back the drivers of bundle {@code from} and lets those of bundle {@code to} be active, in one step: no
+     * caller sees neither or both active.
+     */
+    void switchTo(long from, long to) {
+        synchronized (drivers) {
+            staged.add(from);
+            staged.remove(to);
+            drivers.notifyAll();
+        }
+    }
+
     /** Lets the drivers of bundle {@code bundleId} be active again, and wakes whoever waits for a driver. */
     void unstage(long bundleId) {
         synchronized (drivers) {

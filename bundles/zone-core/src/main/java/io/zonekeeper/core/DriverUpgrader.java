@@ -262,12 +262,13 @@ public final class DriverUpgrader {
     /**
      * The new bundle is installed, resolved and started beside the running one, its driver bound but held back
      * (staged) while the running driver still serves every zone: none of that is unavailable time, and a new
-     * driver that does not resolve, start or register is refused before anything changed. The switch: the running
-     * bundle is stopped (its driver lets go of the zones and leaves), the new driver becomes the active one and
-     * adopts every zone by proof. That is the unavailable window: from the moment the running driver begins to
-     * stop until every zone is adopted. Each zone's record is stored after the window (see
-     * {@link ZoneRegistry#adoptAllNow(String, java.util.Collection)}). If one zone is refused, the new bundle is
-     * stopped and the previous one, still installed, is started again and adopts the zones back.
+     * driver that does not resolve, start or register is refused before anything changed. The switch: the new driver
+     * becomes the active one, and each zone is let go by the running driver and adopted by the new one by proof,
+     * all zones at once. That is the unavailable window: from the switch until every zone is adopted. Each zone's
+     * record is stored after the window (see {@link ZoneRegistry#adoptAllNow(String, java.util.Collection)}), and
+     * then the previous bundle, which holds no zone any more, is stopped and uninstalled. If one zone is refused,
+     * the previous driver, still started, becomes the active one again and takes the zones back, and the new bundle
+     * is stopped.
      */
     private Outcome swapBeside(String type, Bundle old, Bundle fresh, Version newVersion, String oldVersion,
             long preparing, Consumer<String> progress) throws ZoneException {
@@ -301,27 +302,22 @@ public final class DriverUpgrader {
                         + "before the switch: " + failure + "; the zones stayed with " + oldVersion + " throughout");
             }
             long prepared = System.nanoTime();
-            // The switch.
+            // The switch: the new driver becomes the active one while the running bundle stays started; each zone
+            // is let go by the running driver and adopted by the new one under the zone's own lock
+            // (ZoneReconciler.ensureAttached), all zones at once. The running bundle stops after the window, when it
+            // holds no zone: its stop (the framework's and its components' work) is no longer inside it.
             long t0 = System.nanoTime();
-            try {
-                old.stop();
-            } catch (BundleException | RuntimeException e) {
-                failure = "the running bundle did not stop: " + e.getMessage();
-            }
-            long stopped = System.nanoTime();
-            registry.unstage(fresh.getBundleId());
+            registry.switchDrivers(old.getBundleId(), fresh.getBundleId());
             List<Runnable> later = java.util.Collections.synchronizedList(new ArrayList<>());
             Map<String, String> refused = Map.of();
-            if (failure == null) {
-                DriverBinding active = registry.activeDriver(type);
-                if (active == null || active.bundleId != fresh.getBundleId()) {
-                    failure = "the new driver is not the active '" + type + "' driver after the switch ("
-                            + (active == null ? "none is" : active.describe() + " is") + ")";
-                } else {
-                    refused = registry.adoptAllNow(type, later);
-                    if (!refused.isEmpty()) {
-                        failure = "the new driver did not adopt " + refused;
-                    }
+            DriverBinding active = registry.activeDriver(type);
+            if (active == null || active.bundleId != fresh.getBundleId()) {
+                failure = "the new driver is not the active '" + type + "' driver after the switch ("
+                        + (active == null ? "none is" : active.describe() + " is") + ")";
+            } else {
+                refused = registry.adoptAllNow(type, later);
+                if (!refused.isEmpty()) {
+                    failure = "the new driver did not adopt " + refused;
                 }
             }
             long end = System.nanoTime();
@@ -330,37 +326,43 @@ public final class DriverUpgrader {
                 long window = (end - t0) / 1_000_000;
                 registry.finishAdoptions(later);
                 long saved = System.nanoTime();
+                try {
+                    old.stop();
+                } catch (BundleException | RuntimeException e) {
+                    progress.accept("warning: the previous bundle " + old.getSymbolicName() + " " + old.getVersion()
+                            + " did not stop cleanly: " + e.getMessage());
+                }
+                long oldStopped = System.nanoTime();
                 uninstallQuietly(old, progress);
+                registry.unstage(old.getBundleId());
                 registry.reconcileLater(type);
                 List<String> zones = zonesOf(type);
                 progress.accept("driver " + type + " is now " + newVersion + "; adopted " + zones.size()
-                        + " zone(s) " + zones + "; control plane unavailable for " + window + " ms (previous driver"
-                        + " stopped " + (stopped - t0) / 1_000_000 + " ms, adoption " + (end - stopped) / 1_000_000
-                        + " ms; before the switch the new bundle was installed, started and bound beside the"
-                        + " running one, and " + preloaded + " of its classes loaded, in "
-                        + (prepared - preparing) / 1_000_000 + " ms; after it the zone records were stored in "
-                        + (saved - end) / 1_000_000 + " ms)");
+                        + " zone(s) " + zones + "; control plane unavailable for " + window + " ms (each zone let go"
+                        + " by the previous driver and adopted by the new one, all at once; before the switch the new"
+                        + " bundle was installed, started and bound beside the running one, and " + preloaded
+                        + " of its classes loaded, in " + (prepared - preparing) / 1_000_000 + " ms; after it the"
+                        + " zone records were stored in " + (saved - end) / 1_000_000 + " ms and the previous bundle"
+                        + " stopped in " + (oldStopped - saved) / 1_000_000 + " ms)");
                 registry.lifecycleEvents().upgrade("UPGRADE_FINISHED", type, oldVersion, newVersion.toString(),
                         "adopted " + zones);
                 return new Outcome(type, oldVersion, newVersion.toString(), window, zones);
             }
             progress.accept("upgrade failed: " + failure + "; putting " + oldVersion + " back");
-            registry.stage(fresh.getBundleId());
+            // The previous driver, still started, becomes the active one again; the new bundle stops (its driver lets
+            // go of the zones it adopted), and the previous driver takes every zone back.
+            registry.switchDrivers(fresh.getBundleId(), old.getBundleId());
             try {
                 fresh.stop();
             } catch (BundleException | RuntimeException e) {
                 // Its driver is held back (staged) in any case; it is uninstalled below.
             }
-            try {
-                old.start();
-            } catch (BundleException | RuntimeException e) {
+            Map<String, String> lost = registry.adoptAllNow(type);
+            if (old.getState() != Bundle.ACTIVE) {
                 throw new ZoneException("upgrade of driver " + type + " failed (" + failure + ") and the previous "
-                        + "bundle did not start again: " + e.getMessage() + ". Zones keep running; install a "
-                        + "working driver with driver:upgrade", e);
+                        + "bundle is no longer active (" + old.getState() + "). Zones keep running; install a "
+                        + "working driver with driver:upgrade");
             }
-            DriverBinding back = registry.awaitBinding(type, x -> x.bundleId == old.getBundleId(), timeout);
-            Map<String, String> lost = back == null ? Map.of("*", "the old driver did not come back")
-                    : registry.adoptAllNow(type);
             registry.lifecycleEvents().upgrade("UPGRADE_ROLLED_BACK", type, newVersion.toString(), oldVersion, failure);
             throw new ZoneException("upgrade of driver " + type + " to " + newVersion + " was rolled back: "
                     + failure + (lost.isEmpty() ? "; the zones are managed by " + oldVersion + " again"

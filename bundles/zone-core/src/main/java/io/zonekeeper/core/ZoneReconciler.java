@@ -151,8 +151,21 @@ final class ZoneReconciler {
         }
         DriverBinding binding = drivers.await(r.driver(), "zone " + r.spec().name() + " runs under driver "
                 + r.driver());
-        if (z.attachedTo() == binding) {
+        DriverBinding previous = z.attachedTo();
+        if (previous == binding) {
             return binding;
+        }
+        if (previous != null) {
+            // Another binding still holds the guest (a driver upgrade's switch keeps the previous bundle running
+            // until every zone is adopted): it lets go first, as its stop would have, since a guest may serve one
+            // control connection at a time (QEMU's QMP does).
+            try {
+                previous.driver.release(z.context(previous));
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, "zone " + r.spec().name() + ": " + previous.describe() + " failed to let go: "
+                        + e);
+            }
+            z.detachFrom(previous);
         }
         Adoption a;
         try {
@@ -209,8 +222,12 @@ final class ZoneReconciler {
         trials.remove(type);
     }
 
-    /** The most zones adopted at once during an upgrade: QMP round trips and record writes overlap, CPUs are few. */
-    static final int ADOPTION_THREADS = 8;
+    /**
+     * The most zones adopted at once during an upgrade. An adoption mostly waits for its guest's answer, so every
+     * zone gets a thread of its own up to this many: with 8 for 10 zones, the last two waited for a whole adoption
+     * before they began, and the window grew by that.
+     */
+    static final int ADOPTION_THREADS = 32;
 
     /**
      * Hands every active zone of {@code type} to the driver's active binding now, several zones at once (each under

@@ -178,6 +178,11 @@ public class ZoneRegistry implements ZoneManager {
         drivers.unstage(bundleId);
     }
 
+    /** Holds back bundle {@code from}'s drivers and makes bundle {@code to}'s active, in one step. */
+    void switchDrivers(long from, long to) {
+        drivers.switchTo(from, to);
+    }
+
     /** Waits until the reconciler has done what was asked of it so far (for tests). */
     void awaitReconciler() throws InterruptedException {
         java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);

@@ -40,12 +40,15 @@ public class DriverSwitchTest {
     @Before
     public void open() throws Exception {
         ScriptedDriver.HOST.clear();
+        ScriptedDriver.HOLDER.clear();
+        ScriptedDriver.ONE_CONNECTION = false;
         state = tmp.newFolder("state").toPath();
         registry.open(state, tmp.newFolder("zones").toPath(), Duration.ofMillis(300), Duration.ofSeconds(1));
     }
 
     @After
     public void close() {
+        ScriptedDriver.ONE_CONNECTION = false;
         registry.close();
     }
 
@@ -121,5 +124,47 @@ public class DriverSwitchTest {
                 after.get("b").state());
         assertEquals(ZoneState.STOPPED, registry.get("b").orElseThrow().state());
         assertNotNull(after.get("a").since());
+    }
+
+    /**
+     * The switch keeps the running driver bound: the new one becomes active, and each zone is let go by the running
+     * driver before the new one adopts it (a guest serves one control connection at a time), so the running bundle
+     * can stop after the window. A rollback switches back the same way.
+     */
+    @Test
+    public void atTheSwitchTheRunningDriverLetsGoOfEachZoneJustBeforeTheNewOneAdoptsIt() throws Exception {
+        ScriptedDriver.ONE_CONNECTION = true;
+        ScriptedDriver old = new ScriptedDriver("kvm");
+        DriverBinding running = new DriverBinding(old, 10, 0, "kvm-driver", "1.0.0", 5);
+        registry.addDriver(running);
+        for (String z : List.of("a", "b", "c")) {
+            registry.create(ZoneSpec.builder(z).hypervisor("kvm").memoryMiB(64).build());
+            registry.start(z);
+        }
+        ScriptedDriver next = new ScriptedDriver("kvm");
+        registry.stage(6);
+        DriverBinding staged = new DriverBinding(next, 11, 0, "kvm-driver", "1.0.1", 6);
+        registry.addDriver(staged);
+        registry.awaitReconciler();
+
+        registry.switchDrivers(5, 6);
+        assertSame(staged, registry.activeDriver("kvm"));
+        assertEquals(Map.of(), registry.adoptAllNow("kvm"));
+        for (String z : List.of("a", "b", "c")) {
+            assertTrue(old.calls.contains("release " + z));
+            assertSame(next, ScriptedDriver.HOLDER.get(registry.get(z).orElseThrow().id()));
+            assertEquals("adopted by kvm-driver 1.0.1", registry.get(z).orElseThrow().reason());
+        }
+        assertTrue("the running driver stays bound through the switch",
+                registry.drivers().stream().anyMatch(d -> d.version().equals("1.0.0")));
+
+        // Back: the previous driver takes every zone again, each let go by the new one first.
+        registry.switchDrivers(6, 5);
+        assertSame(running, registry.activeDriver("kvm"));
+        assertEquals(Map.of(), registry.adoptAllNow("kvm"));
+        for (String z : List.of("a", "b", "c")) {
+            assertTrue(next.calls.contains("release " + z));
+            assertSame(old, ScriptedDriver.HOLDER.get(registry.get(z).orElseThrow().id()));
+        }
     }
 }

@@ -26,6 +26,13 @@ import io.zonekeeper.spi.ZoneContext;
 final class ScriptedDriver implements HypervisorDriver {
     /** The "host": zone id to a fake pid, shared by every instance like real processes are. */
     static final Map<UUID, Integer> HOST = new ConcurrentHashMap<>();
+    /**
+     * Which driver instance holds each guest's one control connection, as QEMU serves one QMP client at a time;
+     * only enforced while {@link #ONE_CONNECTION} is set (a driver removed from the registry in a test does not run
+     * the deactivation that would let go of its guests).
+     */
+    static final Map<UUID, ScriptedDriver> HOLDER = new ConcurrentHashMap<>();
+    static volatile boolean ONE_CONNECTION;
     final String type;
     final List<String> calls = Collections.synchronizedList(new ArrayList<>());
     volatile String failStartWith;
@@ -66,6 +73,7 @@ final class ScriptedDriver implements HypervisorDriver {
             pid = nextPid++;
         }
         HOST.put(zone.id(), pid);
+        HOLDER.put(zone.id(), this);
         RuntimeRecord r = new RuntimeRecord(type, Map.of("pid", Integer.toString(pid), "uuid", zone.id().toString()));
         zone.saveRuntime(r);
         return r;
@@ -83,7 +91,18 @@ final class ScriptedDriver implements HypervisorDriver {
         if (pid == null || !r.get("pid").orElse("").equals(pid.toString())) {
             return Adoption.refused("process " + r.get("pid").orElse("?") + " is gone");
         }
+        ScriptedDriver holder = HOLDER.putIfAbsent(zone.id(), this);
+        if (ONE_CONNECTION && holder != null && holder != this) {
+            return Adoption.refused("the guest's control connection is held by another driver instance");
+        }
+        HOLDER.put(zone.id(), this);
         return Adoption.adopted(ZoneState.RUNNING);
+    }
+
+    @Override
+    public void release(ZoneContext zone) {
+        calls.add("release " + zone.name());
+        HOLDER.remove(zone.id(), this);
     }
 
     @Override

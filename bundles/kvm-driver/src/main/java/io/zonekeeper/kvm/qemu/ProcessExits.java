@@ -37,6 +37,15 @@ final class ProcessExits {
         return exit;
     }
 
+    /**
+     * Stops watching {@code process}; its future never completes. A driver that lets go of a guest (an upgrade hands
+     * it to the next driver bundle) calls this, so that its watcher thread ends with its last guest instead of
+     * polling, with the old bundle's classes held, for as long as the guest runs.
+     */
+    void forget(ProcessHandle process) {
+        watched.remove(process);
+    }
+
     /** How many processes are watched now (for tests). */
     int watching() {
         return watched.size();

@@ -173,6 +173,16 @@ public final class QemuProcess {
         return child ? handle.onExit() : ProcessExits.SHARED.onExit(handle);
     }
 
+    /**
+     * Lets go of the exit watch that {@link #onExit()} started for a process that is not this JVM's child; what
+     * waits on that future then never runs. For a driver that stops watching the guest.
+     */
+    public void forgetExit() {
+        if (child == null) {
+            ProcessExits.SHARED.forget(handle);
+        }
+    }
+
     /** The exit code, known only when this JVM started the process and it has ended. */
     public OptionalInt exitCode() {
         if (child != null && !child.isAlive()) {

@@ -49,6 +49,26 @@ public class ProcessExitsTest {
         assertEquals(p.pid(), new ProcessExits("test-exits", 20).onExit(p.toHandle()).get(10, TimeUnit.SECONDS).pid());
     }
 
+    @Test
+    public void aForgottenProcessIsNoLongerPolledAndTheWatcherEnds() throws Exception {
+        ProcessExits exits = new ProcessExits("test-exits-forget", 20);
+        Process p = new ProcessBuilder("sleep", "30").start();
+        try {
+            CompletableFuture<ProcessHandle> end = exits.onExit(p.toHandle());
+            assertEquals(1, threadsNamed("test-exits-forget"));
+            exits.forget(p.toHandle());
+            assertEquals(0, exits.watching());
+            for (int i = 0; i < 200 && threadsNamed("test-exits-forget") > 0; i++) {
+                Thread.sleep(50);
+            }
+            assertEquals("the watcher ends although the process still runs", 0, threadsNamed("test-exits-forget"));
+            assertTrue(p.isAlive());
+            assertFalse(end.isDone());
+        } finally {
+            p.destroyForcibly();
+        }
+    }
+
     private static long threadsNamed(String name) {
         return Thread.getAllStackTraces().keySet().stream().filter(t -> t.isAlive() && t.getName().equals(name))
                 .count();

@@ -272,4 +272,131 @@ public class QmpClientTest {
             Files.deleteIfExists(full);
         }
     }
+
+    /**
+     * A fake QEMU that greets only once a client's input holds {@code lines} commands (or after a second), then answers
+     * each in order; it tells how many commands it had read when it greeted.
+     */
+    private static Thread greetsAfter(ServerSocketChannel srv, int lines, String uuidReply, List<Integer> readBeforeGreeting) {
+        Thread t = new Thread(() -> {
+            try (SocketChannel ch = srv.accept()) {
+                java.io.InputStream raw = Channels.newInputStream(ch);
+                BufferedReader in = new BufferedReader(new InputStreamReader(raw, StandardCharsets.UTF_8));
+                PrintWriter out = new PrintWriter(Channels.newOutputStream(ch), true, StandardCharsets.UTF_8);
+                List<String> got = new ArrayList<>();
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
+                // Read what the client sent before any greeting, without blocking past the deadline.
+                java.util.concurrent.ExecutorService r = java.util.concurrent.Executors.newSingleThreadExecutor();
+                try {
+                    while (got.size() < lines && System.nanoTime() < deadline) {
+                        java.util.concurrent.Future<String> f = r.submit(in::readLine);
+                        try {
+                            String l = f.get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+                            if (l == null) {
+                                return;
+                            }
+                            got.add(l);
+                        } catch (java.util.concurrent.TimeoutException e) {
+                            // Nothing more before the greeting; the rest comes after it.
+                            readBeforeGreeting.add(got.size());
+                            out.print("{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7}}, "
+                                    + "\"capabilities\": []}}\r\n");
+                            out.flush();
+                            got.add(f.get(2, TimeUnit.SECONDS));
+                            deadline = Long.MIN_VALUE;
+                        }
+                    }
+                    if (deadline != Long.MIN_VALUE) {
+                        readBeforeGreeting.add(got.size());
+                        out.print("{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7}}, "
+                                + "\"capabilities\": []}}\r\n");
+                        out.flush();
+                    }
+                    while (true) {
+                        for (String line : got) {
+                            JsonObject req = Json.createReader(new java.io.StringReader(line)).readObject();
+                            String id = req.getString("id");
+                            switch (req.getString("execute")) {
+                                case "query-uuid" -> out.print("{\"id\": \"" + id + "\", " + uuidReply + "}\r\n");
+                                case "query-status" -> reply(out, id, "{\"status\": \"paused\", \"running\": false}");
+                                default -> reply(out, id, "{}");
+                            }
+                        }
+                        out.flush();
+                        got.clear();
+                        java.util.concurrent.Future<String> f = r.submit(in::readLine);
+                        String l = f.get(5, TimeUnit.SECONDS);
+                        if (l == null) {
+                            return;
+                        }
+                        got.add(l);
+                    }
+                } finally {
+                    r.shutdownNow();
+                }
+            } catch (Exception e) {
+                // the client went away
+            }
+        }, "fake-qemu-greets-late");
+        t.setDaemon(true);
+        t.start();
+        return t;
+    }
+
+    @Test
+    public void anAdoptionProvesTheGuestInOneExchange() throws Exception {
+        Path late = dir.resolve("late.sock");
+        try (ServerSocketChannel srv = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            srv.bind(UnixDomainSocketAddress.of(late));
+            List<Integer> readBeforeGreeting = new CopyOnWriteArrayList<>();
+            Thread t = greetsAfter(srv, 3, "\"return\": {\"UUID\": \"" + VM + "\"}", readBeforeGreeting);
+            QmpClient.Proof proof = QmpClient.connectAndProve(late, Duration.ofSeconds(5), null, null);
+            try {
+                assertEquals(VM, proof.uuid());
+                assertEquals("paused", proof.status());
+                assertEquals(7, proof.client().greeting().getJsonObject("version").getJsonObject("qemu").getInt("major"));
+                // The negotiation and both queries were on QEMU's side before it even greeted: one wake-up of QEMU.
+                assertEquals(List.of(3), readBeforeGreeting);
+                assertTrue(proof.client().isOpen());
+            } finally {
+                proof.client().close();
+            }
+            t.join(5000);
+        } finally {
+            Files.deleteIfExists(late);
+        }
+    }
+
+    @Test
+    public void anAdoptionWhoseGuestDoesNotProveItsUuidFailsAndCloses() throws Exception {
+        Path late = dir.resolve("liar.sock");
+        try (ServerSocketChannel srv = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            srv.bind(UnixDomainSocketAddress.of(late));
+            Thread t = greetsAfter(srv, 3, "\"error\": {\"class\": \"GenericError\", \"desc\": \"no\"}",
+                    new CopyOnWriteArrayList<>());
+            try {
+                QmpClient.connectAndProve(late, Duration.ofSeconds(5), null, null);
+                fail("a guest that answered query-uuid with an error was taken as proven");
+            } catch (QmpException e) {
+                assertTrue(e.getMessage(), e.getMessage().startsWith("query-uuid failed: GenericError"));
+            }
+            t.join(5000);
+            assertFalse("the fake still talks to a client the adoption should have closed", t.isAlive());
+        } finally {
+            Files.deleteIfExists(late);
+        }
+    }
+
+    @Test
+    public void warmingUpParsesCannedAnswersWithoutASocketOrAThread() throws Exception {
+        boolean readerBefore = Thread.getAllStackTraces().keySet().stream()
+                .anyMatch(t -> t.isAlive() && t.getName().equals("qmp-reactor"));
+        QmpClient.warmUp();
+        QmpClient.warmUp();
+        if (!readerBefore) {
+            assertFalse("warming up started the shared reader", Thread.getAllStackTraces().keySet().stream()
+                    .anyMatch(t -> t.isAlive() && t.getName().equals("qmp-reactor")));
+        }
+        assertTrue("the fake QEMU was not contacted: " + received, received.isEmpty());
+    }
 }
