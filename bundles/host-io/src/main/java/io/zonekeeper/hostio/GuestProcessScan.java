@@ -51,7 +51,13 @@ public final class GuestProcessScan {
             for (Path e : entries) {
                 long pid = pidOf(e.getFileName().toString());
                 if (pid > 0) {
-                    uuidOn(cmdline(e.resolve("cmdline"))).ifPresent(u -> found.put(pid, u));
+                    byte[] raw = read(e.resolve("cmdline"));
+                    // Only a command line with a "-uuid" argument before another can name one: the others (most
+                    // of a host's processes) are not split into strings. This scan runs before every start,
+                    // mostly before the JIT compiled it.
+                    if (hasUuidFlag(raw)) {
+                        uuidOn(split(raw)).ifPresent(u -> found.put(pid, u));
+                    }
                 }
             }
         } catch (IOException e) {
@@ -76,12 +82,39 @@ public final class GuestProcessScan {
 
     /** The NUL-separated arguments of a cmdline file; empty when it is gone, unreadable, or a zombie's. */
     public static List<String> cmdline(Path file) {
-        byte[] raw;
+        return split(read(file));
+    }
+
+    /** A file's bytes; none when it is gone or unreadable. */
+    private static byte[] read(Path file) {
         try {
-            raw = Files.readAllBytes(file);
+            return Files.readAllBytes(file);
         } catch (IOException e) {
-            return List.of();
+            return new byte[0];
         }
+    }
+
+    private static final byte[] FLAG_ARG = (UUID_FLAG + "\0").getBytes(StandardCharsets.US_ASCII);
+
+    /** Whether {@code raw} holds the argument {@code -uuid} with another argument after it. */
+    static boolean hasUuidFlag(byte[] raw) {
+        outer:
+        for (int at = 0; at + FLAG_ARG.length <= raw.length; at++) {
+            if (at > 0 && raw[at - 1] != 0) {
+                continue;
+            }
+            for (int i = 0; i < FLAG_ARG.length; i++) {
+                if (raw[at + i] != FLAG_ARG[i]) {
+                    continue outer;
+                }
+            }
+            return at + FLAG_ARG.length < raw.length;
+        }
+        return false;
+    }
+
+    /** The NUL-separated arguments of a command line's bytes. */
+    private static List<String> split(byte[] raw) {
         List<String> args = new ArrayList<>();
         int start = 0;
         for (int i = 0; i < raw.length; i++) {

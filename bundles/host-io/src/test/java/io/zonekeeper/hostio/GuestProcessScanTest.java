@@ -1,6 +1,7 @@
 package io.zonekeeper.hostio;
 
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertTrue;
 
 import java.io.IOException;
@@ -38,6 +39,25 @@ public class GuestProcessScanTest {
 
         assertEquals(List.of(100L), new GuestProcessScan(proc).pidsOf(ZONE));
         assertEquals(Map.of(100L, ZONE, 200L, OTHER), new GuestProcessScan(proc).all());
+    }
+
+    @Test
+    public void onlyAUuidArgumentWithAnotherAfterItCountsAsTheFlag() throws IOException {
+        assertTrue(GuestProcessScan.hasUuidFlag("-uuid\0x\0".getBytes()));
+        assertTrue(GuestProcessScan.hasUuidFlag("qemu\0-uuid\0x".getBytes()));
+        assertTrue(GuestProcessScan.hasUuidFlag("a\0x-uuid\0b\0-uuid\0c\0".getBytes()));
+        assertFalse(GuestProcessScan.hasUuidFlag("qemu\0-uuid\0".getBytes())); // nothing after it
+        assertFalse(GuestProcessScan.hasUuidFlag("qemu\0-uuid".getBytes()));
+        assertFalse(GuestProcessScan.hasUuidFlag("qemu\0x-uuid\0y\0".getBytes())); // part of another argument
+        assertFalse(GuestProcessScan.hasUuidFlag("qemu\0-uuidx\0y\0".getBytes()));
+        assertFalse(GuestProcessScan.hasUuidFlag(new byte[0]));
+        // The same verdicts through the scan: "-uuid ID" as the last two arguments, with and without the final NUL.
+        Path proc = tmp.newFolder("proc").toPath();
+        Files.createDirectories(proc.resolve("1"));
+        Files.write(proc.resolve("1/cmdline"), ("qemu\0-uuid\0" + ZONE).getBytes());
+        process(proc, "2", "x", "-uuid", ZONE.toString());
+        process(proc, "3", "x-uuid", ZONE.toString());
+        assertEquals(List.of(1L, 2L), new GuestProcessScan(proc).pidsOf(ZONE));
     }
 
     @Test

@@ -42,9 +42,19 @@ public final class ZoneInitramfs {
     private ZoneInitramfs() {
     }
 
-    /** Writes a zone image for {@code hypervisor} to {@code target} (atomically). */
+    /** Writes a gzip'd zone image for {@code hypervisor} to {@code target} (atomically). */
     public static void write(Path target, Path busybox, Hypervisor hypervisor,
             Map<String, List<KernelModules.Module>> groups, Extras extras) throws IOException {
+        write(target, busybox, hypervisor, groups, extras, true);
+    }
+
+    /**
+     * Writes a zone image for {@code hypervisor} to {@code target} (atomically), gzip'd when {@code gzip}. Besides
+     * busybox it holds busybox's applet links in {@code /bin} where busybox lists them ({@link #applets}), so the
+     * init need not make them at each boot.
+     */
+    public static void write(Path target, Path busybox, Hypervisor hypervisor,
+            Map<String, List<KernelModules.Module>> groups, Extras extras, boolean gzip) throws IOException {
         checkStaticBusybox(busybox);
         for (String g : groups.keySet()) {
             if (!FEATURE.matcher(g).matches()) {
@@ -52,8 +62,9 @@ public final class ZoneInitramfs {
             }
         }
         String init = ZoneInitScript.render(hypervisor);
+        List<String> applets = applets(busybox);
         ImageFiles.writeAtomically(target, out -> {
-            try (InitramfsWriter w = new InitramfsWriter(out)) {
+            try (InitramfsWriter w = new InitramfsWriter(out, gzip)) {
                 skeleton(w, busybox, init);
                 w.file(AGENT_PATH, 0755, agentBinary());
                 Set<String> packed = new HashSet<>();
@@ -69,8 +80,64 @@ public final class ZoneInitramfs {
                             order.toString().getBytes(StandardCharsets.UTF_8));
                 }
                 extras.write(w);
+                // After the extras: a file of theirs in /bin keeps its name, as under "busybox --install -s".
+                for (String a : applets) {
+                    if (!w.contains("bin/" + a)) {
+                        w.symlink("bin/" + a, "busybox");
+                    }
+                }
             }
         });
+    }
+
+    /** An applet name as a link in /bin may have it: no slash, no dot-only name. */
+    private static final Pattern APPLET = Pattern.compile("[A-Za-z0-9_\\[\\]+-][A-Za-z0-9_.\\[\\]+-]{0,63}");
+    /** The most a busybox's applet list may print. */
+    private static final int APPLET_LIST_MAX = 64 * 1024;
+
+    /**
+     * The applets {@code busybox --list} names, less {@code sh} and {@code busybox} (the image has both), or an empty
+     * list when it cannot say (it does not run, fails, takes over 10 s or prints more than 64 KiB): then the zone
+     * init makes the links itself, as it always did. Names that could not be a file in /bin are left out.
+     */
+    static List<String> applets(Path busybox) {
+        Path list = null;
+        Process p = null;
+        try {
+            // To a file, not a pipe: a busybox that never closes its output cannot hold this thread past the limit.
+            list = Files.createTempFile("zk-applets", ".txt");
+            p = new ProcessBuilder(busybox.toString(), "--list")
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                    .redirectOutput(list.toFile()).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+            if (!p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS) || p.exitValue() != 0
+                    || Files.size(list) > APPLET_LIST_MAX) {
+                return List.of();
+            }
+            Set<String> names = new java.util.TreeSet<>();
+            for (String line : Files.readString(list, StandardCharsets.UTF_8).split("\n")) {
+                String a = line.strip();
+                if (APPLET.matcher(a).matches() && !a.equals("sh") && !a.equals("busybox")) {
+                    names.add(a);
+                }
+            }
+            return List.copyOf(names);
+        } catch (IOException | java.io.UncheckedIOException e) {
+            return List.of();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return List.of();
+        } finally {
+            if (p != null) {
+                p.destroyForcibly();
+            }
+            if (list != null) {
+                try {
+                    Files.deleteIfExists(list);
+                } catch (IOException e) {
+                    // a temp file left behind; nothing else depends on it
+                }
+            }
+        }
     }
 
     /** Writes a probe image to {@code target} (atomically): its init prints {@code marker} and powers off. */

@@ -48,7 +48,9 @@ zk_power_setup() {
     pbfd=7
     for e in /sys/class/input/event*; do
         [ -e "$e/device/name" ] || continue
-        if [ "$(cat "$e/device/name")" = "Power Button" ] && [ $pbfd -le 9 ]; then
+        devname=
+        read -r devname <"$e/device/name" # a builtin: a fork costs a TCG boot several ms
+        if [ "$devname" = "Power Button" ] && [ $pbfd -le 9 ]; then
             # Opened here, before the ready marker: a press that comes right after it is queued for the reader, not
             # lost while the background reader is still starting.
             eval "exec $pbfd<\"/dev/input/${e##*/}\""

@@ -77,6 +77,36 @@ public class ZoneInitScriptTest {
     }
 
     /** The hooks define and set things only: sourcing them alone prints nothing and runs nothing. */
+    /**
+     * The init's module loading, cut from the script and run against folders of the test's own: each feature's
+     * modules in order, a loaded one (its /sys/module/NAME/initstate) skipped, a list's last line without a newline
+     * still read, a feature the image lacks named, and the shell's word splitting as before afterwards.
+     */
+    @Test
+    public void theModuleLoopLoadsEachFeaturesModulesInOrderOnce() throws Exception {
+        Path root = tmp.newFolder("root").toPath();
+        Files.createDirectories(root.resolve("etc/zonekeeper"));
+        Files.writeString(root.resolve("etc/zonekeeper/modules.power"), "evdev\nbutton\n");
+        Files.writeString(root.resolve("etc/zonekeeper/modules.agent"), "virtio\nvirtio_mmio\nvirtio_console");
+        Files.writeString(root.resolve("etc/zonekeeper/modules.net"), "virtio_mmio\nvirtio_net\n");
+        Files.createDirectories(root.resolve("sys/module/virtio"));
+        Files.writeString(root.resolve("sys/module/virtio/initstate"), "live\n");
+        Files.createDirectories(root.resolve("sys/module/button")); // built in: no initstate, so insmod is tried
+        String script = ZoneInitScript.render(Hypervisor.KVM);
+        int from = script.indexOf("ifs=$IFS\n");
+        int to = script.indexOf("IFS=$ifs\n", script.indexOf("done <\"/etc/zonekeeper/modules.$group\""));
+        assertTrue("the module loop is where this test looks for it", from > 0 && to > from);
+        String loop = script.substring(from, to + "IFS=$ifs\n".length()).replace("/etc/zonekeeper/", root + "/etc/zonekeeper/")
+                .replace("/sys/module/", root + "/sys/module/");
+        String out = sh("insmod() { echo \"insmod $1\"; mkdir -p " + root + "/sys/module/$(basename $1 .ko); touch "
+                + root + "/sys/module/$(basename $1 .ko)/initstate; [ \"$1\" != /lib/modules/button.ko ]; }\n"
+                + "features=power,agent,nosuch,net\n" + loop + "x='a b'; for w in $x; do echo \"word $w\"; done");
+        assertEquals("insmod /lib/modules/evdev.ko\ninsmod /lib/modules/button.ko\nzonekeeper: module button not loaded\n"
+                + "insmod /lib/modules/virtio_mmio.ko\ninsmod /lib/modules/virtio_console.ko\n"
+                + "zonekeeper: this image has no feature nosuch\ninsmod /lib/modules/virtio_net.ko\nword a\nword b\nrc=0\n",
+                out);
+    }
+
     @Test
     public void hooksRunNothingWhenDefined() throws Exception {
         for (Hypervisor h : Hypervisor.values()) {

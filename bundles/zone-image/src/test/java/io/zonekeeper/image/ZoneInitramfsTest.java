@@ -115,6 +115,87 @@ public class ZoneInitramfsTest {
     }
 
     @Test
+    public void anUncompressedImageIsThePlainNewcArchiveOfTheSameEntries() throws IOException {
+        Path dir = tmp.getRoot().toPath();
+        Path bb = fakeStaticBusybox(dir);
+        Path ring = Files.write(dir.resolve("virtio_ring.ko"), new byte[] {1, 2, 3});
+        Map<String, List<KernelModules.Module>> groups = Map.of("agent",
+                List.of(new KernelModules.Module("virtio_ring", ring)));
+        Path gz = dir.resolve("a.cpio.gz");
+        Path raw = dir.resolve("a.cpio");
+        ZoneInitramfs.write(gz, bb, Hypervisor.KVM, groups, ZoneInitramfs.Extras.NONE, true);
+        ZoneInitramfs.write(raw, bb, Hypervisor.KVM, groups, ZoneInitramfs.Extras.NONE, false);
+
+        byte[] head = new byte[6];
+        try (InputStream in = Files.newInputStream(raw)) {
+            assertEquals(6, in.readNBytes(head, 0, 6));
+        }
+        assertEquals("the newc magic, no gzip header", "070701", new String(head, StandardCharsets.US_ASCII));
+        Map<String, Object[]> plain = new LinkedHashMap<>();
+        try (CpioArchiveInputStream cpio = new CpioArchiveInputStream(Files.newInputStream(raw))) {
+            CpioArchiveEntry e;
+            while ((e = cpio.getNextCPIOEntry()) != null) {
+                plain.put(e.getName(), new Object[] {e, cpio.readAllBytes()});
+            }
+        }
+        Map<String, Object[]> zipped = read(gz);
+        assertEquals(zipped.keySet(), plain.keySet());
+        for (String name : zipped.keySet()) {
+            assertArrayEquals(name, (byte[]) zipped.get(name)[1], (byte[]) plain.get(name)[1]);
+        }
+    }
+
+    @Test
+    public void appletsAreWhatBusyboxListsLessNamesNoFileInBinCouldHave() throws IOException {
+        Path dir = tmp.getRoot().toPath();
+        Path lister = dir.resolve("lister");
+        Files.writeString(lister, "#!/bin/sh\nprintf 'cat\\nmount\\nsh\\nbusybox\\n../evil\\n.\\n..\\n[\\n[[\\n\\n"
+                + "a/b\\n'\n");
+        assertTrue(lister.toFile().setExecutable(true));
+        assertEquals(List.of("[", "[[", "cat", "mount"), ZoneInitramfs.applets(lister));
+
+        Path failing = dir.resolve("failing");
+        Files.writeString(failing, "#!/bin/sh\necho cat\nexit 1\n");
+        assertTrue(failing.toFile().setExecutable(true));
+        assertEquals("a busybox that fails says nothing", List.of(), ZoneInitramfs.applets(failing));
+        assertEquals("one that does not run neither", List.of(), ZoneInitramfs.applets(fakeStaticBusybox(dir)));
+        assertEquals(List.of(), ZoneInitramfs.applets(dir.resolve("missing")));
+    }
+
+    @Test
+    public void theImageCarriesTheHostBusyboxsAppletLinksAndTheExtrasKeepTheirNames() throws IOException {
+        Path bb = Path.of("/bin/busybox");
+        try {
+            ZoneInitramfs.checkStaticBusybox(bb);
+        } catch (IOException e) {
+            org.junit.Assume.assumeNoException("needs the host's static busybox", e);
+        }
+        List<String> applets = ZoneInitramfs.applets(bb);
+        assertTrue("busybox lists mount: " + applets, applets.contains("mount"));
+        Path out = tmp.getRoot().toPath().resolve("xen.cpio");
+        ZoneInitramfs.write(out, bb, Hypervisor.XEN, Map.of(),
+                image -> image.file("bin/cat", 0755, "#!/bin/sh\n".getBytes(StandardCharsets.UTF_8)), false);
+        Map<String, Object[]> entries = new LinkedHashMap<>();
+        try (CpioArchiveInputStream cpio = new CpioArchiveInputStream(Files.newInputStream(out))) {
+            CpioArchiveEntry e;
+            while ((e = cpio.getNextCPIOEntry()) != null) {
+                entries.put(e.getName(), new Object[] {e, cpio.readAllBytes()});
+            }
+        }
+        for (String a : applets) {
+            CpioArchiveEntry e = (CpioArchiveEntry) entries.get("bin/" + a)[0];
+            if (a.equals("cat")) {
+                assertTrue("the extras' own bin/cat stays", e.isRegularFile());
+            } else {
+                assertTrue(a, e.isSymbolicLink());
+                assertEquals("busybox", new String((byte[]) entries.get("bin/" + a)[1], StandardCharsets.UTF_8));
+            }
+        }
+        // The init makes the links itself only where the image has none.
+        assertTrue(ZoneInitScript.render(Hypervisor.XEN).contains("[ -e /bin/mount ] || /bin/busybox --install -s /bin"));
+    }
+
+    @Test
     public void probeImagePrintsMarkerAndPowersOff() throws IOException {
         Path dir = tmp.getRoot().toPath();
         Path out = dir.resolve("probe.cpio.gz");

@@ -44,7 +44,11 @@ public final class ZoneImages {
 
     /** The module groups a KVM zone image carries, by feature: what the init loads for {@code zk.features=}. */
     static final Map<String, List<String>> FEATURES = features();
-    private static final int FORMAT = 2;
+    /**
+     * 3: the zone initramfs is an uncompressed cpio (the kernel copies it out instead of inflating it first, about 80
+     * ms of the boot's instructions) with busybox's applet links in it.
+     */
+    private static final int FORMAT = 3;
     private final Path cacheDir;
     private final Path bootDir;
     private final Path modulesRoot;
@@ -80,6 +84,32 @@ public final class ZoneImages {
         return Collections.unmodifiableMap(f);
     }
 
+    /**
+     * The zone init and the guest agent, read from the bundle once: they cannot change while it runs, and reading
+     * (and inflating) them from the bundle's jar at every start was part of each start's own time.
+     */
+    private static final Once<String> INIT = new Once<>(() -> ZoneInitScript.render(Hypervisor.KVM));
+    private static final Once<byte[]> AGENT = new Once<>(ZoneInitramfs::agentBinary);
+
+    /** A value computed on first use and kept; a failure is not kept, so the next use tries again. */
+    private static final class Once<T> {
+        private final java.util.function.Supplier<T> supplier;
+        private volatile T value;
+
+        Once(java.util.function.Supplier<T> supplier) {
+            this.supplier = supplier;
+        }
+
+        T get() {
+            T v = value;
+            if (v == null) {
+                v = supplier.get();
+                value = v;
+            }
+            return v;
+        }
+    }
+
     /** The host's defaults: /boot, /lib/modules and /bin/busybox. */
     public static ZoneImages forHost(Path cacheDir) {
         return new ZoneImages(cacheDir, Path.of("/boot"), Path.of("/lib/modules"), Path.of("/bin/busybox"));
@@ -113,15 +143,16 @@ public final class ZoneImages {
         // A feature this kernel cannot give is left out; zones that need it are refused by the driver.
         ModuleGroups modules = moduleGroups(k);
         String release = modules.release();
-        String init = ZoneInitScript.render(Hypervisor.KVM);
-        String key = new ImageKey().add("format " + FORMAT).add(init).addFile(busybox)
-                .addBytes(ZoneInitramfs.agentBinary()).addGroups(modules.groups()).hex();
+        String key = new ImageKey().add("format " + FORMAT).add(INIT.get()).addFile(busybox)
+                .addBytes(AGENT.get()).addGroups(modules.groups()).hex();
         Path cached = initramfsByKey.get(key);
         if (cached == null || !Files.isRegularFile(cached)) {
             cached = cacheDir.resolve("initramfs-" + (release.isEmpty() ? "nomodules" : release) + "-" + key
-                    + ".cpio.gz");
+                    + ".cpio");
             if (!Files.isRegularFile(cached)) {
-                ZoneInitramfs.write(cached, busybox, Hypervisor.KVM, modules.groups(), ZoneInitramfs.Extras.NONE);
+                // Uncompressed: QEMU loads the file as it is, and the guest's kernel then only copies it out.
+                ZoneInitramfs.write(cached, busybox, Hypervisor.KVM, modules.groups(), ZoneInitramfs.Extras.NONE,
+                        false);
             }
             initramfsByKey.put(key, cached);
         }

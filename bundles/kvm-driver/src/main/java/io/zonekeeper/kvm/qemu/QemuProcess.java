@@ -28,6 +28,7 @@ public final class QemuProcess {
     public static final String LAUNCHED_BY = "ZONEKEEPER_LAUNCHED_BY";
     /** How many scans 50 ms apart must find no process of the zone before a launch counts as failed. */
     private static final int ABSENT_SCANS = 4;
+    private static final long SCAN_INTERVAL_MS = 50;
     private final long pid;
     private final Process child;
     private final ProcessHandle handle;
@@ -66,7 +67,7 @@ public final class QemuProcess {
                     + " (is qemu-system-x86 installed, and util-linux's setsid on the PATH?)", e);
         }
         long deadline = System.nanoTime() + timeout.toNanos();
-        long nextScan = 0;
+        long nextScan = -1;
         int absentScans = 0;
         try {
             while (true) {
@@ -84,8 +85,13 @@ public final class QemuProcess {
                 // Once setsid has forked and returned, QEMU (or the shell of its jail, before it execs QEMU) is the
                 // only process with the zone's uuid; none left means QEMU gave up. A process in the middle of an
                 // exec shows an empty command line for a moment, so only an absence seen several times counts.
-                if (!p.isAlive() && uuid.isPresent() && System.nanoTime() >= nextScan) {
-                    nextScan = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50);
+                // The first scan comes one interval after setsid returned, not at once: QEMU makes its pidfile and
+                // QMP socket in about that time, and a scan reads every process's command line (20-300 ms on a busy
+                // 2-core host, beside QEMU's own start), so a start that goes well seldom needs one.
+                if (!p.isAlive() && uuid.isPresent() && nextScan < 0) {
+                    nextScan = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(SCAN_INTERVAL_MS);
+                } else if (!p.isAlive() && uuid.isPresent() && System.nanoTime() >= nextScan) {
+                    nextScan = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(SCAN_INTERVAL_MS);
                     boolean absent = GuestProcessScan.host().pidsOf(uuid.get()).isEmpty()
                             && !(readPid(files.pidFile()).isPresent() && Files.exists(files.qmpSocket()));
                     absentScans = absent ? absentScans + 1 : 0;

@@ -70,6 +70,25 @@ public class JailIdsTest {
     }
 
     @Test
+    public void aStatusFileGivesEveryUidAndGidAndNothingElse() throws IOException {
+        Path status = tmp.newFile("status").toPath();
+        // The kernel's own shape (tabs), a last line without its newline, and lines that only look alike.
+        Files.writeString(status, "Name:\tqemu-system-x86\nUmask:\t0022\nTgid:\t77\nPid:\t77\nPPid:\t1\n"
+                + "Uid:\t64001\t64011\t64021\t64031\nGidx:\t5\nNgid:\t0\nGroups:\t27 64050\n"
+                + "VmRSS:\t 1000 kB\nGid:\t64002 12a34\t99999999999\t64032");
+        Set<Integer> ids = new java.util.HashSet<>();
+        JailIds.statusIds(status, ids);
+        assertEquals(Set.of(64001, 64011, 64021, 64031, 64002, 64032), ids);
+        Set<Integer> none = new java.util.HashSet<>();
+        JailIds.statusIds(status.resolveSibling("gone"), none);
+        assertEquals("a process that ended holds nothing", Set.of(), none);
+        // The real /proc: this JVM's own ids are among what the host uses.
+        Set<Integer> self = new java.util.HashSet<>();
+        JailIds.statusIds(Path.of("/proc/self/status"), self);
+        assertTrue(self.toString(), self.size() >= 1);
+    }
+
+    @Test
     public void refusesARangeThatReachesNobodyOrSystemIds() {
         assertThrows(IllegalArgumentException.class, () -> new JailIds(65000, 600, Set::of));
         assertThrows(IllegalArgumentException.class, () -> new JailIds(0, 10, Set::of));
