@@ -95,6 +95,8 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
 
     private static final Duration LAUNCH_TIMEOUT = Duration.ofSeconds(10);
     private static final Duration QMP_TIMEOUT = Duration.ofSeconds(5);
+    /** How long a start waits for QMP while QEMU's main thread keeps working ({@link StartHandshake}). */
+    private static final Duration QMP_START_LIMIT = Duration.ofSeconds(60);
     /** How often the console logs of watched zones are checked against their cap. */
     static final long LOG_CAP_PERIOD_S = 2;
     private static final System.Logger LOG = System.getLogger("io.zonekeeper.kvm");
@@ -404,8 +406,8 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
             CrashPoint.reach("kvm.launched");
             disks.close();
             ZoneWatch watch = new ZoneWatch(zone, plan.files(), process, plan.accel(), this::gone);
-            QmpClient qmp = QmpClient.connect(plan.files().qmpSocket(), QMP_TIMEOUT, watch::onEvent,
-                    watch::onQmpClosed);
+            QmpClient qmp = StartHandshake.connect(plan.files().qmpSocket(), process.pid(), QMP_TIMEOUT,
+                    QMP_START_LIMIT, watch::onEvent, watch::onQmpClosed);
             if (qemuVersion == null) {
                 qemuVersion = versionFromGreeting(qmp);
             }

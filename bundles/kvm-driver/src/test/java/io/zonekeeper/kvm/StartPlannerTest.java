@@ -128,7 +128,7 @@ public class StartPlannerTest {
         assertEquals(List.of(spec), imagesBuilt);
         assertEquals(List.of(IMAGE), probed);
         List<String> a = p.argv();
-        assertEquals(List.of("qemu-system-x86_64", "-M", "microvm,x-option-roms=off,isa-serial=on,rtc=on", "-accel",
+        assertEquals(List.of("qemu-system-x86_64", "-M", "microvm,x-option-roms=off,isa-serial=on,rtc=on,pit=off", "-accel",
                 "tcg,tb-size=16", "-cpu", "qemu64,+arat", "-m", "96M", "-smp", "2"), a.subList(0, 11));
         assertEquals("/var/lib/zk/cache/kvm/vmlinux-x", after(a, "-kernel"));
         assertEquals("console=ttyS0 quiet panic=-1 tsc_early_khz=2096013 tsc=reliable no_timer_check"

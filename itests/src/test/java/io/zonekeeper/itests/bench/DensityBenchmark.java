@@ -280,12 +280,12 @@ public final class DensityBenchmark {
         figures.figure("appliance threads, " + n + " zones", s.threads(), samples.get(0).threads(), "threads", null);
         figures.figure("zone:list median, " + n + " zones", listMedian, listMs0, "ms", "< 100 with 100 zones");
         if (n > 0 && !qemus.isEmpty()) {
-            double cpu = idleCpuPercent(Duration.ofSeconds(5));
+            double cpu = idleCpuPercent(Duration.ofSeconds(10));
             long rss = meanKiB("Rss");
             long pss = meanKiB("Pss");
             long anon = meanKiB("Pss_Anon");
             System.out.printf("density: %d zones: per zone on the host: QEMU RSS %d MiB, PSS %d MiB (of which %d MiB "
-                    + "its own anonymous memory: guest RAM, translation buffer, QEMU's heap), %.1f %% of a CPU while "
+                    + "its own anonymous memory: guest RAM, translation buffer, QEMU's heap), %.2f %% of a CPU while "
                     + "the guest idles (mean of %d); MemAvailable %d MiB (%d MiB at the start); the appliance meanwhile"
                     + " %.1f %% of a CPU%n", n, rss / 1024, pss / 1024, anon / 1024, cpu, qemus.size(),
                     memAvailableMiB(), availableAtStartMiB, applianceCpu);

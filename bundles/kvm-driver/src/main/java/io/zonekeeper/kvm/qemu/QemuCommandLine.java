@@ -70,7 +70,7 @@ public final class QemuCommandLine {
         List<String> a = new ArrayList<>();
         a.add(qemuBinary);
         boolean serialOnPci = machine.serialOnPci(!spec.channels().isEmpty(), zoneInitWithPci(image));
-        a.addAll(List.of("-M", machine.qemuMachine(serialOnPci)));
+        a.addAll(List.of("-M", machine.qemuMachine(serialOnPci) + pitOff(machine)));
         if (KVM.equals(accel)) {
             a.addAll(List.of("-accel", "kvm", "-cpu", "host"));
         } else {
@@ -169,6 +169,19 @@ public final class QemuCommandLine {
         }
         return "socket,id=ch-" + c.name() + ",path=" + Rendezvous.socket(p) + (p.listens() ? ",server=on,wait=off"
                 : RECONNECT);
+    }
+
+    /**
+     * {@code ,pit=off} for microvm when the guest gets its TSC frequency on the command line. QEMU resets the i8254's
+     * channel 0 to a square wave of 65536 counts, and Linux 6.1 with a local APIC timer never touches it (its PIT
+     * clockevent is not used, so never shut down; later kernels stop it, "x86/i8253: Disable PIT timer 0 when not in
+     * use"): QEMU's main loop then woke every 27.5 ms for each edge of an interrupt nobody listens to, 73 of the 80
+     * wake-ups a second of an idle zone's QEMU (strace, 2026-12-03; 436 against 12 ppoll calls in 5 s with and without
+     * it). Without a PIT the kernel cannot calibrate the TSC against it ("Fast TSC calibration failed"), so only
+     * where tsc_early_khz gives the frequency; q35 keeps its PIT (firmware uses it).
+     */
+    private String pitOff(Machine machine) {
+        return machine == Machine.MICROVM_PVH && tscKhz.isPresent() ? ",pit=off" : "";
     }
 
     /** Whether the image's zone init can load virtio_pci (its {@code vpci} group), for a serial bus on PCI. */

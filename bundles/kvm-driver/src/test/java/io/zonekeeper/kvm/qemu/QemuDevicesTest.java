@@ -54,7 +54,7 @@ public class QemuDevicesTest {
     @Test
     public void aZoneWithoutDevicesKeepsTheFastMicrovm() {
         List<String> a = render(ZoneSpec.builder("web").build(), FILES, IMAGE);
-        assertEquals("microvm,x-option-roms=off,isa-serial=on,rtc=on", after(a, "-M"));
+        assertEquals("microvm,x-option-roms=off,isa-serial=on,rtc=on,pit=off", after(a, "-M"));
         assertEquals("the PVH vmlinux", "/var/lib/zk/cache/kvm/vmlinux-x", after(a, "-kernel"));
         assertEquals(Machine.MICROVM_PVH, machineFor(PreparedResources.NONE));
     }
