@@ -41,6 +41,9 @@ public final class VchanClient implements AutoCloseable {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     private boolean closed;
+    /** Per-client counts for the keeper's session log: events taken, and writer waits that really waited. */
+    long eventWakes;
+    long writerWaits;
 
     VchanClient(Natives n, Pointer ctrl) {
         this.n = n;
@@ -117,6 +120,7 @@ public final class VchanClient implements AutoCloseable {
             if (!closed) {
                 n.vchan.libxenvchan_wait(ctrl);
             }
+            eventWakes++;
             changed.signalAll();
         } finally {
             lock.unlock();
@@ -136,6 +140,7 @@ public final class VchanClient implements AutoCloseable {
             if (closed || n.vchan.libxenvchan_buffer_space(ctrl) > 0 || n.vchan.libxenvchan_is_open(ctrl) != 1) {
                 return;
             }
+            writerWaits++;
             changed.await(millis, TimeUnit.MILLISECONDS);
         } finally {
             lock.unlock();

@@ -98,12 +98,14 @@ final class ZoneChannels {
                     continue;
                 }
                 log(c.name() + ": session open");
+                long[] bytes = new long[2];
                 try {
-                    pump(host, v);
+                    pump(host, v, bytes);
                 } finally {
                     v.close();
                 }
-                log(c.name() + ": session closed");
+                log(c.name() + ": session closed (to zone " + bytes[0] + " bytes, " + v.writerWaits
+                        + " writer waits; to host " + bytes[1] + " bytes; " + v.eventWakes + " event wake-ups)");
                 sessions.remove(host);
             } catch (IOException e) {
                 if (!ending.get()) {
@@ -166,7 +168,7 @@ final class ZoneChannels {
      * Copies bytes both ways until either side closes: host to zone in a helper thread, zone to host here (the only
      * thread that takes the vchan's events).
      */
-    static void pump(SocketChannel host, VchanClient v) {
+    static void pump(SocketChannel host, VchanClient v, long[] bytes) {
         AtomicBoolean hostDone = new AtomicBoolean();
         Thread up = new Thread(() -> {
             ByteBuffer bb = ByteBuffer.allocate(8192);
@@ -185,6 +187,7 @@ final class ZoneChannels {
                             return;
                         }
                         off += w;
+                        bytes[0] += w;
                         if (off < n) {
                             v.awaitSpace(500); // the ring is full: the zone has not read yet
                         }
@@ -204,6 +207,7 @@ final class ZoneChannels {
             while (true) {
                 int n = v.read(buf);
                 if (n > 0) {
+                    bytes[1] += n;
                     ByteBuffer out = ByteBuffer.wrap(buf, 0, n);
                     while (out.hasRemaining()) {
                         host.write(out);
