@@ -106,33 +106,41 @@ final class ZoneChannels {
     private void serve(KeeperConfig.Channel c, String path, int listenFd) {
         try {
             while (!ending.get()) {
-                int host = listenFd >= 0 ? accept(listenFd) : connect(c.socket());
-                if (host < 0) {
-                    continue;
-                }
                 try {
-                    log(c.name() + ": host side connected; waiting for the zone to serve " + path);
-                    VchanClient v = awaitZone(path);
-                    if (v == null) {
-                        continue;
-                    }
-                    log(c.name() + ": session open");
-                    Session s = new Session();
-                    try {
-                        pump(fds, host, v, wake, ending::get, s);
-                    } finally {
-                        v.close();
-                    }
-                    log(c.name() + ": session closed (" + s + ")");
-                } finally {
-                    fds.close(host);
+                    serveOnce(c, path, listenFd);
+                } catch (RuntimeException e) {
+                    log(c.name() + ": " + e);
+                    fds.awaitSignal(wake, (int) POLL.toMillis());
                 }
             }
-        } catch (RuntimeException e) {
-            log(c.name() + ": " + e);
         } finally {
             fds.close(listenFd);
             release();
+        }
+    }
+
+    /** Waits for the host and the zone, then pumps their session; returns when it ended or the wait gave up. */
+    private void serveOnce(KeeperConfig.Channel c, String path, int listenFd) {
+        int host = listenFd >= 0 ? accept(listenFd) : connect(c.socket());
+        if (host < 0) {
+            return;
+        }
+        try {
+            log(c.name() + ": host side connected; waiting for the zone to serve " + path);
+            VchanClient v = awaitZone(path);
+            if (v == null) {
+                return;
+            }
+            log(c.name() + ": session open");
+            Session s = new Session();
+            try {
+                pump(fds, host, v, wake, ending::get, s);
+            } finally {
+                v.close();
+            }
+            log(c.name() + ": session closed (" + s + ")");
+        } finally {
+            fds.close(host);
         }
     }
 
