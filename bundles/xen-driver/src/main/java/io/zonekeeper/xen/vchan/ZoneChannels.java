@@ -148,7 +148,15 @@ final class ZoneChannels {
     private int accept(int listenFd) {
         short[] rev = new short[2];
         int r = fds.poll(new int[] {listenFd, wake}, new short[] {Libc.POLLIN, Libc.POLLIN}, rev, -1);
-        if (r <= 0 || (rev[1] & Libc.POLLIN) != 0) {
+        if (r < 0) {
+            try {
+                Thread.sleep(POLL.toMillis()); // poll itself failed: not a busy loop
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return -1;
+        }
+        if (r == 0 || (rev[1] & Libc.POLLIN) != 0) {
             return -1;
         }
         int host = fds.accept(listenFd);
