@@ -1,8 +1,6 @@
 package io.zonekeeper.xen.vchan;
 
 import jnr.ffi.Pointer;
-import jnr.ffi.annotations.In;
-import jnr.ffi.annotations.Out;
 import jnr.ffi.annotations.SaveError;
 
 /**
@@ -32,10 +30,10 @@ public interface Libxenvchan {
     void libxenvchan_close(Pointer ctrl);
 
     /** Reads what is there, up to {@code size}; -1 on error, 0 when nothing is (non-blocking). */
-    int libxenvchan_read(Pointer ctrl, @Out byte[] data, long size);
+    int libxenvchan_read(Pointer ctrl, Pointer data, long size);
 
     /** Writes what fits, up to {@code size}; -1 on error, 0 when the ring is full (non-blocking). */
-    int libxenvchan_write(Pointer ctrl, @In byte[] data, long size);
+    int libxenvchan_write(Pointer ctrl, Pointer data, long size);
 
     /** Takes the pending event (the fd was readable) and unmasks the channel; -1 on error. */
     int libxenvchan_wait(Pointer ctrl);

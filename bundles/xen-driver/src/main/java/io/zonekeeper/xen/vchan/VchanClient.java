@@ -1,20 +1,13 @@
 package io.zonekeeper.xen.vchan;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.util.Arrays;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
-
 import jnr.ffi.LibraryLoader;
 import jnr.ffi.Pointer;
 
 /**
- * dom0's end of one vchan: a libxenvchan client in non-blocking mode. One thread may wait for events
- * ({@link #awaitEvent}) while another writes; every library call holds the lock, and only the waiting thread takes
- * events from the event channel, so the two never steal each other's wake-ups: a writer whose ring is full waits
- * in {@link #awaitSpace}, which the event thread signals.
+ * dom0's end of one vchan: a libxenvchan client in non-blocking mode, used by one thread only (the channel's pump,
+ * which waits for the vchan's events and the host socket in one poll and moves the bytes both ways itself: no thread
+ * hands a wait to another). Reads and writes go between the ring and native buffers, so no byte is copied through
+ * the Java heap.
  */
 public final class VchanClient implements AutoCloseable {
 
@@ -22,24 +15,34 @@ public final class VchanClient implements AutoCloseable {
     public static final class Natives {
         final Libxenvchan vchan;
         final Libc libc;
+        private final jnr.ffi.Runtime runtime;
 
         Natives(Libxenvchan vchan, Libc libc) {
             this.vchan = vchan;
             this.libc = libc;
+            this.runtime = libc != null ? jnr.ffi.Runtime.getRuntime(libc) : null;
         }
 
         /** Loads libxenvchan (by its versioned name) and libc; throws UnsatisfiedLinkError when they are not there. */
         public static Natives load() {
             return new Natives(LibraryLoader.create(Libxenvchan.class).failImmediately().load(Libxenvchan.LIBRARY),
-                    LibraryLoader.create(Libc.class).failImmediately().load("c"));
+                    loadLibc());
+        }
+
+        /** libc alone (the host sockets need no Xen). */
+        static Libc loadLibc() {
+            return LibraryLoader.create(Libc.class).failImmediately().load("c");
+        }
+
+        /** The errno that the calling thread's last libc call left. */
+        int errno() {
+            return runtime.getLastError();
         }
     }
 
     private final Natives n;
     private final Pointer ctrl;
     private final int fd;
-    private final ReentrantLock lock = new ReentrantLock();
-    private final Condition changed = lock.newCondition();
     private boolean closed;
 
     VchanClient(Natives n, Pointer ctrl) {
@@ -63,97 +66,51 @@ public final class VchanClient implements AutoCloseable {
         return new VchanClient(n, ctrl);
     }
 
+    /** The event channel's fd: readable when the other side wrote, read or closed (then {@link #takeEvent}). */
+    int eventFd() {
+        return fd;
+    }
+
     /** Whether both sides are still open (data the server wrote before it closed can still be read). */
     public boolean isOpen() {
-        lock.lock();
-        try {
-            return !closed && n.vchan.libxenvchan_is_open(ctrl) == 1;
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** Reads what is ready into {@code buf}: the count, 0 when nothing is, -1 when the vchan failed or is closed. */
-    public int read(byte[] buf) {
-        lock.lock();
-        try {
-            if (closed) {
-                return -1;
-            }
-            return n.vchan.libxenvchan_read(ctrl, buf, buf.length);
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** Writes what fits of {@code data[off, off+len)}: the count, 0 when the ring is full, -1 when closed. */
-    public int write(byte[] data, int off, int len) {
-        byte[] part = off == 0 && len == data.length ? data : Arrays.copyOfRange(data, off, off + len);
-        lock.lock();
-        try {
-            if (closed || n.vchan.libxenvchan_is_open(ctrl) != 1) {
-                return -1;
-            }
-            return n.vchan.libxenvchan_write(ctrl, part, len);
-        } finally {
-            lock.unlock();
-        }
+        return !closed && n.vchan.libxenvchan_is_open(ctrl) == 1;
     }
 
     /**
-     * Waits up to {@code millis} for the other side to do something (write, read, close), takes the event and wakes
-     * writers waiting in {@link #awaitSpace}. Only one thread may call this.
+     * Reads what is ready, up to {@code len} bytes, into {@code buf} at {@code off}: the count, 0 when nothing is
+     * (and the zone's next write will raise an event), -1 when the vchan failed or is closed and drained.
      */
-    public void awaitEvent(int millis) {
-        ByteBuffer pfd = ByteBuffer.allocate(8).order(ByteOrder.nativeOrder());
-        pfd.putInt(0, fd).putShort(4, Libc.POLLIN).putShort(6, (short) 0);
-        byte[] raw = pfd.array();
-        int r = n.libc.poll(raw, 1, millis);
-        if (r <= 0) {
-            return; // timeout, or EINTR: the caller looks again
+    public int read(Pointer buf, long off, int len) {
+        if (closed) {
+            return -1;
         }
-        lock.lock();
-        try {
-            if (!closed) {
-                n.vchan.libxenvchan_wait(ctrl);
-            }
-            changed.signalAll();
-        } finally {
-            lock.unlock();
-        }
+        return n.vchan.libxenvchan_read(ctrl, buf.slice(off), len);
     }
 
     /**
-     * Waits up to {@code millis} for room in the ring: returns at once when there is room already or the vchan is
-     * closed, else when the event thread takes the next event. The look at the ring and the wait are one step under
-     * the lock the event thread signals under, so room made (and its event taken) between a writer's full write and
-     * its wait is seen, not waited out (a lost wake-up costs the writer the whole wait, and with the zone's 1 KiB
-     * ring a writer waits every kilobyte).
+     * Writes what fits of {@code len} bytes at {@code buf + off}: the count, 0 when the ring is full (and the zone's
+     * next read will raise an event), -1 when closed.
      */
-    public void awaitSpace(long millis) throws InterruptedException {
-        lock.lock();
-        try {
-            if (closed || n.vchan.libxenvchan_buffer_space(ctrl) > 0 || n.vchan.libxenvchan_is_open(ctrl) != 1) {
-                return;
-            }
-            changed.await(millis, TimeUnit.MILLISECONDS);
-        } finally {
-            lock.unlock();
+    public int write(Pointer buf, long off, int len) {
+        if (closed || n.vchan.libxenvchan_is_open(ctrl) != 1) {
+            return -1;
+        }
+        return n.vchan.libxenvchan_write(ctrl, buf.slice(off), len);
+    }
+
+    /** Takes the pending event and unmasks the channel; only once {@link #eventFd} polled readable (else it blocks). */
+    public void takeEvent() {
+        if (!closed) {
+            n.vchan.libxenvchan_wait(ctrl);
         }
     }
 
     /** Closes dom0's end; the zone's end sees the vchan closed. Idempotent. */
     @Override
     public void close() {
-        lock.lock();
-        try {
-            if (!closed) {
-                closed = true;
-                n.vchan.libxenvchan_close(ctrl);
-                changed.signalAll();
-            }
-        } finally {
-            lock.unlock();
+        if (!closed) {
+            closed = true;
+            n.vchan.libxenvchan_close(ctrl);
         }
     }
 }

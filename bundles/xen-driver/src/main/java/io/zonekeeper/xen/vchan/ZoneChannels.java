@@ -1,11 +1,6 @@
 package io.zonekeeper.xen.vchan;
 
 import java.io.IOException;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.ByteBuffer;
-import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -13,9 +8,12 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
+
+import jnr.ffi.Pointer;
 
 import io.zonekeeper.xen.xenstore.XenstoreClient;
 import io.zonekeeper.xen.xenstore.XenstoreException;
@@ -27,24 +25,36 @@ import io.zonekeeper.xen.xenstore.XenstoreException;
  * libxenvchan and copies bytes both ways until either side closes. One session at a time per channel, like a QEMU
  * chardev. For a zone-to-zone channel the socket is the rendezvous zone-core's broker arranged: the first zone's
  * channel listens there, the second's connects (and reconnects), so the bytes go zone, dom0, zone.
+ *
+ * <p>One thread per channel does everything for it: waits for the host (accept, or connect), for the zone's vchan,
+ * and then {@link #pump pumps} the session. Each thread also waits on the zone's wake fd, which {@link #close}
+ * signals, so it ends at once; the last holder of that fd closes it.
  */
 final class ZoneChannels {
     private static final Duration POLL = Duration.ofMillis(250);
     /** How long guest-to-host bytes still flow after the host closed its end (a half-close cannot be passed on). */
-    private static final Duration LINGER = Duration.ofSeconds(1);
+    static final Duration LINGER = Duration.ofSeconds(1);
+    /**
+     * Each direction's buffer in a session, in native memory: all the keeper holds of a session's bytes, whatever
+     * either side sends (the zone's rings are 1-2 KiB; a side that stops taking bytes stops the other's).
+     */
+    static final int BUFFER = 16384;
 
     private final KeeperConfig config;
     private final VchanClient.Natives natives;
+    private final HostFds fds;
     private final AtomicBoolean ending = new AtomicBoolean();
-    private final List<ServerSocketChannel> listening = new ArrayList<>();
     /** Each listening socket's file and its identity when bound, so that only our own file is removed. */
     private final Map<Path, Object> bound = new ConcurrentHashMap<>();
-    /** The host ends of open sessions, closed when the zone's channels end. */
-    private final Set<SocketChannel> sessions = ConcurrentHashMap.newKeySet();
+    /** Readable once {@link #close} began: every thread of this zone polls it. */
+    private int wake = -1;
+    /** The wake fd's holders: this object until {@link #close}, and each channel thread until it ends. */
+    private final AtomicInteger holders = new AtomicInteger(1);
 
     ZoneChannels(KeeperConfig config, VchanClient.Natives natives) {
         this.config = config;
         this.natives = natives;
+        this.fds = new HostFds(natives);
     }
 
     KeeperConfig config() {
@@ -57,85 +67,125 @@ final class ZoneChannels {
 
     /** Binds the listening sockets, then starts one thread per channel. */
     void open() throws IOException {
-        List<ServerSocketChannel> servers = new ArrayList<>();
-        for (KeeperConfig.Channel c : config.channels()) {
-            if (c.listens()) {
-                Files.createDirectories(c.socket().getParent());
-                Files.deleteIfExists(c.socket()); // a stale socket of an earlier keeper of this zone
-                ServerSocketChannel s = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-                s.bind(UnixDomainSocketAddress.of(c.socket()));
-                Files.setPosixFilePermissions(c.socket(), PosixFilePermissions.fromString("rw-rw----"));
-                bound.put(c.socket(), fileKey(c.socket()));
-                servers.add(s);
-                listening.add(s);
-            } else {
-                servers.add(null);
+        wake = fds.eventfd();
+        List<Integer> listening = new ArrayList<>();
+        try {
+            for (KeeperConfig.Channel c : config.channels()) {
+                if (c.listens()) {
+                    Files.createDirectories(c.socket().getParent());
+                    Files.deleteIfExists(c.socket()); // a stale socket of an earlier keeper of this zone
+                    int fd = fds.listen(c.socket());
+                    listening.add(fd);
+                    Files.setPosixFilePermissions(c.socket(), PosixFilePermissions.fromString("rw-rw----"));
+                    bound.put(c.socket(), fileKey(c.socket()));
+                } else {
+                    listening.add(-1);
+                }
             }
+        } catch (IOException | RuntimeException e) {
+            listening.forEach(fds::close);
+            throw e;
         }
         for (int i = 0; i < config.channels().size(); i++) {
             KeeperConfig.Channel c = config.channels().get(i);
             String path = config.xsBase() + "/" + i;
-            ServerSocketChannel s = servers.get(i);
-            Thread t = new Thread(() -> serve(c, path, s), "channel-" + config.domid() + "-" + c.name());
+            int listenFd = listening.get(i);
+            holders.incrementAndGet();
+            Thread t = new Thread(() -> serve(c, path, listenFd), "channel-" + config.domid() + "-" + c.name());
             t.setDaemon(true);
             t.start();
         }
     }
 
-    private void serve(KeeperConfig.Channel c, String path, ServerSocketChannel server) {
-        while (!ending.get()) {
-            try (SocketChannel host = server != null ? server.accept() : connect(c.socket())) {
-                if (host == null) {
-                    continue;
-                }
-                sessions.add(host);
-                if (ending.get()) {
-                    break;
-                }
-                log(c.name() + ": host side connected; waiting for the zone to serve " + path);
-                VchanClient v = awaitZone(path, host);
-                if (v == null) {
-                    continue;
-                }
-                log(c.name() + ": session open");
+    private void release() {
+        if (holders.decrementAndGet() == 0) {
+            fds.close(wake);
+        }
+    }
+
+    private void serve(KeeperConfig.Channel c, String path, int listenFd) {
+        try {
+            while (!ending.get()) {
                 try {
-                    pump(host, v);
-                } finally {
-                    v.close();
-                }
-                log(c.name() + ": session closed");
-                sessions.remove(host);
-            } catch (IOException e) {
-                if (!ending.get()) {
+                    serveOnce(c, path, listenFd);
+                } catch (RuntimeException e) {
                     log(c.name() + ": " + e);
-                    sleep(POLL);
+                    fds.awaitSignal(wake, (int) POLL.toMillis());
                 }
             }
+        } finally {
+            fds.close(listenFd);
+            release();
         }
+    }
+
+    /** Waits for the host and the zone, then pumps their session; returns when it ended or the wait gave up. */
+    private void serveOnce(KeeperConfig.Channel c, String path, int listenFd) {
+        int host = listenFd >= 0 ? accept(listenFd) : connect(c.socket());
+        if (host < 0) {
+            return;
+        }
+        try {
+            log(c.name() + ": host side connected; waiting for the zone to serve " + path);
+            VchanClient v = awaitZone(path);
+            if (v == null) {
+                return;
+            }
+            log(c.name() + ": session open");
+            Session s = new Session();
+            try {
+                pump(fds, host, v, wake, ending::get, s);
+            } finally {
+                v.close();
+            }
+            log(c.name() + ": session closed (" + s + ")");
+        } finally {
+            fds.close(host);
+        }
+    }
+
+    /** The next host connection on the channel's listening socket; -1 when the zone's channels end first. */
+    private int accept(int listenFd) {
+        short[] rev = new short[2];
+        int r = fds.poll(new int[] {listenFd, wake}, new short[] {Libc.POLLIN, Libc.POLLIN}, rev, -1);
+        if (r < 0) {
+            try {
+                Thread.sleep(POLL.toMillis()); // poll itself failed: not a busy loop
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return -1;
+        }
+        if (r == 0 || (rev[1] & Libc.POLLIN) != 0) {
+            return -1;
+        }
+        int host = fds.accept(listenFd);
+        if (host < 0 && fds.errno() != Libc.EAGAIN && fds.errno() != Libc.EINTR) {
+            fds.awaitSignal(wake, 1000); // out of fds, say: not a busy loop
+        }
+        return host;
     }
 
     /** The second zone's side of a zone-to-zone channel: connects to the rendezvous, retrying while it is not there. */
-    private SocketChannel connect(Path socket) {
+    private int connect(Path socket) {
+        int fd;
         try {
-            SocketChannel s = SocketChannel.open(StandardProtocolFamily.UNIX);
-            try {
-                s.connect(UnixDomainSocketAddress.of(socket));
-                return s;
-            } catch (IOException e) {
-                s.close();
-            }
+            fd = fds.connect(socket);
         } catch (IOException e) {
-            // retried below
+            log(e.getMessage());
+            fd = -1;
         }
-        sleep(Duration.ofSeconds(1));
-        return null;
+        if (fd < 0) {
+            fds.awaitSignal(wake, 1000);
+        }
+        return fd;
     }
 
     /** Waits for the zone's vchan server at {@code path} and connects to it; null when the keeper ends first. */
-    private VchanClient awaitZone(String path, SocketChannel host) {
+    private VchanClient awaitZone(String path) {
         XenstoreClient xs = null;
         try {
-            while (!ending.get() && host.isOpen()) {
+            while (!ending.get()) {
                 try {
                     if (xs == null || !xs.isOpen()) {
                         xs = XenstoreClient.connect(config.xenstore(), Duration.ofSeconds(5), null);
@@ -152,7 +202,7 @@ final class ZoneChannels {
                         xs = null;
                     }
                 }
-                sleep(POLL);
+                fds.awaitSignal(wake, (int) POLL.toMillis());
             }
             return null;
         } finally {
@@ -162,103 +212,160 @@ final class ZoneChannels {
         }
     }
 
+    /** What one session moved and how often its thread woke, for the keeper's log. */
+    static final class Session {
+        long toZone;
+        long toHost;
+        /** Waits in poll: each is one wake-up of the session's (only) thread. */
+        long waits;
+        /** Events taken from the vchan (the zone read or wrote). */
+        long events;
+
+        @Override
+        public String toString() {
+            return "to zone " + toZone + " bytes, to host " + toHost + " bytes; " + waits + " waits, " + events
+                    + " vchan events, one thread";
+        }
+    }
+
+    private static boolean again(HostFds fds) {
+        int e = fds.errno();
+        return e == Libc.EAGAIN || e == Libc.EINTR;
+    }
+
     /**
-     * Copies bytes both ways until either side closes: host to zone in a helper thread, zone to host here (the only
-     * thread that takes the vchan's events).
+     * Copies bytes both ways until either side closes, in the calling thread alone: moves whatever the host socket,
+     * the ring and the two bounded buffers allow, and when nothing moves waits in one poll for the vchan's event fd,
+     * the host socket (readable while there is room for its bytes, writable while the zone's wait for it) and the
+     * wake fd. Every non-blocking vchan call that could not do all it was asked asks the zone for an event (the
+     * library does), so a wait after a round in which nothing moved is never a lost wake-up.
+     *
+     * <p>Ends when the zone closed and everything it wrote before has been passed on, when the host closed and its
+     * bytes are in the ring ({@link #LINGER} later: zone-to-host bytes still flow meanwhile), when the host went away
+     * (a failed send), or when {@code ending} (the wake fd is signalled then).
      */
-    static void pump(SocketChannel host, VchanClient v) {
-        AtomicBoolean hostDone = new AtomicBoolean();
-        Thread up = new Thread(() -> {
-            ByteBuffer bb = ByteBuffer.allocate(8192);
-            try {
-                while (true) {
-                    bb.clear();
-                    int n = host.read(bb);
-                    if (n < 0) {
-                        break;
+    static void pump(HostFds fds, int host, VchanClient v, int wake, BooleanSupplier ending, Session s) {
+        Libc libc = fds.libc();
+        Pointer up = libc.malloc(BUFFER);
+        Pointer down = libc.malloc(BUFFER);
+        try {
+            if (up == null || down == null) {
+                return;
+            }
+            int upStart = 0; // host bytes not yet in the ring: [upStart, upEnd)
+            int upEnd = 0;
+            int downStart = 0; // zone bytes not yet sent to the host: [downStart, downEnd)
+            int downEnd = 0;
+            boolean hostDone = false; // no more host bytes: the host closed, or the zone cannot take any
+            boolean zoneClosed = false; // a write found the vchan closed: only what is left in the ring comes
+            boolean zoneDone = false; // the zone closed and its ring is drained
+            long lingerUntil = Long.MAX_VALUE;
+            int[] fd = new int[3];
+            short[] ev = new short[3];
+            short[] rev = new short[3];
+            while (!ending.getAsBoolean()) {
+                boolean moved = false;
+                if (!hostDone && upEnd < BUFFER) {
+                    long r = libc.recv(host, up.slice(upEnd), BUFFER - upEnd, Libc.MSG_DONTWAIT);
+                    if (r > 0) {
+                        upEnd += (int) r;
+                        moved = true;
+                    } else if (r == 0 || !again(fds)) {
+                        hostDone = true;
                     }
-                    byte[] data = bb.array();
-                    int off = 0;
-                    while (off < n) {
-                        int w = v.write(data, off, n - off);
-                        if (w < 0) {
-                            return;
-                        }
-                        off += w;
-                        if (off < n) {
-                            v.awaitSpace(500); // the ring is full: the zone has not read yet
+                }
+                if (upEnd > upStart) {
+                    int w = v.write(up, upStart, upEnd - upStart);
+                    if (w < 0) {
+                        zoneClosed = true;
+                        hostDone = true;
+                        upStart = upEnd = 0;
+                    } else if (w > 0) {
+                        upStart += w;
+                        s.toZone += w;
+                        moved = true;
+                        if (upStart == upEnd) {
+                            upStart = upEnd = 0;
                         }
                     }
                 }
-            } catch (IOException | InterruptedException e) {
-                // the session ends
-            } finally {
-                hostDone.set(true);
-            }
-        }, "to-zone");
-        up.setDaemon(true);
-        up.start();
-        byte[] buf = new byte[8192];
-        long lingerUntil = Long.MAX_VALUE;
-        try {
-            while (true) {
-                int n = v.read(buf);
-                if (n > 0) {
-                    ByteBuffer out = ByteBuffer.wrap(buf, 0, n);
-                    while (out.hasRemaining()) {
-                        host.write(out);
+                if (!zoneDone && downEnd < BUFFER) {
+                    int r = v.read(down, downEnd, BUFFER - downEnd);
+                    if (r > 0) {
+                        downEnd += r;
+                        moved = true;
+                    } else if (r < 0) {
+                        zoneDone = true;
                     }
+                }
+                if (downEnd > downStart) {
+                    long w = libc.send(host, down.slice(downStart), downEnd - downStart,
+                            Libc.MSG_NOSIGNAL | Libc.MSG_DONTWAIT);
+                    if (w > 0) {
+                        downStart += (int) w;
+                        s.toHost += w;
+                        moved = true;
+                        if (downStart == downEnd) {
+                            downStart = downEnd = 0;
+                        }
+                    } else if (!again(fds)) {
+                        return; // the host went away
+                    }
+                }
+                if (zoneDone && downEnd == downStart) {
+                    return; // everything the zone wrote before it closed has been passed on
+                }
+                if (hostDone && !zoneClosed && upEnd == upStart && lingerUntil == Long.MAX_VALUE) {
+                    lingerUntil = System.nanoTime() + LINGER.toNanos();
+                }
+                long left = lingerUntil - System.nanoTime();
+                if (left <= 0) {
+                    return;
+                }
+                if (moved) {
                     continue;
                 }
-                if (n < 0 || !v.isOpen()) {
-                    break; // everything the zone wrote before it closed has been passed on
+                boolean wantIn = !hostDone && upEnd < BUFFER;
+                boolean wantOut = downEnd > downStart;
+                fd[0] = zoneDone ? -1 : v.eventFd();
+                ev[0] = Libc.POLLIN;
+                fd[1] = wantIn || wantOut ? host : -1;
+                ev[1] = (short) ((wantIn ? Libc.POLLIN : 0) | (wantOut ? Libc.POLLOUT : 0));
+                fd[2] = wake;
+                ev[2] = Libc.POLLIN;
+                int millis = lingerUntil == Long.MAX_VALUE ? -1 : (int) Math.max(1, left / 1_000_000);
+                s.waits++;
+                if (fds.poll(fd, ev, rev, millis) < 0 || (rev[0] & (Libc.POLLERR | Libc.POLLNVAL)) != 0
+                        || (rev[1] & Libc.POLLNVAL) != 0) {
+                    return;
                 }
-                if (hostDone.get()) {
-                    if (!up.isAlive() && lingerUntil == Long.MAX_VALUE) {
-                        lingerUntil = System.nanoTime() + LINGER.toNanos();
-                    }
-                    if (System.nanoTime() > lingerUntil) {
-                        break;
-                    }
+                if ((rev[0] & Libc.POLLIN) != 0) {
+                    v.takeEvent();
+                    s.events++;
                 }
-                v.awaitEvent(200);
             }
-        } catch (IOException e) {
-            // the host went away
         } finally {
-            try {
-                host.close(); // ends the helper's read
-            } catch (IOException ignored) {
-                // closing
+            if (up != null) {
+                libc.free(up);
             }
-            try {
-                up.join(5000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+            if (down != null) {
+                libc.free(down);
             }
         }
     }
 
     /**
-     * Ends the zone's channels: closes open sessions and the listening sockets and removes their files, which mean
-     * nothing any more. A socket file that is no longer the one bound here (bound again for the zone's next domain,
-     * or by the listening side's next keeper) is left alone.
+     * Ends the zone's channels: signals every thread of the zone to end (each closes its sockets and its vchan) and
+     * removes the listening sockets' files, which mean nothing any more. A socket file that is no longer the one bound
+     * here (bound again for the zone's next domain, or by the listening side's next keeper) is left alone.
+     * Idempotent.
      */
     void close() {
-        ending.set(true);
-        for (SocketChannel h : sessions) {
-            try {
-                h.close();
-            } catch (IOException ignored) {
-                // ending anyway
-            }
+        if (!ending.compareAndSet(false, true)) {
+            return;
         }
-        for (ServerSocketChannel s : listening) {
-            try {
-                s.close();
-            } catch (IOException ignored) {
-                // ending anyway
-            }
+        if (wake >= 0) {
+            fds.signal(wake);
         }
         for (Map.Entry<Path, Object> b : bound.entrySet()) {
             try {
@@ -269,18 +376,11 @@ final class ZoneChannels {
                 // gone already, or not ours
             }
         }
+        release();
     }
 
     private static Object fileKey(Path p) throws IOException {
         Object k = Files.readAttributes(p, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
         return k != null ? k : Files.getLastModifiedTime(p);
-    }
-
-    private static void sleep(Duration d) {
-        try {
-            Thread.sleep(d.toMillis());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
     }
 }
