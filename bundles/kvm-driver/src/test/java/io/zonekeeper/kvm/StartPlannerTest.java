@@ -294,4 +294,39 @@ public class StartPlannerTest {
         assertTrue(m, m.contains("is not one; name a vmlinuz (bzImage)"));
         assertEquals(List.of(), probed);
     }
+    /** An ELF64 vmlinux whose one loadable segment, at 16 MiB, ends at {@code endMiB} MiB (bss included). */
+    private Path vmlinuxEndingAt(int endMiB) throws IOException {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(64 + 56).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.putInt(0, 0x464c457f).put(4, (byte) 2).put(5, (byte) 1);
+        b.putLong(0x20, 64).putShort(0x36, (short) 56).putShort(0x38, (short) 1);
+        b.putInt(64, 1).putLong(64 + 24, 16L << 20).putLong(64 + 32, 1L << 20).putLong(64 + 40, (endMiB - 16L) << 20);
+        return Files.write(tmp.newFile("vmlinux-elf").toPath(), b.array());
+    }
+
+    @Test
+    public void refusesLessMemoryThanTheKernelAndInitramfsTakeBeforeProbing() throws Exception {
+        // Debian's 6.1 kernel ends at 74 MiB once loaded; a 5 MiB zone initramfs counts twice; 6 MiB to run: 90 MiB.
+        Path initramfs = Files.write(tmp.newFile("initramfs.cpio").toPath(), new byte[5 << 20]);
+        image = new BootImage(IMAGE.kernel(), vmlinuxEndingAt(74), initramfs, true, IMAGE.features(),
+                IMAGE.release());
+        String m = refusal(ZoneSpec.builder("tiny").memoryMiB(64).build(), PreparedResources.NONE);
+        assertTrue(m, m.contains("memoryMiB: 64 MiB is less than kernel " + IMAGE.kernel()
+                + " and its initramfs take"));
+        assertTrue(m, m.contains("give the zone at least 90 MiB"));
+        assertEquals("refused before the accelerator probe", List.of(), probed);
+        assertEquals(1, count(m, "memoryMiB"));
+
+        StartPlan p = plan(ZoneSpec.builder("just").memoryMiB(90).build(), PreparedResources.NONE);
+        assertTrue(p.argv().toString(), after(p.argv(), "-m").startsWith("90M"));
+    }
+
+    @Test
+    public void aKernelWithoutAKnownFootprintGetsNoMemoryFloor() throws Exception {
+        // IMAGE's files do not exist, and a file that is no kernel has no footprint: left to QEMU.
+        plan(ZoneSpec.builder("small").memoryMiB(64).build(), PreparedResources.NONE);
+        image = new BootImage(IMAGE.kernel(), Files.write(tmp.newFile("notelf").toPath(), new byte[4096]),
+                IMAGE.initramfs(), true, IMAGE.features(), IMAGE.release());
+        assertEquals(64 + "M", after(plan(ZoneSpec.builder("small").memoryMiB(64).build(),
+                PreparedResources.NONE).argv(), "-m"));
+    }
 }

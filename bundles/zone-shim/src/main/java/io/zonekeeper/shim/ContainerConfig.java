@@ -31,7 +31,12 @@ import jakarta.json.JsonValue;
 public record ContainerConfig(ProcessSpec process, int memoryMiB, int vcpus, String hypervisor) {
     public static final String HYPERVISOR_ANNOTATION = "io.zonekeeper.hypervisor";
     public static final int DEFAULT_MEMORY_MIB = 256;
-    public static final int GUEST_OVERHEAD_MIB = 64;
+    /**
+     * The zone's own part beside the container's limit: the kernel, its initramfs and the init. Debian's kernel alone
+     * reaches 74 MiB into guest memory once loaded, and the zone did not boot in less than about 92 MiB; the default
+     * zone's 128 MiB is what every lab boots.
+     */
+    public static final int GUEST_OVERHEAD_MIB = 128;
     /** config.json is read whole; a larger one is refused rather than read. */
     static final long MAX_BYTES = 1 << 20;
     private static final long MIB = 1024 * 1024;
