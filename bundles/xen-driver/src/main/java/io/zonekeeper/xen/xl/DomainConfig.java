@@ -1,9 +1,11 @@
 package io.zonekeeper.xen.xl;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.StringJoiner;
 import java.util.UUID;
@@ -15,6 +17,7 @@ import io.zonekeeper.api.DeviceSpec;
 import io.zonekeeper.api.DiskSpec;
 import io.zonekeeper.api.FieldError;
 import io.zonekeeper.api.ZoneSpec;
+import io.zonekeeper.image.KernelFootprint;
 import io.zonekeeper.spi.DriverException;
 import io.zonekeeper.spi.PreparedDisk;
 import io.zonekeeper.spi.PreparedNic;
@@ -171,6 +174,7 @@ public final class DomainConfig {
             errors.add(new FieldError("channels", "channels need the driver's zone initramfs (its zk-channel); this"
                     + " zone boots an initramfs of its own"));
         }
+        memoryFloor(errors, spec, boot);
         for (int i = 0; i < spec.channels().size(); i++) {
             ChannelSpec c = spec.channels().get(i);
             if (c.peer() != null && res.channel(c.name()) == null) {
@@ -209,6 +213,27 @@ public final class DomainConfig {
             }
         }
         return errors;
+    }
+
+    /**
+     * Memory below what the kernel and its initramfs take before the kernel runs anything ({@link KernelFootprint}:
+     * for a bzImage its load address plus the memory its header says it needs, the ramdisk twice, a few MiB to run)
+     * would give a domain that dies out of memory while it boots. A kernel whose footprint cannot be read is left to
+     * Xen.
+     */
+    private static void memoryFloor(List<FieldError> errors, ZoneSpec spec, BootFiles boot) {
+        OptionalLong floor;
+        try {
+            floor = KernelFootprint.floorMiB(boot.kernel(), boot.ramdisk());
+        } catch (IOException e) {
+            return;
+        }
+        if (floor.isPresent() && spec.memoryMiB() < floor.getAsLong()) {
+            errors.add(new FieldError("memoryMiB", spec.memoryMiB() + " MiB is less than kernel " + boot.kernel()
+                    + " and its initramfs take before the kernel can run (the loaded kernel, the initramfs and its"
+                    + " unpacked copy, " + KernelFootprint.RUNNING_MIB + " MiB to run): give the zone at least "
+                    + floor.getAsLong() + " MiB"));
+        }
     }
 
     private static void need(List<FieldError> errors, BootFiles boot, String field, String feature, boolean wanted) {

@@ -261,4 +261,28 @@ public class DomainConfigTest {
         }
         assertEquals(List.of("disks"), DomainConfig.unsupported(b.build()).stream().map(FieldError::field).toList());
     }
+    @Test
+    public void refusesLessMemoryThanTheKernelAndInitramfsTake() throws Exception {
+        // A bzImage header as Debian's 6.1 has it: loaded at 16 MiB, init_size 63.6 MiB; a 2 MiB gzip'd zone
+        // initramfs counts twice; 6 MiB to run: 89.6, so 90 MiB.
+        Path dir = java.nio.file.Files.createTempDirectory("zk-footprint");
+        try {
+            java.nio.ByteBuffer h = java.nio.ByteBuffer.allocate(0x400).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            h.putInt(0x202, 0x53726448).putShort(0x206, (short) 0x020f).putLong(0x258, 16L << 20)
+                    .putInt(0x260, 0x3f98000);
+            Path kernel = java.nio.file.Files.write(dir.resolve("vmlinuz"), h.array());
+            Path ramdisk = java.nio.file.Files.write(dir.resolve("initramfs.cpio.gz"), new byte[2 << 20]);
+            BootFiles boot = new BootFiles(kernel, ramdisk, true, FULL.features(), Map.of());
+            DriverException e = assertThrows(DriverException.class, () -> DomainConfig.render(ID,
+                    ZoneSpec.builder("tiny").memoryMiB(64).build(), boot, DomainConfig.PVH));
+            assertTrue(e.getMessage(), e.getMessage().contains("memoryMiB: 64 MiB is less than kernel " + kernel));
+            assertTrue(e.getMessage(), e.getMessage().contains("give the zone at least 90 MiB"));
+            assertEquals("90", keys(DomainConfig.render(ID, ZoneSpec.builder("just").memoryMiB(90).build(), boot,
+                    DomainConfig.PVH)).get("memory"));
+        } finally {
+            try (var walk = java.nio.file.Files.walk(dir)) {
+                walk.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+            }
+        }
+    }
 }
