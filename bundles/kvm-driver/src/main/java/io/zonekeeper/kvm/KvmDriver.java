@@ -92,6 +92,8 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
     public static final String R_JAIL = "jail";
     /** Whether the zone's cgroup limits hold, in one line (zone:info shows it). */
     public static final String R_LIMITS = "limits";
+    /** Where the start's time went, step by step, in milliseconds ({@link StartPhases}). */
+    public static final String R_START_PHASES = "start.phases";
 
     private static final Duration LAUNCH_TIMEOUT = Duration.ofSeconds(10);
     private static final Duration QMP_TIMEOUT = Duration.ofSeconds(5);
@@ -348,9 +350,12 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
     /** Plans the start in one pass ({@link StartPlanner}), then runs the plan. */
     @Override
     public RuntimeRecord start(ZoneContext zone) throws DriverException {
+        StartPhases phases = new StartPhases();
         refuseIfRunning(zone);
+        phases.mark("scan");
         StartPlan plan = planner.plan(zone.id(), zone.name(), zone.spec(), zone.directory(), zone.resources());
-        return run(zone, plan);
+        phases.mark("plan");
+        return run(zone, plan, phases);
     }
 
     private void refuseIfRunning(ZoneContext zone) throws DriverException {
@@ -374,7 +379,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
     }
 
     /** Launches the plan's QEMU, connects to its QMP, records and watches it; decides nothing of its own. */
-    private RuntimeRecord run(ZoneContext zone, StartPlan plan) throws DriverException {
+    private RuntimeRecord run(ZoneContext zone, StartPlan plan, StartPhases phases) throws DriverException {
         // The log may have grown while no driver watched the zone.
         LogCapper.capNow(plan.files().consoleLog(), settings.consoleLogCap(), zone.name());
         LogCapper.capNow(plan.files().workloadLog(), settings.consoleLogCap(), zone.name());
@@ -399,10 +404,13 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
             }
             argv = script.wrap(argv);
             String limits = jail != null ? jails.limits() : "not enforced (the zone runs without a jail)";
+            phases.mark("jail");
             // Durable before the launch: a kill -9 from here on leaves the next appliance the pidfile to look at.
             zone.saveRuntime(StartingRecord.of(record(zone, plan, 0, jail, unjailed, limits), plan.files()));
+            phases.mark("record");
             CrashPoint.reach("kvm.before-launch");
             process = QemuProcess.launch(argv, plan.files(), LAUNCH_TIMEOUT);
+            phases.mark("launch");
             CrashPoint.reach("kvm.launched");
             disks.close();
             ZoneWatch watch = new ZoneWatch(zone, plan.files(), process, plan.accel(), this::gone);
@@ -412,7 +420,11 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
                 qemuVersion = versionFromGreeting(qmp);
             }
             Rendezvous.openToPeers(plan.resources());
+            phases.mark("qmp");
             RuntimeRecord record = record(zone, plan, process.pid(), jail, unjailed, limits);
+            Map<String, String> withPhases = new LinkedHashMap<>(record.properties());
+            withPhases.put(R_START_PHASES, phases.toString());
+            record = new RuntimeRecord(record.driver(), withPhases);
             zone.saveRuntime(record);
             ended.remove(zone.id());
             watches.put(zone.id(), watch);

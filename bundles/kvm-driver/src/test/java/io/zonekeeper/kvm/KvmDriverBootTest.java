@@ -142,6 +142,8 @@ public class KvmDriverBootTest {
         assertEquals(ZoneState.RUNNING, kvm.observe(z));
         String accel = r.get(KvmDriver.R_ACCEL).orElseThrow();
         assertTrue(accel, Set.of("kvm", "tcg").contains(accel));
+        String phases = r.get(KvmDriver.R_START_PHASES).orElseThrow();
+        assertTrue(phases, phases.matches("scan \\d+, plan \\d+, jail \\d+, record \\d+, launch \\d+, qmp \\d+"));
         assertTrue(Files.exists(z.directory().resolve("qmp.sock")));
         waitForConsole(z, "zonekeeper: zone alpha ready", 30);
         var details = kvm.capabilities().details();

@@ -59,6 +59,8 @@ public final class StartOverheadBenchmark {
                 plain.add(p.total());
                 System.out.printf("start overhead: run %d: zonekeeper %d ms (%s), plain qemu %d ms (%s)%n", i + 1,
                         z.total(), z, p.total(), p);
+                System.out.printf("start overhead: run %d: the kvm driver's start, step by step (ms): %s%n", i + 1,
+                        z.steps());
             }
             long zkMedian = median(zk);
             long plainMedian = median(plain);
@@ -69,6 +71,9 @@ public final class StartOverheadBenchmark {
             System.out.printf("start overhead: where the time goes (medians, ms): zonekeeper %s; plain qemu %s;"
                     + " before QEMU runs Zonekeeper adds %+d ms, beside the booting guest %+d ms%n", zm, pm,
                     zm.create + zm.toQemu - pm.toQemu, zm.boot - pm.boot);
+            System.out.printf("start overhead: the kvm driver's start, step by step (medians, ms): %s (launch: QEMU's"
+                    + " spawn to its pidfile and QMP socket, QEMU's own %d ms of it)%n", Phases.medianSteps(zkPhases),
+                    pm.toQemu);
             System.out.printf("start overhead: median create+start to guest ready: zonekeeper %d ms, plain qemu %d ms,"
                     + " ratio %.2f (%d runs)%n", zkMedian, plainMedian, (double) zkMedian / plainMedian, runs);
             BenchFigures figures = new BenchFigures("start-overhead");
@@ -95,7 +100,11 @@ public final class StartOverheadBenchmark {
      * One start's phases in ms, on the wall clock (the pidfile's mtime is QEMU's moment). {@code create} and
      * {@code startCall} are 0 for plain QEMU.
      */
-    record Phases(long create, long toQemu, long startCall, long boot) {
+    record Phases(long create, long toQemu, long startCall, long boot, String steps) {
+        Phases(long create, long toQemu, long startCall, long boot) {
+            this(create, toQemu, startCall, boot, "");
+        }
+
         long total() {
             return create + toQemu + boot;
         }
@@ -103,6 +112,26 @@ public final class StartOverheadBenchmark {
         static Phases median(List<Phases> ps) {
             return new Phases(med(ps, Phases::create), med(ps, Phases::toQemu), med(ps, Phases::startCall),
                     med(ps, Phases::boot));
+        }
+
+        /**
+         * The median of each step of the driver's {@code start.phases} ("scan 4, plan 6, ..."), in the steps' order;
+         * a step missing from a run counts as absent from that run.
+         */
+        static String medianSteps(List<Phases> ps) {
+            java.util.Map<String, List<Long>> byStep = new java.util.LinkedHashMap<>();
+            for (Phases p : ps) {
+                for (String step : p.steps().split(", ")) {
+                    int sp = step.lastIndexOf(' ');
+                    if (sp > 0) {
+                        byStep.computeIfAbsent(step.substring(0, sp), k -> new ArrayList<>())
+                                .add(Long.parseLong(step.substring(sp + 1)));
+                    }
+                }
+            }
+            List<String> out = new ArrayList<>();
+            byStep.forEach((step, ms) -> out.add(step + " " + StartOverheadBenchmark.median(ms)));
+            return out.isEmpty() ? "not recorded" : String.join(", ", out);
         }
 
         private static long med(List<Phases> ps, java.util.function.ToLongFunction<Phases> f) {
@@ -146,7 +175,7 @@ public final class StartOverheadBenchmark {
         long ready = nowMicros();
         registry.destroy(name);
         return new Phases((created - t0) / 1000, (qemu - created) / 1000, (started - created) / 1000,
-                (ready - qemu) / 1000);
+                (ready - qemu) / 1000, z.runtime().getOrDefault(KvmDriver.R_START_PHASES, "not recorded"));
     }
 
     /** The same QEMU command, started directly, to the same ready line. */
