@@ -74,6 +74,26 @@ public final class KernelFootprint {
         return OptionalLong.of((bytes + MIB - 1) / MIB);
     }
 
+    /**
+     * Why {@code memoryMiB} is too little for {@code booted} (the file the hypervisor boots) and {@code initramfs},
+     * naming the kernel as {@code named} (as the operator knows it) and the floor; empty when it is enough, or when the
+     * kernel's footprint cannot be read (then the hypervisor has the last word).
+     */
+    public static java.util.Optional<String> tooLittle(int memoryMiB, Object named, Path booted, Path initramfs) {
+        OptionalLong floor;
+        try {
+            floor = floorMiB(booted, initramfs);
+        } catch (IOException e) {
+            return java.util.Optional.empty();
+        }
+        if (floor.isEmpty() || memoryMiB >= floor.getAsLong()) {
+            return java.util.Optional.empty();
+        }
+        return java.util.Optional.of(memoryMiB + " MiB is less than kernel " + named + " and its initramfs take before"
+                + " the kernel can run (the loaded kernel, the initramfs and its unpacked copy, " + RUNNING_MIB
+                + " MiB to run): give the zone at least " + floor.getAsLong() + " MiB");
+    }
+
     private static OptionalLong elf64End(FileChannel ch, ByteBuffer head) throws IOException {
         if (head.get(4) != 2 || head.get(5) != 1) { // ELFCLASS64, little-endian
             return OptionalLong.empty();

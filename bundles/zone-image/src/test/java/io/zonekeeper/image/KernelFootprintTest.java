@@ -84,6 +84,21 @@ public class KernelFootprintTest {
     }
 
     @Test
+    public void tooLittleNamesTheKernelAndTheFloorOnlyBelowIt() throws Exception {
+        Path k = elf(new long[] {1, 0x1000000, 58 * MIB});
+        long floor = 74 + KernelFootprint.RUNNING_MIB;
+        assertEquals(java.util.Optional.of((floor - 1) + " MiB is less than kernel vmlinuz-x and its initramfs take"
+                + " before the kernel can run (the loaded kernel, the initramfs and its unpacked copy, "
+                + KernelFootprint.RUNNING_MIB + " MiB to run): give the zone at least " + floor + " MiB"),
+                KernelFootprint.tooLittle((int) floor - 1, "vmlinuz-x", k, null));
+        assertEquals(java.util.Optional.empty(), KernelFootprint.tooLittle((int) floor, "vmlinuz-x", k, null));
+        // No footprint, or no file: nothing to say.
+        assertEquals(java.util.Optional.empty(), KernelFootprint.tooLittle(1, "x", write("zeros", new byte[64]), null));
+        assertEquals(java.util.Optional.empty(), KernelFootprint.tooLittle(1, "x", tmp.getRoot().toPath()
+                .resolve("missing"), null));
+    }
+
+    @Test
     public void filesThatAreNoKernelOrLieHaveNoFootprint() throws Exception {
         assertEquals(OptionalLong.empty(), KernelFootprint.loadedEnd(write("empty", new byte[0])));
         assertEquals(OptionalLong.empty(), KernelFootprint.loadedEnd(write("text", "#!/bin/sh\n".getBytes())));

@@ -5,7 +5,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.OptionalLong;
 import java.util.stream.Collectors;
 
 import io.zonekeeper.api.ChannelSpec;
@@ -90,23 +89,14 @@ public final class StartChecks {
 
     /**
      * Refuses memory below what the booted kernel and the initramfs take before the kernel runs anything
-     * ({@link KernelFootprint}): such a zone would start, never print its ready line, and hold its memory until stopped.
+     * ({@link KernelFootprint}): such a zone would start, never print its ready line, and hold its memory until
+     * stopped.
      * A kernel whose footprint cannot be read is left to QEMU. {@code named} is the kernel as the operator knows it,
      * {@code booted} the file QEMU boots (the vmlinux extracted from it, for PVH).
      */
     static void memoryFloor(ZoneSpec spec, Path named, Path booted, Path initramfs, List<FieldError> errors) {
-        OptionalLong floor;
-        try {
-            floor = KernelFootprint.floorMiB(booted, initramfs);
-        } catch (IOException e) {
-            return;
-        }
-        if (floor.isPresent() && spec.memoryMiB() < floor.getAsLong()) {
-            errors.add(new FieldError("memoryMiB", spec.memoryMiB() + " MiB is less than kernel " + named
-                    + " and its initramfs take before the kernel can run (the loaded kernel, the initramfs and its"
-                    + " unpacked copy, " + KernelFootprint.RUNNING_MIB + " MiB to run): give the zone at least "
-                    + floor.getAsLong() + " MiB"));
-        }
+        KernelFootprint.tooLittle(spec.memoryMiB(), named, booted, initramfs)
+                .ifPresent(why -> errors.add(new FieldError("memoryMiB", why)));
     }
 
     /** Throws, naming every one of {@code errors}, unless there are none. */

@@ -1,11 +1,9 @@
 package io.zonekeeper.xen.xl;
 
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.OptionalLong;
 import java.util.Set;
 import java.util.StringJoiner;
 import java.util.UUID;
@@ -222,18 +220,8 @@ public final class DomainConfig {
      * Xen.
      */
     private static void memoryFloor(List<FieldError> errors, ZoneSpec spec, BootFiles boot) {
-        OptionalLong floor;
-        try {
-            floor = KernelFootprint.floorMiB(boot.kernel(), boot.ramdisk());
-        } catch (IOException e) {
-            return;
-        }
-        if (floor.isPresent() && spec.memoryMiB() < floor.getAsLong()) {
-            errors.add(new FieldError("memoryMiB", spec.memoryMiB() + " MiB is less than kernel " + boot.kernel()
-                    + " and its initramfs take before the kernel can run (the loaded kernel, the initramfs and its"
-                    + " unpacked copy, " + KernelFootprint.RUNNING_MIB + " MiB to run): give the zone at least "
-                    + floor.getAsLong() + " MiB"));
-        }
+        KernelFootprint.tooLittle(spec.memoryMiB(), boot.kernel(), boot.kernel(), boot.ramdisk())
+                .ifPresent(why -> errors.add(new FieldError("memoryMiB", why)));
     }
 
     private static void need(List<FieldError> errors, BootFiles boot, String field, String feature, boolean wanted) {
