@@ -82,7 +82,14 @@ public class ExecThroughUpgradeIT {
         // An exec that waits, quiet, for its input: it must still answer after 2 minutes and the upgrades below.
         Exchange idle = Exchange.open(state, Json.createObjectBuilder().add("command", "zone:exec ex -- sh -c"
                 + " 'echo waiting; read x; echo got-$x'").add("stdin", true).build());
-        idle.readUntil("waiting");
+        try {
+            idle.readUntil("waiting");
+        } catch (AssertionError e) {
+            // Seen once in CI (2026-12-03) and once before: the first exec after the ready line never started. The
+            // zone's console (the agent logs there) is the evidence to keep.
+            throw new AssertionError(e.getMessage() + "\nthe zone's last console lines:\n"
+                    + control.run("zone:logs -n 60 ex", ASK).out(), e);
+        }
         long idleFrom = System.nanoTime();
 
         // Prints numbered lines until the test has upgraded the driver twice (it then makes /tmp/upgraded), and at
