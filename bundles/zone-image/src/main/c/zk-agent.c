@@ -691,6 +691,12 @@ int main(int argc, char **argv) {
     struct pollfd fds[3 + 3 * MAX_SESSIONS];
     struct { struct session *s; int what; } who[3 + 3 * MAX_SESSIONS];
     int hup_wait = 0;
+    /* Whether the port has polled without POLLHUP (the kernel knows the host is there) since the last hang-up, and
+     * whether bytes came from the host since then. The kernel hears of a host in a control message that it handles
+     * in a work queue, but takes the host's bytes at once: a host that connects and writes its HELLO and EXEC at
+     * once can have them read here while the port still says the host is away (POLLHUP, a read of 0). That is the
+     * host arriving, not leaving: dropping the answers then left it waiting for its HELLO_OK until it gave up. */
+    int port_seen_open = 0, bytes_since_hup = 0;
     for (;;) {
         produce_frames();
         int nf = 0;
@@ -733,12 +739,19 @@ int main(int argc, char **argv) {
             }
         }
         short pr = fds[1].revents;
+        if (fds[1].fd >= 0 && pr && !(pr & (POLLHUP | POLLNVAL | POLLERR))) port_seen_open = 1;
         /* Hung up: POLLHUP with nothing left to read, or a read of 0 (the port reads 0 only with the host away). */
         int hup = (pr & POLLHUP) && !(pr & POLLIN);
         if (pr & POLLIN) {
             ssize_t n = read(port, rbuf + rlen, sizeof rbuf - rlen);
-            if (n > 0) { rlen += n; parse(); }
+            if (n > 0) { rlen += n; bytes_since_hup = 1; parse(); }
             else if (n == 0) hup = 1;
+        }
+        if (hup && listener < 0 && bytes_since_hup && !port_seen_open) {
+            /* A host whose bytes came before the kernel heard it connect (above): keep everything and wait for
+             * the port to open. */
+            hup = 0;
+            hup_wait = 1;
         }
         if (!hup && (pr & POLLOUT) && wlen) {
             ssize_t n = write(port, wbuf, wlen);
@@ -748,6 +761,7 @@ int main(int argc, char **argv) {
             /* The host went away: what it had not read is lost, and REATTACH will ask for it again. */
             if (host_here) logf_("host %s", "disconnected; sessions kept");
             host_here = 0; rlen = 0; wlen = 0;
+            port_seen_open = 0; bytes_since_hup = 0;
             /* A port stays and reports the next host; a socket connection is over, and the next one is accepted. */
             if (listener >= 0) { close(port); port = -1; }
             else hup_wait = 1;
