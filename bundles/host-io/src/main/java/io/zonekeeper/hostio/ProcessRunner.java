@@ -232,9 +232,7 @@ public final class ProcessRunner {
         }
         try {
             String stat = Files.readString(Path.of("/proc", Long.toString(h.pid()), "stat"), StandardCharsets.US_ASCII);
-            int close = stat.lastIndexOf(')');
-            char state = close >= 0 && close + 2 < stat.length() ? stat.charAt(close + 2) : '?';
-            return state != 'Z' && state != 'X';
+            return ProcStat.parse(stat).map(p -> !p.ended()).orElse(true);
         } catch (NoSuchFileException e) {
             return false;
         } catch (IOException e) {

@@ -406,7 +406,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
             String limits = jail != null ? jails.limits() : "not enforced (the zone runs without a jail)";
             phases.mark("jail");
             // Durable before the launch: a kill -9 from here on leaves the next appliance the pidfile to look at.
-            zone.saveRuntime(StartingRecord.of(record(zone, plan, 0, jail, unjailed, limits), plan.files()));
+            zone.saveRuntime(StartingRecord.of(record(zone, plan, 0, jail, unjailed, limits, null), plan.files()));
             phases.mark("record");
             CrashPoint.reach("kvm.before-launch");
             process = QemuProcess.launch(argv, plan.files(), LAUNCH_TIMEOUT);
@@ -421,10 +421,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
             }
             Rendezvous.openToPeers(plan.resources());
             phases.mark("qmp");
-            RuntimeRecord record = record(zone, plan, process.pid(), jail, unjailed, limits);
-            Map<String, String> withPhases = new LinkedHashMap<>(record.properties());
-            withPhases.put(R_START_PHASES, phases.toString());
-            record = new RuntimeRecord(record.driver(), withPhases);
+            RuntimeRecord record = record(zone, plan, process.pid(), jail, unjailed, limits, phases);
             zone.saveRuntime(record);
             ended.remove(zone.id());
             watches.put(zone.id(), watch);
@@ -451,7 +448,7 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
 
     /** The zone's runtime record; without a pid while {@code pid} is 0 (before the launch). */
     private static RuntimeRecord record(ZoneContext zone, StartPlan plan, long pid, ZoneJail jail,
-            Optional<String> unjailed, String limits) {
+            Optional<String> unjailed, String limits, StartPhases phases) {
         ZoneFiles files = plan.files();
         BootImage image = plan.image();
         PreparedResources resources = plan.resources();
@@ -476,6 +473,9 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
             p.put(R_JAIL, "none: " + unjailed.orElse("?"));
         }
         p.put(R_LIMITS, limits);
+        if (phases != null) {
+            p.put(R_START_PHASES, phases.toString());
+        }
         List<String> devices = QemuDevices.describe(resources.devices());
         for (int i = 0; i < devices.size(); i++) {
             p.put("device." + i, devices.get(i));
@@ -553,11 +553,10 @@ public final class KvmDriver implements HypervisorDriver, PausableDriver, Consol
         QmpClient.Proof proof;
         try {
             proof = QmpClient.connectAndProve(qmpSocket, Duration.ofSeconds(3), watch::onEvent, watch::onQmpClosed);
+        } catch (QmpClient.IdentityUnproven e) {
+            return Adoption.refused("QEMU pid " + pid.get() + " did not prove its identity over QMP: "
+                    + e.getMessage());
         } catch (QmpException e) {
-            if (e.getMessage().startsWith("query-")) {
-                return Adoption.refused("QEMU pid " + pid.get() + " did not prove its identity over QMP: "
-                        + e.getMessage());
-            }
             return Adoption.refused("QEMU pid " + pid.get() + " does not answer on QMP (" + e.getMessage()
                     + "); is another driver instance still connected?");
         }

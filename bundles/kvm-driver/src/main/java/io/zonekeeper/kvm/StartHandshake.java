@@ -9,6 +9,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import java.util.function.LongSupplier;
 
+import io.zonekeeper.hostio.ProcStat;
 import io.zonekeeper.kvm.qmp.QmpClient;
 import io.zonekeeper.kvm.qmp.QmpEvent;
 import io.zonekeeper.kvm.qmp.QmpException;
@@ -134,7 +135,7 @@ final class StartHandshake<C> {
 
     /** Clock ticks (USER_HZ, 100 on Linux) to milliseconds. */
     private static long ticksToMs(long ticks) {
-        return ticks * 10;
+        return ticks * ProcStat.MS_PER_TICK;
     }
 
     /** The main thread of {@code pid} (its thread id is the pid) from /proc; empty when the process is gone. */
@@ -146,24 +147,8 @@ final class StartHandshake<C> {
         }
     }
 
-    /** A {@code stat} line: the state after the command's closing parenthesis, utime and stime 12 and 13 fields on. */
+    /** A {@code stat} line's state and CPU time ({@link ProcStat}); empty for an ended process. */
     static Optional<ThreadSample> parseStat(String stat) {
-        int close = stat.lastIndexOf(')');
-        if (close < 0) {
-            return Optional.empty();
-        }
-        String[] f = stat.substring(close + 1).trim().split(" ");
-        if (f.length < 13 || f[0].length() != 1) {
-            return Optional.empty();
-        }
-        char state = f[0].charAt(0);
-        if (state == 'Z' || state == 'X' || state == 'x') {
-            return Optional.empty();
-        }
-        try {
-            return Optional.of(new ThreadSample(Long.parseLong(f[11]) + Long.parseLong(f[12]), state));
-        } catch (NumberFormatException e) {
-            return Optional.empty();
-        }
+        return ProcStat.parse(stat).filter(p -> !p.ended()).map(p -> new ThreadSample(p.cpuTicks(), p.state()));
     }
 }

@@ -16,6 +16,7 @@ import java.util.concurrent.TimeUnit;
 import io.zonekeeper.hostio.FileTail;
 import io.zonekeeper.hostio.GuestProcessScan;
 import io.zonekeeper.hostio.GuestText;
+import io.zonekeeper.hostio.ProcStat;
 import io.zonekeeper.spi.DriverException;
 
 /**
@@ -152,9 +153,7 @@ public final class QemuProcess {
         }
         try {
             String stat = Files.readString(Path.of("/proc", String.valueOf(h.pid()), "stat"));
-            int end = stat.lastIndexOf(')');
-            char state = end > 0 && end + 2 < stat.length() ? stat.charAt(end + 2) : '?';
-            return state != 'Z' && state != 'X';
+            return ProcStat.parse(stat).map(p -> !p.ended()).orElse(true);
         } catch (IOException e) {
             return h.isAlive(); // gone between the two looks, or /proc unreadable: the JDK's word
         }

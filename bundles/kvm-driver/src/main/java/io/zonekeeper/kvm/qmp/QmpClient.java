@@ -82,6 +82,15 @@ public final class QmpClient implements AutoCloseable {
     public record Proof(QmpClient client, UUID uuid, String status) {
     }
 
+    /** QMP answered the negotiation but not the identity queries ({@code query-uuid}, {@code query-status}). */
+    public static final class IdentityUnproven extends QmpException {
+        private static final long serialVersionUID = 1L;
+
+        IdentityUnproven(QmpException cause) {
+            super(cause.getMessage(), cause);
+        }
+    }
+
     /**
      * {@link #connect}, then {@link #queryUuid} and {@link #queryStatus}, in one exchange: {@code qmp_capabilities},
      * {@code query-uuid} and {@code query-status} are written together as soon as the connection is open. QEMU reads
@@ -99,10 +108,14 @@ public final class QmpClient implements AutoCloseable {
             try {
                 c.awaitGreeting(socket, timeout, deadline);
                 c.answer(sent.get(0), deadline, timeout);
-                UUID uuid = uuidOf(c.answer(sent.get(1), deadline, timeout));
-                String status = c.answer(sent.get(2), deadline, timeout) instanceof JsonObject o
-                        ? o.getString("status", "") : "";
-                return new Proof(c, uuid, status);
+                try {
+                    UUID uuid = uuidOf(c.answer(sent.get(1), deadline, timeout));
+                    String status = c.answer(sent.get(2), deadline, timeout) instanceof JsonObject o
+                            ? o.getString("status", "") : "";
+                    return new Proof(c, uuid, status);
+                } catch (QmpException e) {
+                    throw new IdentityUnproven(e);
+                }
             } finally {
                 sent.forEach(x -> c.pending.remove(x.id));
             }

@@ -379,6 +379,8 @@ public class QmpClientTest {
                 fail("a guest that answered query-uuid with an error was taken as proven");
             } catch (QmpException e) {
                 assertTrue(e.getMessage(), e.getMessage().startsWith("query-uuid failed: GenericError"));
+                assertTrue("told apart from a QMP that does not answer: " + e.getClass(),
+                        e instanceof QmpClient.IdentityUnproven);
             }
             t.join(5000);
             assertFalse("the fake still talks to a client the adoption should have closed", t.isAlive());
